@@ -1,0 +1,46 @@
+"""Streamlit entry point: page config, login, and the navigation each role may use."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from core.i18n import _
+from ui.auth import ensure_logged_in
+
+st.set_page_config(page_title="WhatsApp API Campaigns", page_icon="💬", layout="wide")
+
+PAGES_DIR = Path(__file__).parent / "pages"
+
+# (section, file, title, icon, action the role needs, needs campaigns enabled, visible in menu)
+PAGES = [
+    ("", "dashboard.py", "Dashboard", "📊", "stats.read", False, True),
+    ("Campaigns", "campaigns.py", "Campaigns", "📣", "campaigns.read", True, True),
+    ("Campaigns", "campaign_edit.py", "New campaign", "✏️", "campaigns.write", True, True),
+    ("Campaigns", "campaign_detail.py", "Campaign", "📈", "campaigns.read", True, False),
+    ("Campaigns", "notifications.py", "Notifications", "🔔", "notifications.read", False, True),
+    ("Contacts", "contacts.py", "Contacts", "👥", "contacts.read", False, True),
+    ("Settings", "instances.py", "WhatsApp numbers", "📱", "instances.read", False, True),
+    ("Settings", "users.py", "Users", "🧑‍💼", "users.manage", False, True),
+    ("Settings", "tokens.py", "API tokens", "🔑", "tokens.manage", False, True),
+    ("Settings", "account_settings.py", "Account", "⚙️", "settings.manage", False, True),
+    ("Settings", "audit_log.py", "Audit log", "🧾", "audit.read", False, True),
+    ("Settings", "profile.py", "My profile", "🙂", "stats.read", False, True),
+]
+
+actor = ensure_logged_in()
+sections: dict[str, list[st.Page]] = {}
+for section, filename, title, icon, action, _needs_campaigns, visible in PAGES:
+    if not (PAGES_DIR / filename).exists() or not actor.can(action):
+        continue
+    page = st.Page(
+        f"pages/{filename}",
+        title=_(title),
+        icon=icon,
+        url_path=filename.removesuffix(".py"),
+        visibility="visible" if visible else "hidden",
+    )
+    sections.setdefault(_(section) if section else "", []).append(page)
+
+st.navigation(sections).run()

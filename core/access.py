@@ -1,0 +1,55 @@
+"""Who may do what. Every service checks here, so the UI, the API and the CLI share one rule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.errors import PermissionDenied
+from core.models.enums import Role
+
+READ_ACTIONS = frozenset(
+    {"contacts.read", "campaigns.read", "instances.read", "stats.read", "notifications.read"}
+)
+MANAGER_ACTIONS = READ_ACTIONS | {
+    "contacts.write",
+    "contacts.import",
+    "campaigns.write",
+    "campaigns.trigger",
+    "campaigns.test_send",
+}
+ADMIN_ACTIONS = MANAGER_ACTIONS | {
+    "instances.write",
+    "users.manage",
+    "tokens.manage",
+    "settings.manage",
+    "audit.read",
+}
+ALLOWED: dict[Role, frozenset[str]] = {
+    Role.VIEWER: READ_ACTIONS,
+    Role.MANAGER: frozenset(MANAGER_ACTIONS),
+    Role.ADMIN: frozenset(ADMIN_ACTIONS),
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A user acting in one account with one role (or the system: worker, CLI, webhooks)."""
+
+    user_id: int | None
+    account_id: int
+    role: Role
+    username: str
+
+    @classmethod
+    def system(cls, account_id: int, name: str = "system") -> Actor:
+        return cls(user_id=None, account_id=account_id, role=Role.ADMIN, username=name)
+
+    def can(self, action: str) -> bool:
+        if action not in ALLOWED[Role.ADMIN]:
+            raise ValueError(f"unknown action {action!r}")
+        return action in ALLOWED[self.role]
+
+
+def require(actor: Actor, action: str) -> None:
+    if not actor.can(action):
+        raise PermissionDenied(f"the {actor.role} role may not do {action}")

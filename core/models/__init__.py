@@ -1,0 +1,54 @@
+"""The data model (DESIGN.md § Data). Import models from here."""
+
+from core.models.accounts import (
+    DEFAULT_OPT_OUT_KEYWORDS,
+    Account,
+    ApiToken,
+    Membership,
+    User,
+    UserSession,
+)
+from core.models.base import Base
+from core.models.campaigns import Campaign, CampaignRecipient, MediaFile, campaign_instances
+from core.models.contacts import Contact, ImportBatch, Label, contact_labels
+from core.models.enums import (
+    ApiVersion,
+    CampaignStatus,
+    Circuit,
+    MediaType,
+    RecipientStatus,
+    Role,
+    WhatsAppStatus,
+)
+from core.models.instances import InstanceSend, SenderInstance, WorkerHeartbeat
+from core.models.ops import AuditLog, Notification
+
+__all__ = [
+    "DEFAULT_OPT_OUT_KEYWORDS",
+    "Account",
+    "ApiToken",
+    "ApiVersion",
+    "AuditLog",
+    "Base",
+    "Campaign",
+    "CampaignRecipient",
+    "CampaignStatus",
+    "Circuit",
+    "Contact",
+    "ImportBatch",
+    "InstanceSend",
+    "Label",
+    "MediaFile",
+    "MediaType",
+    "Membership",
+    "Notification",
+    "RecipientStatus",
+    "Role",
+    "SenderInstance",
+    "User",
+    "UserSession",
+    "WhatsAppStatus",
+    "WorkerHeartbeat",
+    "campaign_instances",
+    "contact_labels",
+]

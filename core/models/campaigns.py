@@ -1,0 +1,127 @@
+"""Campaigns, the instances they send through, their frozen recipients and uploaded media."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    Time,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.clock import utcnow
+from core.models.base import Base, JSONType
+from core.models.enums import CampaignStatus, RecipientStatus
+from core.models.instances import SenderInstance
+
+campaign_instances = Table(
+    "campaign_instances",
+    Base.metadata,
+    Column("campaign_id", ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "instance_id",
+        ForeignKey("sender_instances.id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    ),
+)
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+    __table_args__ = (
+        Index("ix_campaigns_account_id_status", "account_id", "status"),
+        Index("ix_campaigns_status_scheduled_at", "status", "scheduled_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    # The seed's fields.
+    title: Mapped[str] = mapped_column(String(255))
+    message: Mapped[str] = mapped_column(Text)  # a template: {{first_name|there}}
+    audience: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    scheduled_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16), default=CampaignStatus.DRAFT)
+    multimedia: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    delivery_stats: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)  # derived
+    sender_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # What DESIGN.md adds.
+    window_start: Mapped[time | None] = mapped_column(Time)  # overrides the instances' window
+    window_end: Mapped[time | None] = mapped_column(Time)
+    window_days: Mapped[list[int] | None] = mapped_column(JSONType)
+    started_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    error_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    instances: Mapped[list[SenderInstance]] = relationship(
+        secondary=campaign_instances, lazy="selectin"
+    )
+
+
+class CampaignRecipient(Base):
+    """One contact of a started campaign. The recipients are the truth; stats derive from them."""
+
+    __tablename__ = "campaign_recipients"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "contact_id"),
+        Index("ix_campaign_recipients_campaign_id_status", "campaign_id", "status"),
+        Index("ix_campaign_recipients_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_campaign_recipients_provider_message_id", "provider_message_id"),
+        Index("ix_campaign_recipients_instance_id_sent_at", "instance_id", "sent_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    is_test: Mapped[bool] = mapped_column(Boolean, default=False)  # "send a test": not in stats
+    phone: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str | None] = mapped_column(String(200))
+    rendered_text: Mapped[str] = mapped_column(Text)  # exactly what was (or will be) sent
+    status: Mapped[str] = mapped_column(String(16), default=RecipientStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    last_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    error_kind: Mapped[str | None] = mapped_column(String(32))
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    provider_message_id: Mapped[str | None] = mapped_column(String(100))
+    instance_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sender_instances.id", ondelete="SET NULL")
+    )
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    read_at: Mapped[datetime | None]
+    failed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MediaFile(Base):
+    """An uploaded attachment, kept in the database so every worker can read it."""
+
+    __tablename__ = "media_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    filename: Mapped[str] = mapped_column(String(255))
+    mimetype: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

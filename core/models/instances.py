@@ -1,0 +1,85 @@
+"""Sender instances (one Evolution instance = one WhatsApp number) and the worker's bookkeeping."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from sqlalchemy import (
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.clock import utcnow
+from core.models.base import Base, JSONType
+from core.models.enums import ApiVersion, Circuit
+
+
+class SenderInstance(Base):
+    __tablename__ = "sender_instances"
+    __table_args__ = (
+        UniqueConstraint("account_id", "name"),
+        Index("ix_sender_instances_lease", "lease_expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    base_url: Mapped[str] = mapped_column(String(500))
+    instance_name: Mapped[str] = mapped_column(String(200))
+    token_encrypted: Mapped[str] = mapped_column(Text)  # Fernet; write-only everywhere
+    webhook_secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    api_version: Mapped[str] = mapped_column(String(4), default=ApiVersion.V2)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Pacing and limits.
+    rate_per_minute: Mapped[int] = mapped_column(Integer, default=12)
+    extra_delay_max_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    daily_cap: Mapped[int | None] = mapped_column(Integer)
+    window_start: Mapped[time | None] = mapped_column(Time)  # local time of the account
+    window_end: Mapped[time | None] = mapped_column(Time)
+    window_days: Mapped[list[int] | None] = mapped_column(JSONType)  # 0=Monday; None: every day
+    next_send_at: Mapped[datetime | None]  # persisted so a restart does not burst
+    # Health.
+    state: Mapped[str] = mapped_column(String(20), default="unknown")  # open/connecting/close/...
+    state_checked_at: Mapped[datetime | None]
+    circuit: Mapped[str] = mapped_column(String(10), default=Circuit.CLOSED)
+    circuit_reason: Mapped[str | None] = mapped_column(String(500))
+    circuit_opened_at: Mapped[datetime | None]
+    webhook_registered_at: Mapped[datetime | None]
+    webhook_error: Mapped[str | None] = mapped_column(String(500))
+    # Ownership: the one worker allowed to send through this instance.
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class InstanceSend(Base):
+    """One row per HTTP send attempt: the record pacing, windows and daily caps count from."""
+
+    __tablename__ = "instance_sends"
+    __table_args__ = (Index("ix_instance_sends_instance_id_sent_at", "instance_id", "sent_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("sender_instances.id", ondelete="CASCADE"))
+    recipient_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaign_recipients.id", ondelete="SET NULL")
+    )
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WorkerHeartbeat(Base):
+    __tablename__ = "worker_heartbeats"
+
+    worker_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    hostname: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
