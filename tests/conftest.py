@@ -15,6 +15,7 @@ from core.models import Account, Base, Role
 from core.settings import reset_settings_cache
 from tests.builders import make_account, make_actor
 from tests.database import postgres_schema, require_postgres, test_database_url
+from tests.fake_evolution import fake_evolution  # noqa: F401  (fixture)
 
 TEST_SECRET = "test-secret-key-not-for-production"
 
