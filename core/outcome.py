@@ -141,7 +141,10 @@ def _classify_exception(
         request_written is None and isinstance(exc, _NOT_COMPLETELY_WRITTEN)
     ):
         return SendResult(
-            Outcome.RETRY, None, None, f"connection failed before the request was sent ({name})"
+            Outcome.RETRY,
+            None,
+            None,
+            f"connection lost before the request was completely sent ({name})",
         )
     if isinstance(exc, httpx.TransportError | httpx.DecodingError):
         return SendResult(
