@@ -21,7 +21,7 @@ from core.models.enums import (
     WhatsAppStatus,
 )
 from core.models.instances import InstanceSend, SenderInstance, WorkerHeartbeat
-from core.models.ops import AuditLog, Notification
+from core.models.ops import AuditLog, Notification, WebhookEventCount
 
 __all__ = [
     "DEFAULT_OPT_OUT_KEYWORDS",
@@ -47,6 +47,7 @@ __all__ = [
     "SenderInstance",
     "User",
     "UserSession",
+    "WebhookEventCount",
     "WhatsAppStatus",
     "WorkerHeartbeat",
     "campaign_instances",

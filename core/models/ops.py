@@ -49,3 +49,16 @@ class AuditLog(Base):
     object_id: Mapped[str | None] = mapped_column(String(40))
     details: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookEventCount(Base):
+    """Evolution webhook deliveries received, per event type (added by the API engineer, issue 6).
+
+    Kept in the database so /metrics is right whichever API process received the event.
+    """
+
+    __tablename__ = "webhook_event_counts"
+
+    event: Mapped[str] = mapped_column(String(40), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    last_received_at: Mapped[datetime | None]
