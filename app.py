@@ -6,6 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from core.auth import SessionContext
 from core.i18n import _
 from ui.auth import ensure_logged_in
 
@@ -29,18 +30,25 @@ PAGES = [
     ("Settings", "profile.py", "My profile", "🙂", "stats.read", False, True),
 ]
 
-actor = ensure_logged_in()
-sections: dict[str, list[st.Page]] = {}
-for section, filename, title, icon, action, _needs_campaigns, visible in PAGES:
-    if not (PAGES_DIR / filename).exists() or not actor.can(action):
-        continue
-    page = st.Page(
-        f"pages/{filename}",
-        title=_(title),
-        icon=icon,
-        url_path=filename.removesuffix(".py"),
-        visibility="visible" if visible else "hidden",
-    )
-    sections.setdefault(_(section) if section else "", []).append(page)
 
-st.navigation(sections).run()
+def navigation(context: SessionContext) -> dict[str, list[st.Page]]:
+    """The pages this actor may use: its role allows them, and campaign pages only while the
+    account has campaigns enabled. A page left out here cannot be opened by URL either."""
+    sections: dict[str, list[st.Page]] = {}
+    for section, filename, title, icon, action, needs_campaigns, visible in PAGES:
+        if not (PAGES_DIR / filename).exists() or not context.actor.can(action):
+            continue
+        if needs_campaigns and not context.campaigns_enabled:
+            continue
+        page = st.Page(
+            f"pages/{filename}",
+            title=_(title),
+            icon=icon,
+            url_path=filename.removesuffix(".py"),
+            visibility="visible" if visible else "hidden",
+        )
+        sections.setdefault(_(section) if section else "", []).append(page)
+    return sections
+
+
+st.navigation(navigation(ensure_logged_in())).run()

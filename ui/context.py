@@ -1,9 +1,16 @@
-"""What every page needs from the running session: the actor, the account, a database session."""
+"""What every page needs from the running session: the actor, the account, a database session.
+
+`app.py`'s login gate puts the actor of the current account under ACTOR_KEY on every run (after
+checking the session is still alive); pages read it with `current_actor()`/`require_page()`.
+Tests may set `session_state["actor"]` directly and run a page file on its own.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import streamlit as st
 from sqlalchemy.orm import Session
@@ -11,8 +18,12 @@ from sqlalchemy.orm import Session
 from core.access import Actor
 from core.db import session_scope
 from core.errors import PermissionDenied
+from core.i18n import _
 
 ACTOR_KEY = "actor"
+TOKEN_KEY = "session_token"  # the browser session's token (its digest is in user_sessions)
+ACCOUNT_KEY = "account_id"  # the account chosen in the switcher
+CONTEXT_KEY = "session_context"  # core.auth.SessionContext of this run (absent in page tests)
 
 
 def current_actor() -> Actor:
@@ -26,9 +37,21 @@ def require_page(action: str) -> Actor:
     """Stop the page for actors whose role may not use it (navigation hides it, URLs may not)."""
     actor = current_actor()
     if not actor.can(action):
-        st.error(str(PermissionDenied(f"the {actor.role} role may not open this page")))
+        st.error(str(PermissionDenied(_("the {role} role may not open this page").format(
+            role=actor.role))))
         st.stop()
     return actor
+
+
+def current_timezone() -> ZoneInfo:
+    """The current account's timezone (UTC when unknown, e.g. in a page test)."""
+    context = st.session_state.get(CONTEXT_KEY)
+    return ZoneInfo(context.account_timezone if context else "UTC")
+
+
+def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored UTC time shown in the account's timezone."""
+    return value.astimezone(current_timezone()).strftime(fmt) if value else ""
 
 
 @contextmanager

@@ -12,6 +12,7 @@ from core.errors import DomainError
 # Each module has register(subparsers); a subcommand sets `handler(args) -> int`.
 COMMAND_MODULES = [
     "core.cli.admin",
+    "core.cli.access",
 ]
 
 

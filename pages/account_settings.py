@@ -1,0 +1,83 @@
+"""Admins: the account's name, timezone, phone country, opt-out words, webhook, campaign flag."""
+
+from __future__ import annotations
+
+import phonenumbers
+import streamlit as st
+
+from core import users
+from core.errors import ValidationError
+from core.i18n import LANGUAGES, _
+from ui.context import db, require_page
+
+actor = require_page("settings.manage")
+
+st.title(_("Account settings"))
+
+with db() as session:
+    current = users.account_settings(session, actor)
+
+countries = ["", *sorted(phonenumbers.SUPPORTED_REGIONS)]
+with st.form("account_settings"):
+    name = st.text_input(_("Name"), current.name)
+    timezone = st.text_input(
+        _("Timezone"), current.timezone, help=_("An IANA name, such as America/Sao_Paulo.")
+    )
+    country = st.selectbox(
+        _("Default country for phone numbers without +country"),
+        countries,
+        index=countries.index(current.default_country or ""),
+    )
+    language = st.selectbox(
+        _("Default language"),
+        list(LANGUAGES),
+        index=list(LANGUAGES).index(current.language) if current.language in LANGUAGES else 0,
+        format_func=LANGUAGES.get,
+    )
+    keywords = st.text_area(
+        _("Opt-out keywords (one per line)"),
+        "\n".join(current.opt_out_keywords),
+        help=_("A contact who replies with one of these words is never messaged again."),
+    )
+    webhook = st.text_input(
+        _("Notification webhook URL"),
+        current.notification_webhook_url or "",
+        help=_("Optional. Campaign completions and failures are POSTed here as JSON."),
+    )
+    confirm_above = st.number_input(
+        _("Ask for confirmation when a campaign has more recipients than"),
+        min_value=0,
+        max_value=users.MAX_CONFIRM_ABOVE,
+        value=current.confirm_above_recipients,
+        step=100,
+    )
+    enabled = st.toggle(
+        _("Campaigns enabled"),
+        current.campaigns_enabled,
+        help=_("Off: campaign pages are hidden and nothing is sent for this account."),
+    )
+    submitted = st.form_submit_button(_("Save"), type="primary")
+
+if submitted:
+    try:
+        with db() as session:
+            users.update_account_settings(
+                session,
+                actor,
+                {
+                    "name": name,
+                    "timezone": timezone,
+                    "default_country": country or None,
+                    "language": language,
+                    "opt_out_keywords": keywords,
+                    "notification_webhook_url": webhook,
+                    "confirm_above_recipients": int(confirm_above),
+                    "campaigns_enabled": enabled,
+                },
+            )
+    except ValidationError as error:
+        for problem in error.errors or [{"message": error.message}]:
+            st.error(_(problem["message"]))
+    else:
+        st.success(_("Saved."))
+        st.rerun()
