@@ -69,6 +69,8 @@ class ImportBatch(Base):
     rejected_count: Mapped[int] = mapped_column(Integer, default=0)
     merged_count: Mapped[int] = mapped_column(Integer, default=0)  # duplicates inside the file
     errors: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    # The file's header (as column names), so the rejected rows can be downloaded as a CSV.
+    columns: Mapped[list[str] | None] = mapped_column(JSONType)
     message: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
