@@ -25,6 +25,10 @@ class Contact(Base):
     __table_args__ = (
         UniqueConstraint("account_id", "phone"),
         Index("ix_contacts_account_id_name", "account_id", "name"),
+        # The audience cache's version query (core/audience.py): count, max(updated_at) and
+        # max(id) per account, each answered from an index instead of a table scan.
+        Index("ix_contacts_account_id_updated_at", "account_id", "updated_at"),
+        Index("ix_contacts_account_id_id", "account_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
