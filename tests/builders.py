@@ -63,3 +63,88 @@ def make_contact(
     session.add(contact)
     session.flush()
     return contact
+
+
+# -- API and webhooks (issue 6) --------------------------------------------------------------
+
+
+def make_api_token(session: Session, actor: Actor) -> str:
+    """An API token for the actor's user (the plain token, as its owner would see it once)."""
+    from core.models import User
+
+    user = session.get(User, actor.user_id)
+    assert user is not None
+    return accounts.create_api_token(session, user, "test")
+
+
+def make_sender_instance(
+    session: Session,
+    account: Account,
+    name: str | None = None,
+    *,
+    token: str = "evo-instance-token",
+    webhook_secret: str | None = "webhook-secret-123",
+    **fields: Any,
+):  # -> SenderInstance
+    """A sender instance with an encrypted token and webhook secret, inserted as a row."""
+    from core.models import SenderInstance
+    from core.security import encrypt_secret
+
+    name = name or f"number-{next(_sequence)}"
+    fields.setdefault("base_url", "http://127.0.0.1:9")
+    fields.setdefault("instance_name", name)
+    instance = SenderInstance(
+        account_id=account.id,
+        name=name,
+        token_encrypted=encrypt_secret(token),
+        webhook_secret_encrypted=encrypt_secret(webhook_secret) if webhook_secret else None,
+        **fields,
+    )
+    session.add(instance)
+    session.flush()
+    return instance
+
+
+def make_campaign_row(
+    session: Session,
+    account: Account,
+    *,
+    status: str = "running",
+    instances: list[Any] = (),  # type: ignore[assignment]
+    title: str = "Promo",
+    **fields: Any,
+):  # -> Campaign
+    """A campaign inserted as a row, bypassing the campaign service (for receipts and metrics)."""
+    from core.models import Campaign
+
+    campaign = Campaign(
+        account_id=account.id, title=title, message="Hi {{name}}", status=status, **fields
+    )
+    campaign.instances = list(instances)
+    session.add(campaign)
+    session.flush()
+    return campaign
+
+
+def make_recipient_row(
+    session: Session,
+    campaign: Any,
+    *,
+    contact: Contact | None = None,
+    status: str = "sent",
+    **fields: Any,
+):  # -> CampaignRecipient
+    from core.models import CampaignRecipient
+
+    number = next(_sequence)
+    fields.setdefault("phone", contact.phone if contact else f"+5511{number:09d}")
+    fields.setdefault("rendered_text", "Hi")
+    recipient = CampaignRecipient(
+        campaign_id=campaign.id,
+        contact_id=contact.id if contact else None,
+        status=status,
+        **fields,
+    )
+    session.add(recipient)
+    session.flush()
+    return recipient

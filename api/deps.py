@@ -1,0 +1,115 @@
+"""Request dependencies: a database session, the authenticated actor, pagination."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Path, Query, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from core import accounts
+from core.access import Actor
+from core.db import new_session
+from core.errors import PermissionDenied
+from core.models import Account, User
+
+MAX_PER_PAGE = 100
+DEFAULT_PER_PAGE = 25
+
+api_access_token = APIKeyHeader(
+    name="api_access_token",
+    auto_error=False,
+    scheme_name="api_access_token",
+    description="An API token (Chatwoot's header convention).",
+)
+bearer = HTTPBearer(
+    auto_error=False, scheme_name="bearer", description="`Authorization: Bearer <API token>`."
+)
+
+
+def get_session() -> Iterator[Session]:
+    """One session per request. Routes commit their writes themselves, before answering, so a
+    failed commit is an error answer and never a success the database did not keep."""
+    session = new_session()
+    try:
+        yield session
+    finally:
+        session.close()  # rolls back anything left uncommitted
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def current_user(
+    session: SessionDep,
+    header_token: Annotated[str | None, Security(api_access_token)] = None,
+    bearer_token: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None,
+) -> User:
+    token = header_token or (bearer_token.credentials if bearer_token else None)
+    user = accounts.user_for_token(session, token.strip()) if token else None
+    if user is None:
+        raise HTTPException(
+            401, "a valid API token is required", headers={"WWW-Authenticate": "Bearer"}
+        )
+    session.commit()  # keeps the token's last_used_at
+    return user
+
+
+@dataclass
+class Context:
+    """Who is asking, in which account, with the session to ask in."""
+
+    session: Session
+    actor: Actor
+
+    @property
+    def account(self) -> Account:
+        return accounts.get_account(self.session, self.actor.account_id)
+
+
+def account_context(
+    account_id: Annotated[int, Path(ge=1, le=2**31 - 1, description="The account's id")],
+    session: SessionDep,
+    user: Annotated[User, Depends(current_user)],
+) -> Context:
+    # A user who is not a member of the account gets the same 404 as a missing account.
+    return Context(session, accounts.actor_for(session, user, account_id))
+
+
+def campaigns_context(ctx: Annotated[Context, Depends(account_context)]) -> Context:
+    if not ctx.account.campaigns_enabled:
+        raise PermissionDenied("campaigns are not enabled for this account")
+    return ctx
+
+
+AccountCtx = Annotated[Context, Depends(account_context)]
+CampaignsCtx = Annotated[Context, Depends(campaigns_context)]
+
+
+@dataclass(frozen=True)
+class PageParams:
+    page: int
+    per_page: int
+
+
+def page_params(
+    page: Annotated[int, Query(ge=1, le=1_000_000, description="1-based page number")] = 1,
+    per_page: Annotated[
+        int, Query(ge=1, le=MAX_PER_PAGE, description="Rows per page (at most 100)")
+    ] = DEFAULT_PER_PAGE,
+) -> PageParams:
+    return PageParams(page, per_page)
+
+
+PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+def paginated(payload: list[Any], total: int, page: PageParams) -> dict[str, Any]:
+    """Chatwoot's list shape."""
+    return {
+        "payload": payload,
+        "meta": {"count": total, "page": page.page, "per_page": page.per_page},
+    }

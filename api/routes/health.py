@@ -1,0 +1,80 @@
+"""`GET /healthz` (database and worker heartbeat) and `GET /metrics` (Prometheus)."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+from sqlalchemy.exc import SQLAlchemyError
+
+from api.metrics import render, stale_after_seconds
+from core import metrics
+from core.clock import utcnow
+from core.db import session_scope
+
+log = logging.getLogger("api")
+router = APIRouter(tags=["operations"])
+PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class WorkerHealth(BaseModel):
+    status: str  # ok | stale | missing
+    workers: int
+    alive: int
+    last_seen_age_seconds: float | None
+
+
+class Health(BaseModel):
+    status: str  # ok | degraded | down
+    database: str  # ok | unreachable
+    worker: WorkerHealth | None = None
+
+
+@router.get(
+    "/healthz",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "The database is unreachable"}},
+    summary="Liveness: database reachable, worker heartbeat age",
+)
+def healthz() -> JSONResponse:
+    try:
+        with session_scope() as session:
+            metrics.database_reachable(session)
+            worker = metrics.worker_status(session, utcnow(), stale_after_seconds())
+    except SQLAlchemyError as error:
+        log.error("healthz: database unreachable type=%s", type(error).__name__)
+        body = Health(status="down", database="unreachable")
+        return JSONResponse(body.model_dump(), status_code=503)
+    worker_state = "missing" if worker.workers == 0 else "ok" if worker.alive else "stale"
+    body = Health(
+        # The API itself works without a worker; "degraded" tells a human campaigns will not move.
+        status="ok" if worker_state == "ok" else "degraded",
+        database="ok",
+        worker=WorkerHealth(
+            status=worker_state,
+            workers=worker.workers,
+            alive=worker.alive,
+            last_seen_age_seconds=worker.last_seen_age_seconds,
+        ),
+    )
+    return JSONResponse(body.model_dump())
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+        503: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+    },
+    summary="Prometheus metrics, computed from the database at scrape time",
+)
+def prometheus_metrics(request: Request) -> Response:
+    try:
+        payload = render(request.app.state.metrics_registry)
+    except SQLAlchemyError as error:
+        log.error("metrics: database unreachable type=%s", type(error).__name__)
+        return Response("# database unreachable\n", status_code=503, media_type="text/plain")
+    return Response(payload, media_type=PROMETHEUS_TEXT)

@@ -1,0 +1,90 @@
+"""`POST /webhooks/evolution/{instance_id}`: the Evolution webhook receiver.
+
+Evolution does not retry 400/401/403/404/422 answers and retries anything else, so: bad
+credentials 401, unknown instance 404, a body that is not a delivery 400, and 200 for every
+authenticated delivery we understood or chose to ignore (unknown events, unknown message ids).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from api.errors import ErrorOut
+from core import webhooks
+from core.db import session_scope
+
+router = APIRouter(tags=["webhooks"])
+
+DELIVERY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["event"],
+    "properties": {
+        "event": {"type": "string", "example": "messages.update"},
+        "instance": {"type": "string"},
+        "data": {"description": "The event's data (an object, or a list of them)"},
+        "date_time": {"type": "string"},
+        "sender": {"type": "string"},
+        "server_url": {"type": "string"},
+        "apikey": {"type": ["string", "null"]},
+    },
+}
+
+
+class WebhookAnswer(BaseModel):
+    event: str
+    handled: bool
+    changed: int
+
+
+@router.post(
+    "/webhooks/evolution/{instance_id}",
+    response_model=WebhookAnswer,
+    summary="Receive an Evolution API event for one sender instance",
+    description=(
+        "Authenticated by the instance's webhook secret in the `x-webhook-token` header (or the "
+        "`token` query parameter), by `Authorization: Bearer <HS256 JWT>` signed with that "
+        "secret, or by the body's `apikey` equal to the instance's token (v1 servers). "
+        "Handles `messages.update` (delivery/read receipts), `messages.upsert` (opt-out "
+        "keywords) and `connection.update`; other events are acknowledged and ignored."
+    ),
+    responses={
+        400: {"model": ErrorOut, "description": "The body is not an Evolution delivery"},
+        401: {"model": ErrorOut, "description": "Missing or wrong webhook credentials"},
+        404: {"model": ErrorOut, "description": "No such instance"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": DELIVERY_SCHEMA}},
+        }
+    },
+)
+async def evolution_webhook(
+    request: Request,
+    instance_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    token: Annotated[str | None, Query(description="The webhook secret (v1 servers)")] = None,
+) -> JSONResponse:
+    body = await request.body()
+    headers = dict(request.headers)
+    try:
+        result = await _run(instance_id, body, headers, token)
+    except webhooks.MalformedPayload as error:
+        return JSONResponse({"error": error.message}, status_code=400)
+    except webhooks.WebhookUnauthorized as error:
+        return JSONResponse({"error": str(error)}, status_code=401)
+    return JSONResponse(result.as_json())
+
+
+async def _run(
+    instance_id: int, body: bytes, headers: dict[str, str], token: str | None
+) -> webhooks.WebhookResult:
+    def work() -> webhooks.WebhookResult:
+        with session_scope() as session:
+            return webhooks.handle_delivery(session, instance_id, body, headers, token)
+
+    return await run_in_threadpool(work)
