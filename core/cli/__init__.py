@@ -12,7 +12,9 @@ from core.errors import DomainError
 # Each module has register(subparsers); a subcommand sets `handler(args) -> int`.
 COMMAND_MODULES = [
     "core.cli.admin",
+    "core.cli.campaigns",
     "core.cli.access",
+    "core.cli.i18n",
 ]
 
 
