@@ -101,6 +101,9 @@ class CampaignRecipient(Base):
     instance_id: Mapped[int | None] = mapped_column(
         ForeignKey("sender_instances.id", ondelete="SET NULL")
     )
+    # Worker (issue 5): how many parts of a multi-part message already went out (audio campaigns
+    # send the text, then the audio); a retry resumes after them instead of resending the text.
+    parts_sent: Mapped[int] = mapped_column(Integer, default=0)
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     claimed_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]

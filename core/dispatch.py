@@ -1,0 +1,490 @@
+"""The worker's loop body: who sends what, when, through which instance (no APScheduler here).
+
+`Dispatcher` is driven by three periodic calls (see scheduler_service.py):
+- `maintain()`: heartbeat, lease renewal and balancing, recovery of claims left by dead workers,
+  completion of finished campaigns;
+- `poll_due()`: starts due campaigns (`core.campaigns.start_due`);
+- `tick()`: hands each owned instance that has work to a thread-pool "lane". A lane claims
+  (committed), sends over HTTP, records the outcome, and sleeps until the instance's next slot
+  when that is near. One lane per instance at a time: one request in flight per instance.
+
+`process_instance()` does one claim → send → outcome synchronously; tests drive it directly.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import random
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine, exists, select
+from sqlalchemy.orm import Session
+
+from core import leases
+from core.claims import (
+    TEST_SEND_STATUSES,
+    Claim,
+    ClaimStep,
+    Idle,
+    NotOwner,
+    Wait,
+    claim_next,
+    recover_expired_claims,
+    recover_own_orphans,
+)
+from core.clock import utcnow
+from core.evolution import EvolutionClient
+from core.models import (
+    Campaign,
+    CampaignRecipient,
+    CampaignStatus,
+    RecipientStatus,
+    campaign_instances,
+)
+from core.outcome import Outcome, SendResult
+from core.outcome_rules import apply_outcome, complete_finished, release_claim
+from core.security import SecretUnreadable, decrypt_secret
+from core.settings import Settings, get_settings
+from core.stats import refresh_delivery_stats
+
+log = logging.getLogger("worker")
+R = CampaignRecipient
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A send was made; `status` is the recipient's new status (None: the claim was lost)."""
+
+    claim: Claim
+    result: SendResult
+    status: str | None
+
+
+Step = Sent | Wait | Idle | NotOwner
+
+
+@dataclass
+class _Media:
+    mediatype: str
+    media: str
+    file_name: str | None
+    mimetype: str | None
+
+
+@dataclass
+class DispatchStats:
+    sends: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    lateness: list[float] = field(default_factory=list)  # seconds past the slot, sampled
+
+    def count(self, outcome: Outcome) -> None:
+        self.sends += 1
+        self.outcomes[outcome.value] = self.outcomes.get(outcome.value, 0) + 1
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings | None = None,
+        *,
+        worker_id: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        rng: random.Random | None = None,
+        max_threads: int = 64,
+        http: httpx.Client | None = None,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings or get_settings()
+        self.worker_id = worker_id or leases.worker_identity()
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.max_threads = max_threads
+        self.horizon = max(0.05, self.settings.worker_tick_seconds)
+        self._owns_http = http is None
+        self._http = http or httpx.Client(
+            limits=httpx.Limits(
+                max_connections=max_threads + 8,
+                max_keepalive_connections=max_threads + 8,
+                keepalive_expiry=2.0,
+            )
+        )
+        self._pool = ThreadPoolExecutor(max_threads, thread_name_prefix="lane")
+        self._lock = threading.Lock()
+        self._owned: set[int] = set()
+        self._lanes: set[int] = set()  # instances with a lane running
+        self._in_flight: set[int] = set()  # recipient ids between claim and outcome
+        self._due: dict[int, datetime] = {}
+        self._touched: set[int] = set()  # campaigns with sends since the last stats refresh
+        self._clients: dict[tuple[str, ...], EvolutionClient] = {}
+        self._media: dict[tuple[int, str], _Media] = {}
+        self._stopping = threading.Event()
+        self._start_due: Callable[[Session, datetime], Any] | None | bool = None
+        self.stats = DispatchStats()
+
+    # -- sessions ---------------------------------------------------------------------------
+
+    def _session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    # -- periodic jobs ----------------------------------------------------------------------
+
+    def maintain(self) -> None:
+        """Heartbeat, leases, recovery of dead workers' claims, completion, stats."""
+        if self._stopping.is_set():
+            return
+        now = self.clock()
+        settings = self.settings
+        with self._session() as session:
+            leases.heartbeat(session, self.worker_id, now)
+            with self._lock:
+                busy = set(self._lanes)
+            owned = leases.balance_leases(
+                session, self.worker_id, now, settings.lease_seconds, busy=busy
+            )
+            session.commit()
+        with self._lock:
+            self._owned = owned
+        with self._session() as session:
+            touched = recover_expired_claims(session, now)
+            with self._lock:
+                in_flight = set(self._in_flight)
+            grace = timedelta(
+                seconds=settings.http_connect_timeout + settings.http_read_timeout + 60
+            )
+            touched += recover_own_orphans(session, self.worker_id, in_flight, now - grace, now)
+            for campaign_id in touched:
+                log.warning(
+                    "claims of a lost worker marked unknown", extra={"campaign_id": campaign_id}
+                )
+            with self._lock:
+                touched_all = set(touched) | self._touched
+                self._touched.clear()
+            for campaign_id in sorted(touched_all):
+                refresh_delivery_stats(session, campaign_id)
+            complete_finished(session, now)
+            leases.forget_dead_workers(session, now, settings.lease_seconds)
+            session.commit()
+
+    def poll_due(self) -> list[int]:
+        """Start the campaigns whose time has come (core.campaigns.start_due)."""
+        if self._stopping.is_set():
+            return []
+        start_due = self._load_start_due()
+        if start_due is None:
+            return []
+        with self._session() as session:
+            started = list(start_due(session, self.clock()) or [])
+            session.commit()
+        for campaign_id in started:
+            log.info("campaign started", extra={"campaign_id": campaign_id})
+        return started
+
+    def _load_start_due(self) -> Callable[[Session, datetime], Any] | None:
+        if self._start_due is None:
+            try:
+                self._start_due = importlib.import_module("core.campaigns").start_due
+            except (ImportError, AttributeError):
+                log.warning("core.campaigns.start_due is not available: due campaigns wait")
+                self._start_due = False
+        return self._start_due or None
+
+    def tick(self) -> int:
+        """Give every owned instance with work, whose slot is near, a lane. Returns how many."""
+        if self._stopping.is_set():
+            return 0
+        now = self.clock()
+        with self._lock:
+            owned = set(self._owned)
+            idle = owned - self._lanes
+        if not idle:
+            return 0
+        with self._session() as session:
+            ready = self.instances_with_work(session, idle)
+        horizon = now + timedelta(seconds=self.horizon)
+        started = 0
+        for instance_id in sorted(ready):
+            if self._due.get(instance_id, now) > horizon:
+                continue
+            with self._lock:
+                if instance_id in self._lanes or self._stopping.is_set():
+                    continue
+                self._lanes.add(instance_id)
+            self._pool.submit(self._lane, instance_id)
+            started += 1
+        return started
+
+    def instances_with_work(self, session: Session, instance_ids: set[int]) -> set[int]:
+        """Of `instance_ids`, those with a pending recipient (or a message half sent)."""
+        if not instance_ids:
+            return set()
+        pending = exists().where(
+            R.campaign_id == Campaign.id,
+            R.status == RecipientStatus.PENDING,
+            (Campaign.status == CampaignStatus.RUNNING) | R.is_test.is_(True),
+        )
+        ids = list(instance_ids)
+        found = set(
+            session.scalars(
+                select(campaign_instances.c.instance_id)
+                .join(Campaign, Campaign.id == campaign_instances.c.campaign_id)
+                .where(
+                    campaign_instances.c.instance_id.in_(ids),
+                    Campaign.status.in_(TEST_SEND_STATUSES),
+                    pending,
+                )
+                .distinct()
+            )
+        )
+        found |= set(
+            session.scalars(
+                select(R.instance_id)
+                .where(
+                    R.status == RecipientStatus.SENDING,
+                    R.claimed_by == self.worker_id,
+                    R.parts_sent > 0,
+                    R.instance_id.in_(ids),
+                )
+                .distinct()
+            )
+        )
+        return found
+
+    # -- lanes ------------------------------------------------------------------------------
+
+    def _lane(self, instance_id: int) -> None:
+        try:
+            while not self._stopping.is_set():
+                step = self.process_instance(instance_id)
+                now = self.clock()
+                if isinstance(step, Sent):
+                    continue
+                if isinstance(step, Wait):
+                    self._due[instance_id] = step.until
+                    delay = (step.until - now).total_seconds()
+                    if delay <= self.horizon:
+                        self._stopping.wait(max(0.0, delay))
+                        continue
+                    return
+                if isinstance(step, Idle):
+                    self._due[instance_id] = step.recheck_at
+                    return
+                with self._lock:  # NotOwner
+                    self._owned.discard(instance_id)
+                return
+        except Exception:
+            log.exception("lane failed", extra={"instance_id": instance_id})
+            self._due[instance_id] = self.clock() + timedelta(seconds=5)
+        finally:
+            with self._lock:
+                self._lanes.discard(instance_id)
+
+    def process_instance(self, instance_id: int, now: datetime | None = None) -> Step:
+        """One claim → HTTP send → outcome, synchronously."""
+        now = now or self.clock()
+        due = self._due.pop(instance_id, None)
+        with self._session() as session:
+            step: ClaimStep = claim_next(session, instance_id, self.worker_id, now, rng=self.rng)
+            if not isinstance(step, Claim):
+                session.rollback()
+                return step
+            with self._lock:
+                self._in_flight.add(step.recipient_id)
+            session.commit()
+        claim = step
+        try:
+            if self._stopping.is_set() and claim.part == 0:
+                # Stopping between the claim and the request: nothing went out, so the
+                # recipient goes back to the queue untouched.
+                with self._session() as session:
+                    release_claim(session, claim)
+                    session.commit()
+                return Idle(now)
+            result = self._send(claim)
+            done = self.clock()
+            status = self._record(claim, result, done)
+        finally:
+            with self._lock:
+                self._in_flight.discard(claim.recipient_id)
+        self.stats.count(result.outcome)
+        if due is not None and due <= now and len(self.stats.lateness) < 100_000:
+            self.stats.lateness.append((now - due).total_seconds())
+        log.info(
+            "send",
+            extra={
+                "campaign_id": claim.campaign_id,
+                "instance_id": claim.instance_id,
+                "recipient_id": claim.recipient_id,
+                "part": claim.parts[claim.part],
+                "outcome": result.outcome.value,
+                "http_status": result.http_status,
+                "status": status,
+                "error": result.error,
+            },
+        )
+        return Sent(claim, result, status)
+
+    def _record(self, claim: Claim, result: SendResult, done: datetime) -> str | None:
+        settings = self.settings
+        last_error: Exception | None = None
+        for attempt in range(5):  # the outcome must land; the DB may be briefly unavailable
+            try:
+                with self._session() as session:
+                    status = apply_outcome(
+                        session,
+                        claim,
+                        result,
+                        done,
+                        max_attempts=settings.max_attempts,
+                        backoff_base=settings.retry_backoff_base_seconds,
+                        backoff_max=settings.retry_backoff_max_seconds,
+                        rng=self.rng,
+                    )
+                    session.commit()
+                with self._lock:
+                    self._touched.add(claim.campaign_id)
+                return status
+            except Exception as error:  # noqa: BLE001 - retried, then logged
+                last_error = error
+                self._stopping.wait(0.2 * (attempt + 1))
+        log.error(
+            "could not record a send's outcome; the recipient will become unknown",
+            extra={"recipient_id": claim.recipient_id, "error": type(last_error).__name__},
+        )
+        return None
+
+    # -- HTTP -------------------------------------------------------------------------------
+
+    def _client(self, claim: Claim) -> EvolutionClient:
+        key = (claim.base_url, claim.instance_name, claim.api_version, claim.token_encrypted)
+        client = self._clients.get(key)
+        if client is None:
+            client = EvolutionClient(
+                claim.base_url,
+                claim.instance_name,
+                decrypt_secret(claim.token_encrypted),
+                api_version="v1" if claim.api_version == "v1" else "v2",
+                connect_timeout=self.settings.http_connect_timeout,
+                read_timeout=self.settings.http_read_timeout,
+                http=self._http,
+            )
+            self._clients[key] = client
+        return client
+
+    def _send(self, claim: Claim) -> SendResult:
+        try:
+            client = self._client(claim)
+        except SecretUnreadable:
+            return SendResult(Outcome.INSTANCE_DOWN, None, None, "the stored token is unreadable")
+        except ValueError as error:
+            return SendResult(Outcome.INSTANCE_DOWN, None, None, f"bad instance settings: {error}")
+        part = claim.parts[claim.part]
+        if part == "text":
+            return client.send_text(claim.phone, claim.text)
+        try:
+            media = self._media_for(claim)
+        except Exception as error:  # noqa: BLE001 - a missing attachment fails this recipient
+            return SendResult(
+                Outcome.REJECTED, None, None, f"attachment unavailable ({type(error).__name__})"
+            )
+        if part == "audio":
+            return client.send_whatsapp_audio(claim.phone, media.media)
+        return client.send_media(
+            claim.phone,
+            media.mediatype,
+            media.media,
+            caption=claim.text or None,
+            file_name=media.file_name,
+            mimetype=media.mimetype,
+        )
+
+    def _media_for(self, claim: Claim) -> _Media:
+        multimedia = claim.multimedia or {}
+        key = (claim.campaign_id, repr(sorted(multimedia.items())))
+        cached = self._media.get(key)
+        if cached is not None:
+            return cached
+        try:
+            resolve = importlib.import_module("core.media").evolution_media
+        except (ImportError, AttributeError):
+            resolve = None
+        if resolve is not None:
+            with self._session() as session:
+                mediatype, media, file_name, mimetype = resolve(session, multimedia)
+        else:  # before core.media lands: URL attachments only
+            mediatype, media = multimedia["type"], multimedia["url"]
+            file_name, mimetype = multimedia.get("filename"), multimedia.get("mimetype")
+        cached = _Media(mediatype, media, file_name, mimetype)
+        if len(self._media) > 256:
+            self._media.clear()
+        self._media[key] = cached
+        return cached
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Announce this worker and take leases at once (before the first tick)."""
+        self.maintain()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop claiming; let in-flight sends finish and record their outcome; release leases.
+
+        A send still hanging past `timeout` is abandoned: its row stays `sending` and becomes
+        `unknown` once the lease is gone — never resent.
+        """
+        self._stopping.set()
+        self._pool.shutdown(wait=timeout is None, cancel_futures=True)
+        if timeout is not None:
+            deadline = self.clock() + timedelta(seconds=timeout)
+            while self.clock() < deadline:
+                with self._lock:
+                    if not self._lanes:
+                        break
+                threading.Event().wait(0.05)
+        with self._lock:
+            hanging = set(self._lanes)
+        with self._session() as session:
+            if hanging:
+                # Keep no lease we cannot vouch for; their rows become unknown.
+                log.warning("shutting down with sends in flight", extra={"instances": len(hanging)})
+            leases.retire(session, self.worker_id)
+            session.commit()
+        if self._owns_http:
+            self._http.close()
+
+    @property
+    def owned(self) -> set[int]:
+        with self._lock:
+            return set(self._owned)
+
+    def run_until_idle(self, max_steps: int = 100_000) -> int:
+        """Test helper: sends synchronously, in real time, until no owned instance has work."""
+        steps = 0
+        while steps < max_steps:
+            self.maintain()
+            with self._session() as session:
+                ready = self.instances_with_work(session, self.owned)
+            if not ready:
+                self.maintain()
+                return steps
+            soonest: datetime | None = None
+            for instance_id in sorted(ready):
+                step = self.process_instance(instance_id)
+                steps += 1
+                if isinstance(step, Wait | Idle):
+                    until = step.until if isinstance(step, Wait) else step.recheck_at
+                    soonest = until if soonest is None else min(soonest, until)
+                elif isinstance(step, Sent):
+                    soonest = self.clock()
+            if soonest is not None:
+                delay = (soonest - self.clock()).total_seconds()
+                if delay > 0:
+                    threading.Event().wait(min(delay, 1.0))
+        return steps

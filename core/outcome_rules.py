@@ -1,0 +1,282 @@
+"""What a send's `Outcome` does to the recipient, the contact, the instance and its campaigns.
+
+`apply_outcome` is the one place that decides it (DESIGN.md § Sending, Outcomes). Every update
+is conditional on the claim (`claimed_by` + `claimed_at`), so a worker that lost its claim can
+never overwrite someone else's work.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import datetime
+
+from sqlalchemy import case, delete, func, select, update
+from sqlalchemy.orm import Session
+
+from core import pacing
+from core.claims import Claim
+from core.models import (
+    Campaign,
+    CampaignRecipient,
+    CampaignStatus,
+    Circuit,
+    Contact,
+    InstanceSend,
+    RecipientStatus,
+    SenderInstance,
+    WhatsAppStatus,
+    campaign_instances,
+)
+from core.notifications import notify
+from core.outcome import Outcome, SendResult
+from core.stats import refresh_delivery_stats
+
+R = CampaignRecipient
+_NO_SYNC = {"synchronize_session": False}
+log = logging.getLogger("worker")
+
+
+def apply_outcome(
+    session: Session,
+    claim: Claim,
+    result: SendResult,
+    now: datetime,
+    *,
+    max_attempts: int,
+    backoff_base: float,
+    backoff_max: float,
+    rng: random.Random | None = None,
+) -> str | None:
+    """Record what happened to a claimed send. Returns the recipient's new status, or None
+    when the claim is no longer ours (nothing is changed then). The caller commits."""
+    # The answer is the latest moment the server can have sent it: pace from there.
+    session.execute(
+        update(InstanceSend).where(InstanceSend.id == claim.send_id).values(sent_at=now),
+        execution_options=_NO_SYNC,
+    )
+    ours = (
+        R.id == claim.recipient_id,
+        R.claimed_by == claim.worker_id,
+        R.claimed_at == claim.claimed_at,
+        R.status.in_((RecipientStatus.SENDING, RecipientStatus.UNKNOWN)),
+    )
+    error = (result.error or "")[:500] or None
+    outcome = result.outcome
+    values: dict[str, object]
+    if outcome is Outcome.SENT:
+        if claim.part + 1 < len(claim.parts):
+            # More parts to go: stay `sending` (claimed), resume with the next part.
+            values = {"parts_sent": claim.part + 1, "http_status": result.http_status}
+            if result.message_id:
+                values["provider_message_id"] = func.coalesce(
+                    R.provider_message_id, result.message_id
+                )
+            return _update(session, ours, values, RecipientStatus.SENDING)
+        values = {
+            "status": RecipientStatus.SENT,
+            "sent_at": now,
+            "parts_sent": len(claim.parts),
+            "http_status": result.http_status,
+            "last_error": error,
+            "error_kind": None,
+            "next_attempt_at": None,
+        }
+        if result.message_id:
+            values["provider_message_id"] = func.coalesce(R.provider_message_id, result.message_id)
+        return _update(session, ours, values, RecipientStatus.SENT)
+    if outcome is Outcome.NOT_ON_WHATSAPP:
+        status = _update(
+            session, ours, _failed(now, result, error, "not_on_whatsapp"), RecipientStatus.FAILED
+        )
+        if status and claim.contact_id is not None:
+            session.execute(
+                update(Contact)
+                .where(Contact.id == claim.contact_id)
+                .values(whatsapp_status=WhatsAppStatus.NOT_ON_WHATSAPP, updated_at=now),
+                execution_options=_NO_SYNC,
+            )
+        return status
+    if outcome is Outcome.REJECTED:
+        return _update(
+            session, ours, _failed(now, result, error, "rejected"), RecipientStatus.FAILED
+        )
+    if outcome is Outcome.RETRY:
+        if claim.attempts >= max_attempts:
+            values = _failed(now, result, error, "retries_exhausted")
+            return _update(session, ours, values, RecipientStatus.FAILED)
+        delay = pacing.retry_delay(claim.attempts, backoff_base, backoff_max, rng)
+        values = {
+            "status": RecipientStatus.PENDING,
+            "next_attempt_at": now + delay,
+            "http_status": result.http_status,
+            "last_error": error,
+            "error_kind": "retry",
+        }
+        return _update(session, ours, values, RecipientStatus.PENDING)
+    if outcome is Outcome.INSTANCE_DOWN:
+        # Not the recipient's fault: back in the queue, the attempt not counted.
+        values = {
+            "status": RecipientStatus.PENDING,
+            "attempts": case((R.attempts > 0, R.attempts - 1), else_=0),
+            "next_attempt_at": None,
+            "http_status": result.http_status,
+            "last_error": error,
+            "error_kind": "instance_down",
+        }
+        status = _update(session, ours, values, RecipientStatus.PENDING)
+        open_circuit(session, claim.instance_id, error or "the instance is down", now)
+        return status
+    # UNKNOWN: it may have gone out; a duplicate is worse than a gap.
+    values = {
+        "status": RecipientStatus.UNKNOWN,
+        "http_status": result.http_status,
+        "last_error": error,
+        "error_kind": "unknown",
+        "failed_at": now,
+    }
+    return _update(session, ours, values, RecipientStatus.UNKNOWN)
+
+
+def _failed(now: datetime, result: SendResult, error: str | None, kind: str) -> dict[str, object]:
+    return {
+        "status": RecipientStatus.FAILED,
+        "failed_at": now,
+        "http_status": result.http_status,
+        "last_error": error,
+        "error_kind": kind,
+        "next_attempt_at": None,
+    }
+
+
+def _update(session: Session, where: tuple, values: dict[str, object], status: str) -> str | None:
+    result = session.execute(update(R).where(*where).values(**values), execution_options=_NO_SYNC)
+    return status if result.rowcount == 1 else None
+
+
+def open_circuit(session: Session, instance_id: int, reason: str, now: datetime) -> bool:
+    """Stop sending through a broken instance: open its circuit, pause the running campaigns
+    that use it (with the reason), notify. Returns False when it was already open."""
+    result = session.execute(
+        update(SenderInstance)
+        .where(SenderInstance.id == instance_id, SenderInstance.circuit == Circuit.CLOSED)
+        .values(circuit=Circuit.OPEN, circuit_reason=reason[:500], circuit_opened_at=now),
+        execution_options=_NO_SYNC,
+    )
+    if result.rowcount != 1:
+        return False
+    instance = session.get(SenderInstance, instance_id)
+    assert instance is not None
+    name = instance.name
+    log.warning(
+        "instance circuit opened", extra={"instance_id": instance_id, "reason": reason[:200]}
+    )
+    notify(
+        session,
+        instance.account_id,
+        "instance_down",
+        f"WhatsApp number '{name}' stopped sending",
+        f"{reason}. Fix it, then re-enable the number in Settings → WhatsApp numbers.",
+        instance_id=instance_id,
+    )
+    campaigns = session.scalars(
+        select(Campaign)
+        .join(campaign_instances, campaign_instances.c.campaign_id == Campaign.id)
+        .where(
+            campaign_instances.c.instance_id == instance_id,
+            Campaign.status == CampaignStatus.RUNNING,
+        )
+    ).all()
+    message = f"Paused: the WhatsApp number '{name}' is down ({reason})"[:1000]
+    for campaign in campaigns:
+        paused = session.execute(
+            update(Campaign)
+            .where(Campaign.id == campaign.id, Campaign.status == CampaignStatus.RUNNING)
+            .values(status=CampaignStatus.PAUSED, error_message=message),
+            execution_options=_NO_SYNC,
+        )
+        if paused.rowcount == 1:
+            log.warning(
+                "campaign paused", extra={"campaign_id": campaign.id, "instance_id": instance_id}
+            )
+            notify(
+                session,
+                campaign.account_id,
+                "campaign_paused",
+                f"Campaign '{campaign.title}' was paused",
+                message,
+                campaign_id=campaign.id,
+                instance_id=instance_id,
+            )
+    return True
+
+
+def complete_finished(session: Session, now: datetime) -> list[int]:
+    """Running campaigns with nobody left pending or sending become `completed` (stats
+    refreshed from the recipients, staff notified). Returns their ids."""
+    open_rows = (
+        select(R.id)
+        .where(
+            R.campaign_id == Campaign.id,
+            R.status.in_((RecipientStatus.PENDING, RecipientStatus.SENDING)),
+        )
+        .exists()
+    )
+    done = session.execute(
+        select(Campaign.id, Campaign.account_id, Campaign.title).where(
+            Campaign.status == CampaignStatus.RUNNING, ~open_rows
+        )
+    ).all()
+    completed = []
+    for campaign_id, account_id, title in done:
+        result = session.execute(
+            update(Campaign)
+            .where(
+                Campaign.id == campaign_id, Campaign.status == CampaignStatus.RUNNING, ~open_rows
+            )
+            .values(status=CampaignStatus.COMPLETED, completed_at=now),
+            execution_options=_NO_SYNC,
+        )
+        if result.rowcount != 1:
+            continue
+        counts = refresh_delivery_stats(session, campaign_id)
+        notify(
+            session,
+            account_id,
+            "campaign_completed",
+            f"Campaign '{title}' completed",
+            _summary(counts),
+            campaign_id=campaign_id,
+        )
+        log.info("campaign completed", extra={"campaign_id": campaign_id})
+        completed.append(campaign_id)
+    return completed
+
+
+def _summary(counts: dict) -> str:
+    keys = ("sent", "delivered", "read", "failed", "unknown")
+    return ", ".join(f"{counts.get(k, 0)} {k}" for k in keys if counts.get(k))
+
+
+def release_claim(session: Session, claim: Claim) -> bool:
+    """Put back a claim whose request was never made (the worker is stopping): the recipient
+    returns to the queue with its attempt not counted. The caller commits."""
+    session.execute(
+        delete(InstanceSend).where(InstanceSend.id == claim.send_id), execution_options=_NO_SYNC
+    )
+    result = session.execute(
+        update(R)
+        .where(
+            R.id == claim.recipient_id,
+            R.claimed_by == claim.worker_id,
+            R.claimed_at == claim.claimed_at,
+            R.status == RecipientStatus.SENDING,
+            R.parts_sent == 0,
+        )
+        .values(
+            status=RecipientStatus.PENDING,
+            attempts=case((R.attempts > 0, R.attempts - 1), else_=0),
+        ),
+        execution_options=_NO_SYNC,
+    )
+    return result.rowcount == 1

@@ -1,0 +1,117 @@
+"""The worker: starts due campaigns and sends them through Evolution, paced per instance.
+
+APScheduler 3 `BlockingScheduler` with its own in-memory jobs (never a shared job store: several
+workers may run against one PostgreSQL database and split the instances through leases).
+The loop body lives in `core.dispatch`. SIGTERM/SIGINT stop claiming, let in-flight sends finish
+(up to SHUTDOWN_GRACE_SECONDS), and release the leases. Logs: one JSON object per line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from core.db import make_engine
+from core.dispatch import Dispatcher
+from core.settings import get_settings
+
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; extra fields (campaign_id, instance_id, ...) become keys."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "event": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # httpx logs request URLs at INFO; keep it quiet (URLs carry no token, but noise is noise).
+    for noisy in ("httpx", "httpcore", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _env_number(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    return float(raw) if raw else default
+
+
+def main() -> int:
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    log = logging.getLogger("worker")
+    threads = int(_env_number("WORKER_THREADS", 64))
+    engine = make_engine(settings.database_url, pool_size=8, max_overflow=threads)
+    dispatcher = Dispatcher(engine, settings, max_threads=threads)
+    grace = _env_number("SHUTDOWN_GRACE_SECONDS", settings.http_read_timeout + 5)
+
+    scheduler = BlockingScheduler(
+        timezone=UTC,
+        executors={"default": ThreadPoolExecutor(4)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
+    )
+    maintain_every = max(0.05, min(settings.heartbeat_seconds, settings.lease_seconds / 3))
+    scheduler.add_job(dispatcher.maintain, "interval", seconds=maintain_every, id="maintain")
+    scheduler.add_job(dispatcher.poll_due, "interval", seconds=settings.due_poll_seconds, id="due")
+    scheduler.add_job(
+        dispatcher.tick, "interval", seconds=max(0.02, settings.worker_tick_seconds), id="tick"
+    )
+
+    stopping = threading.Event()
+
+    def stop(signum: int, _frame: object) -> None:
+        if stopping.is_set():
+            return
+        stopping.set()
+        log.info("stopping", extra={"signal": signal.Signals(signum).name})
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+    dispatcher.start()
+    log.info(
+        "worker started",
+        extra={
+            "worker_id": dispatcher.worker_id,
+            "instances": len(dispatcher.owned),
+            "tick_seconds": settings.worker_tick_seconds,
+            "lease_seconds": settings.lease_seconds,
+        },
+    )
+    try:
+        scheduler.start()
+    finally:
+        dispatcher.stop(timeout=grace)
+        engine.dispose()
+        log.info("worker stopped", extra={"worker_id": dispatcher.worker_id})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,214 @@
+"""Builders and helpers for the worker's tests: instances on the fake server, running campaigns
+with frozen recipients, a worker subprocess, and what the WhatsApp side received."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from core.clock import utcnow
+from core.models import (
+    Account,
+    Campaign,
+    CampaignRecipient,
+    CampaignStatus,
+    InstanceSend,
+    SenderInstance,
+)
+from core.security import encrypt_secret
+from core.settings import Settings, get_settings
+from tests.builders import make_contact
+from tests.fake_evolution import FakeEvolution
+
+ROOT = Path(__file__).resolve().parent.parent
+FINAL = {"sent", "failed", "unknown"}
+
+
+def make_instance(
+    session: Session,
+    account: Account,
+    fake: FakeEvolution,
+    *,
+    name: str | None = None,
+    rate: int = 600,
+    api_version: str = "v2",
+    lease_to: str | None = None,
+    **fields: Any,
+) -> SenderInstance:
+    """A SenderInstance pointing at a new instance of the fake server. Rates above the UI's 60/min
+    are allowed here so tests run fast (the model does not limit them)."""
+    fake_instance = fake.add_instance(name, api_version=api_version)  # type: ignore[arg-type]
+    instance = SenderInstance(
+        account_id=account.id,
+        name=fields.pop("label", fake_instance.name),
+        base_url=fake.base_url,
+        instance_name=fake_instance.name,
+        token_encrypted=encrypt_secret(fake_instance.token),
+        webhook_secret_encrypted=encrypt_secret("hook-secret"),
+        api_version=api_version,
+        rate_per_minute=rate,
+        **fields,
+    )
+    if lease_to:
+        instance.lease_owner = lease_to
+    session.add(instance)
+    session.flush()
+    return instance
+
+
+def make_running_campaign(
+    session: Session,
+    account: Account,
+    instances: Sequence[SenderInstance],
+    *,
+    contacts: int = 10,
+    phones: Iterable[str] | None = None,
+    message: str = "Hello {name}",
+    status: str = CampaignStatus.RUNNING,
+    multimedia: dict[str, Any] | None = None,
+    is_test: bool = False,
+    **fields: Any,
+) -> Campaign:
+    """A campaign whose audience is already frozen into pending recipient rows (what
+    `core.campaigns.start` produces)."""
+    campaign = Campaign(
+        account_id=account.id,
+        title=fields.pop("title", "Campaign"),
+        message=message,
+        audience={},
+        status=status,
+        multimedia=multimedia,
+        started_at=utcnow() if status == CampaignStatus.RUNNING else None,
+        **fields,
+    )
+    campaign.instances = list(instances)
+    session.add(campaign)
+    session.flush()
+    numbers = list(phones) if phones is not None else [None] * contacts
+    for phone in numbers:
+        contact = make_contact(session, account, phone=phone, name="Ana")
+        session.add(
+            CampaignRecipient(
+                campaign_id=campaign.id,
+                contact_id=contact.id,
+                phone=contact.phone,
+                name=contact.name,
+                rendered_text=message.replace("{name}", contact.name or ""),
+                is_test=is_test,
+            )
+        )
+    session.flush()
+    return campaign
+
+
+# SQLite transactions here begin with BEGIN IMMEDIATE (the write lock), reads included: the
+# helpers below end their transaction so the worker under test is not kept waiting.
+
+
+def recipient_states(session: Session, campaign_id: int) -> Counter[str]:
+    states = Counter(
+        session.scalars(
+            select(CampaignRecipient.status).where(CampaignRecipient.campaign_id == campaign_id)
+        )
+    )
+    session.commit()
+    return states
+
+
+def recipients(session: Session, campaign_id: int) -> list[CampaignRecipient]:
+    rows = list(
+        session.scalars(
+            select(CampaignRecipient)
+            .where(CampaignRecipient.campaign_id == campaign_id)
+            .order_by(CampaignRecipient.id)
+            .execution_options(populate_existing=True)
+        )
+    )
+    session.commit()
+    return rows
+
+
+def send_times(session: Session, instance_id: int) -> list[datetime]:
+    times = sorted(
+        session.scalars(select(InstanceSend.sent_at).where(InstanceSend.instance_id == instance_id))
+    )
+    session.commit()
+    return times
+
+
+def digits(phone: str) -> str:
+    return "".join(c for c in phone if c.isdigit())
+
+
+def fast_settings(**overrides: Any) -> Settings:
+    """The current settings with the worker's timing turned down for tests."""
+    from dataclasses import replace
+
+    base = dict(
+        worker_tick_seconds=0.05,
+        due_poll_seconds=0.2,
+        lease_seconds=2.0,
+        heartbeat_seconds=0.2,
+        http_connect_timeout=2.0,
+        http_read_timeout=2.0,
+        retry_backoff_base_seconds=0.05,
+        retry_backoff_max_seconds=0.2,
+        max_attempts=3,
+    )
+    base.update(overrides)
+    return replace(get_settings(), **base)
+
+
+WORKER_ENV = {
+    "WORKER_TICK_SECONDS": "0.05",
+    "DUE_POLL_SECONDS": "0.2",
+    "LEASE_SECONDS": "1.5",
+    "HEARTBEAT_SECONDS": "0.2",
+    "HTTP_CONNECT_TIMEOUT": "2",
+    "HTTP_READ_TIMEOUT": "2",
+    "RETRY_BACKOFF_BASE_SECONDS": "0.05",
+    "RETRY_BACKOFF_MAX_SECONDS": "0.2",
+    "SHUTDOWN_GRACE_SECONDS": "3",
+    "WORKER_THREADS": "8",
+    "LOG_LEVEL": "INFO",
+}
+
+
+def start_worker(log_path: Path, **env: str) -> subprocess.Popen[bytes]:
+    """scheduler_service.py as a real process, with fast settings and the test's database."""
+    full = dict(os.environ)
+    full.update(WORKER_ENV)
+    full.update(env)
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, str(ROOT / "scheduler_service.py")],
+            cwd=str(ROOT),
+            env=full,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def wait_until(predicate: Any, timeout: float = 60.0, interval: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())
+
+
+def open_count(engine: Engine, campaign_id: int) -> int:
+    with Session(engine) as session:
+        states = recipient_states(session, campaign_id)
+    return sum(n for status, n in states.items() if status not in FINAL)
