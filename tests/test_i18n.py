@@ -1,0 +1,572 @@
+"""The UI speaks English, Spanish and Brazilian Portuguese.
+
+(a) every text a Streamlit call shows goes through `_()`/`ngettext()` (an AST scan of the UI files);
+(b) every string of the source has a translation in each catalog, and the committed .mo files are
+    compiled from the committed .po files;
+(c) pages render translated, in each language.
+
+When (a) or (b) fails: wrap the string, then `python -m core i18n extract`, `... update`, translate
+the new entries in locale/*/LC_MESSAGES/messages.po, `... compile`.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import i18n
+from core.cli import i18n as catalogs
+from core.i18n import LANGUAGES, _, ngettext, normalize_language, set_language
+from core.i18n_prefs import set_user_language
+from core.models import Role
+from tests.builders import make_actor
+
+ROOT = Path(__file__).resolve().parent.parent
+UI_FILES = sorted(
+    [ROOT / "app.py", *(ROOT / "pages").glob("*.py"), *(ROOT / "ui").glob("*.py")],
+)
+TRANSLATED = [language for language in LANGUAGES if language != "en"]
+
+# -- (a) unwrapped UI text ---------------------------------------------------------------------------
+
+# Text that is the same in every language. Keys, formats and icons are never checked (they are not
+# label arguments); emojis and markup have no letters.
+ALLOWED = frozenset({"WhatsApp API Campaigns", "WhatsApp", "Evolution API", "CSV", "JSON", "E.164"})
+
+# method -> positions of the text arguments (None: every positional argument).
+TEXT_ARGS: dict[str, tuple[int, ...] | None] = {
+    **dict.fromkeys(
+        [
+            "title",
+            "header",
+            "subheader",
+            "markdown",
+            "caption",
+            "text",
+            "badge",
+            "error",
+            "warning",
+            "info",
+            "success",
+            "toast",
+            "button",
+            "form_submit_button",
+            "download_button",
+            "link_button",
+            "text_input",
+            "text_area",
+            "number_input",
+            "selectbox",
+            "multiselect",
+            "radio",
+            "checkbox",
+            "toggle",
+            "slider",
+            "select_slider",
+            "date_input",
+            "time_input",
+            "datetime_input",
+            "file_uploader",
+            "color_picker",
+            "camera_input",
+            "audio_input",
+            "chat_input",
+            "metric",
+            "expander",
+            "popover",
+            "status",
+            "spinner",
+            "dialog",
+            "pills",
+            "segmented_control",
+            "form_submit",
+        ],
+        (0,),
+    ),
+    "write": None,
+    "progress": (1,),
+    "Page": (1,),
+    "page_link": (),
+}
+TEXT_KEYWORDS = ("label", "help", "placeholder", "body", "text", "title", "caption")
+OPTION_METHODS = {
+    "selectbox",
+    "multiselect",
+    "radio",
+    "select_slider",
+    "pills",
+    "segmented_control",
+}
+TRANSLATING = {"_", "ngettext"}
+# Calls whose arguments end up on screen: str(SomeError("...")).
+PASS_THROUGH = re.compile(r"^(str|.*Error|.*Denied|NotFound|Conflict|.*Exception)$")
+# Not words: {placeholders}, :material/icons:, :emoji_shortcodes:, :color[...] markup, %s, tags, URLs.
+NOT_WORDS = re.compile(
+    r"\{[^{}]*\}|:material/[a-z0-9_]+:|:[a-z0-9_+-]+:|:[a-z]+\[|%\(?\w*\)?[sdfi]|<[^>]+>|https?://\S+"
+)
+
+
+def _has_words(text: str) -> bool:
+    stripped = NOT_WORDS.sub("", text)
+    return any(c.isalpha() for c in stripped) and text.strip() not in ALLOWED
+
+
+def _root_name(node: ast.AST) -> str | None:
+    while True:
+        if isinstance(node, ast.Attribute | ast.Subscript):
+            node = node.value
+        elif isinstance(node, ast.Call):
+            node = node.func
+        elif isinstance(node, ast.Name):
+            return node.id
+        else:
+            return None
+
+
+def _calls_streamlit(node: ast.AST | None) -> bool:
+    return node is not None and any(
+        isinstance(n, ast.Call) and _root_name(n.func) == "st" for n in ast.walk(node)
+    )
+
+
+def _streamlit_names(tree: ast.Module) -> set[str]:
+    """Names bound to Streamlit containers: `left, right = st.columns(2)`, `with st.form() as f`."""
+    names = {"st"}
+    for node in ast.walk(tree):
+        targets: list[ast.AST] = []
+        if isinstance(node, ast.Assign) and _calls_streamlit(node.value):
+            targets = list(node.targets)
+        elif (
+            isinstance(node, ast.AnnAssign | ast.NamedExpr)
+            and _calls_streamlit(node.value)
+            or isinstance(node, ast.For)
+            and _calls_streamlit(node.iter)
+        ):
+            targets = [node.target]
+        elif isinstance(node, ast.With | ast.AsyncWith):
+            targets = [
+                i.optional_vars
+                for i in node.items
+                if i.optional_vars is not None and _calls_streamlit(i.context_expr)
+            ]
+        for target in targets:
+            names |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+    return names
+
+
+def _literal_texts(node: ast.AST | None) -> Iterator[str]:
+    """Text in `node` that reaches the screen without passing through `_()`/`ngettext()`."""
+    if node is None:
+        return
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        yield node.value
+    elif isinstance(node, ast.JoinedStr):
+        yield "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+    elif isinstance(node, ast.BinOp):
+        yield from _literal_texts(node.left)
+        yield from _literal_texts(node.right)
+    elif isinstance(node, ast.IfExp):
+        yield from _literal_texts(node.body)
+        yield from _literal_texts(node.orelse)
+    elif isinstance(node, ast.BoolOp):
+        for value in node.values:
+            yield from _literal_texts(value)
+    elif isinstance(node, ast.List | ast.Tuple | ast.Set):
+        for element in node.elts:
+            yield from _literal_texts(element)
+    elif isinstance(node, ast.Subscript) and isinstance(node.value, ast.Dict):
+        for value in node.value.values:  # {"draft": "Draft", ...}[status]
+            yield from _literal_texts(value)
+    elif isinstance(node, ast.Call):
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in TRANSLATING:
+            return
+        if isinstance(func, ast.Attribute):  # "Sent: {n}".format(n=n), ", ".join(...)
+            yield from _literal_texts(func.value)
+        elif isinstance(func, ast.Name) and PASS_THROUGH.match(func.id):
+            for arg in node.args:
+                yield from _literal_texts(arg)
+
+
+def _keyword(call: ast.Call, name: str) -> ast.expr | None:
+    return next((k.value for k in call.keywords if k.arg == name), None)
+
+
+def _option_problems(call: ast.Call, method: str) -> Iterator[str]:
+    options = _keyword(call, "options") or (call.args[1] if len(call.args) > 1 else None)
+    if not isinstance(options, ast.List | ast.Tuple):
+        return
+    format_func = _keyword(call, "format_func")
+    if format_func is None:
+        for element in options.elts:
+            yield from _literal_texts(element)
+    elif isinstance(format_func, ast.Name) and format_func.id == "_":
+        # format_func=_ shows each option translated: each must be marked N_("...") to be extracted
+        for element in options.elts:
+            if isinstance(element, ast.Constant) and isinstance(element.value, str):
+                yield element.value
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def unwrapped_strings(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    receivers = _streamlit_names(tree)
+    problems: list[str] = []
+
+    def report(node: ast.AST, what: str, texts: Iterator[str]) -> None:
+        for text in texts:
+            if _has_words(text):
+                problems.append(f"{_shown(path)}:{node.lineno}: {what}: {text!r}")
+
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+            continue
+        method = node.func.attr
+        if _root_name(node.func.value) not in receivers:
+            continue
+        if method.endswith("Column"):  # st.column_config.TextColumn("Label", help=...)
+            positions: tuple[int, ...] | None = (0,)
+        elif method in TEXT_ARGS:
+            positions = TEXT_ARGS[method]
+        elif method in ("tabs", "navigation", "dataframe", "data_editor"):
+            positions = ()
+        else:
+            continue
+        args = (
+            node.args
+            if positions is None
+            else [node.args[i] for i in positions if i < len(node.args)]
+        )
+        for arg in args:
+            report(node, method, _literal_texts(arg))
+        for name in TEXT_KEYWORDS:
+            report(node, f"{method}({name}=)", _literal_texts(_keyword(node, name)))
+        if method in OPTION_METHODS:
+            report(node, f"{method} options", _option_problems(node, method))
+        if method == "tabs" and node.args:
+            report(node, "tabs", _literal_texts(node.args[0]))
+        if method == "navigation" and node.args and isinstance(node.args[0], ast.Dict):
+            report(
+                node,
+                "navigation section",
+                _literal_texts(ast.List(elts=[k for k in node.args[0].keys if k])),
+            )
+        config = _keyword(node, "column_config")
+        if isinstance(config, ast.Dict):
+            report(
+                node,
+                "column_config",
+                (
+                    t
+                    for v in config.values
+                    for t in _literal_texts(v)
+                    if isinstance(v, ast.Constant)
+                ),
+            )
+    return problems
+
+
+def test_every_text_a_streamlit_call_shows_goes_through_gettext() -> None:
+    problems = [problem for path in UI_FILES for problem in unwrapped_strings(path)]
+    assert not problems, "wrap these in _() (or ngettext()):\n" + "\n".join(problems)
+
+
+def test_the_scan_catches_unwrapped_text_and_lets_wrapped_text_pass(tmp_path: Path) -> None:
+    page = tmp_path / "example.py"
+    page.write_text(
+        "import streamlit as st\n"
+        "from core.i18n import _, N_\n"
+        "left, right = st.columns(2)\n"
+        'st.title("Campaigns")\n'  # 1
+        'left.metric("Sent", 3)\n'  # 2
+        'st.button(_("Save"), help="Saves it")\n'  # 3 (help)
+        'st.error(f"Could not save {name}")\n'  # 4
+        'st.caption("{n} sent".format(n=3))\n'  # 5
+        'st.radio(_("Mode"), ["Now", "Later"])\n'  # 6, 7
+        'st.radio(_("Mode"), ["now", N_("Later")], format_func=_)\n'  # 8
+        'st.tabs([_("One"), "Two"])\n'  # 9
+        'st.dataframe(df, column_config={"phone": "Phone"})\n'  # 10
+        'st.write(_("ok"), ":material/check:", "---", f"**{x}**", key="k")\n'
+        'st.selectbox(_("Lang"), ["en", "es"], format_func=names.get)\n'
+        'st.markdown(_("Sent: {n}").format(n=3))\n'
+        'logger.error("not streamlit")\n'
+    )
+    problems = unwrapped_strings(page)
+    texts = sorted(p.rsplit(": ", 1)[1].strip("'") for p in problems)
+    assert texts == sorted(
+        ["Campaigns", "Sent", "Saves it", "Could not save {}", "{n} sent"]
+        + ["Now", "Later", "now", "Two", "Phone"]
+    ), problems
+
+
+# -- (b) catalogs ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def template():
+    return catalogs.extract_template()
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_every_string_of_the_source_is_translated(template, language: str) -> None:
+    lacking = catalogs.missing(language, template)
+    assert not lacking, f"{language} lacks {len(lacking)} translations:\n" + "\n".join(
+        map(repr, lacking)
+    )
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_every_string_of_the_committed_template_is_translated(language: str) -> None:
+    lacking = catalogs.missing(language, catalogs.read_catalog(catalogs.TEMPLATE))
+    assert not lacking, f"{language} lacks:\n" + "\n".join(map(repr, lacking))
+
+
+def test_the_committed_template_matches_the_source(template) -> None:
+    committed = {m.id for m in catalogs.read_catalog(catalogs.TEMPLATE) if m.id}
+    assert committed == {m.id for m in template if m.id}, "run: python -m core i18n extract"
+
+
+PLACEHOLDER = re.compile(r"\{(\w*)[^{}]*\}")
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_translations_keep_the_placeholders(language: str) -> None:
+    wrong = []
+    for message in catalogs.read_catalog(catalogs.po_path(language), language):
+        if not message.id or not message.string:
+            continue
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        expected = set(PLACEHOLDER.findall(ids[-1]))
+        for string in strings:
+            if string and set(PLACEHOLDER.findall(string)) != expected:
+                wrong.append(f"{ids[0]!r} -> {string!r}")
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_the_committed_mo_is_compiled_from_the_committed_po(language: str) -> None:
+    assert catalogs.mo_path(language).exists()
+    assert not catalogs.mo_is_stale(language), "run: python -m core i18n compile"
+
+
+# -- the machinery -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tag", "language"),
+    [
+        ("es", "es"),
+        ("es-419", "es"),
+        ("es-MX", "es"),
+        ("es_AR", "es"),
+        ("ES", "es"),
+        ("pt", "pt_BR"),
+        ("pt-BR", "pt_BR"),
+        ("pt-PT", "pt_BR"),
+        ("pt_BR", "pt_BR"),
+        ("en", "en"),
+        ("en-GB", "en"),
+        ("fr-FR", None),
+        ("", None),
+        (None, None),
+        ("  ", None),
+    ],
+)
+def test_browser_languages_map_to_ours(tag, language) -> None:
+    assert normalize_language(tag) == language
+
+
+def test_the_language_of_the_run_picks_the_catalog() -> None:
+    try:
+        set_language("es-MX")
+        assert i18n.current_language() == "es"
+        assert _("Log in") == "Iniciar sesión"
+        set_language("pt-PT")
+        assert _("Log in") == "Entrar"
+        set_language("fr")
+        assert _("Log in") == "Log in"
+    finally:
+        set_language("en")
+
+
+def test_unknown_text_stays_as_written_and_plurals_follow_the_language() -> None:
+    try:
+        set_language("pt_BR")
+        assert _("a text nobody translated") == "a text nobody translated"
+        # Brazilian Portuguese uses the singular for 0 and 1 (English: plural for 0)
+        assert ngettext("{n} recipient", "{n} recipients", 0) == "{n} destinatário"
+        assert ngettext("{n} recipient", "{n} recipients", 2) == "{n} destinatários"
+        set_language("es")
+        assert ngettext("{n} recipient", "{n} recipients", 0) == "{n} destinatarios"
+        set_language("en")
+        assert ngettext("{n} recipient", "{n} recipients", 0) == "{n} recipients"
+    finally:
+        set_language("en")
+
+
+def test_catalogs_are_read_once_per_language(monkeypatch: pytest.MonkeyPatch) -> None:
+    i18n.reload_catalogs()
+    loads: list[str] = []
+    real_load = i18n._load
+    monkeypatch.setattr(
+        i18n, "_load", lambda language: loads.append(language) or real_load(language)
+    )
+    try:
+        for language in ("es", "pt_BR", "es", "pt_BR", "es"):
+            set_language(language)
+            _("Log in")
+    finally:
+        set_language("en")
+    assert loads == ["es", "pt_BR"]
+
+
+def test_each_thread_has_its_own_language() -> None:
+    seen: dict[str, str] = {}
+
+    def run(language: str) -> None:
+        set_language(language)
+        threading.Event().wait(0.01)
+        seen[language] = _("Log in")
+
+    threads = [threading.Thread(target=run, args=(lang,)) for lang in ("es", "pt_BR", "en")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert seen == {"es": "Iniciar sesión", "pt_BR": "Entrar", "en": "Log in"}
+    assert i18n.current_language() == "en"  # this thread never chose
+
+
+# -- (c) pages, rendered -----------------------------------------------------------------------------
+
+BROWSER = {"en": "en-US", "es": "es-419", "pt_BR": "pt-BR"}
+PASSWORD = "correct horse battery"  # tests.builders.make_actor's
+
+
+def translated(language: str, english: str) -> str:
+    previous = i18n._current.get()
+    set_language(language)
+    try:
+        return _(english)
+    finally:
+        i18n._current.set(previous)
+
+
+def logged_in_app(username: str, browser: str) -> AppTest:
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    app.context = {"locale": browser}
+    app.run()
+    app.text_input[0].input(username)
+    app.text_input[1].input(PASSWORD)
+    app.button[0].click().run()
+    assert not app.exception, app.exception
+    return app
+
+
+@pytest.mark.parametrize("language", list(LANGUAGES))
+def test_the_login_page_speaks_the_browsers_language(engine, language: str) -> None:
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    app.context = {"locale": BROWSER[language]}
+    app.run()
+    assert not app.exception, app.exception
+    assert app.title[0].value == translated(language, "Log in")
+    assert app.text_input[1].label == translated(language, "Password")
+    if language != "en":
+        assert app.title[0].value != "Log in"
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_after_login_the_page_speaks_the_users_saved_language(engine, session, account, language):
+    """The gate in app.py sets the language; the page st.navigation runs must see it."""
+    english = make_actor(session, account, Role.VIEWER, "edu")
+    set_user_language(session, english.user_id, "en")
+    actor = make_actor(session, account, Role.VIEWER, "dora")
+    set_user_language(session, actor.user_id, language)
+    session.commit()
+
+    reference = logged_in_app("edu", BROWSER[language])  # saved English beats the browser
+    app = logged_in_app("dora", "en-US")  # saved choice beats the browser
+
+    english_title = reference.title[0].value
+    assert app.title[0].value == translated(language, english_title) != english_title
+    labels = {button.label for button in app.button}
+    assert translated(language, "Log out") in labels
+    assert "Log out" in {button.label for button in reference.button}
+
+
+@pytest.mark.parametrize("language", list(LANGUAGES))
+def test_a_page_run_without_app_py_follows_the_session(engine, session, account, language) -> None:
+    """A fragment rerun runs no app.py in its thread: the session's language must still apply."""
+    import ui.language  # noqa: F401  (registers the session fallback, as app.py's import does)
+
+    actor = make_actor(session, account, Role.VIEWER, "eva")
+    session.commit()
+    i18n._current.set(None)  # AppTest may run scripts in this thread: forget earlier tests' runs
+    app = AppTest.from_file(str(ROOT / "pages" / "profile.py"), default_timeout=30)
+    app.context = {"locale": BROWSER[language]}
+    app.session_state["actor"] = actor
+    app.run()
+    assert not app.exception, app.exception
+    assert app.title[0].value == translated(language, "My profile")
+
+
+def _picker_script() -> None:
+    import streamlit as st
+
+    from core.i18n import _
+    from ui.language import language_picker
+
+    language_picker()
+    st.title(_("Log in"))
+
+
+def test_the_picker_saves_the_choice_on_the_user_and_the_next_run_uses_it(
+    engine, session, account
+) -> None:
+    from core.i18n_prefs import user_language
+    from ui.context import ACTOR_KEY
+
+    actor = make_actor(session, account, Role.MANAGER, "fabi")
+    session.commit()
+    i18n._current.set(None)
+    app = AppTest.from_function(_picker_script, default_timeout=30)
+    app.context = {"locale": "es-MX"}
+    app.session_state[ACTOR_KEY] = actor
+    app.run()
+    assert not app.exception, app.exception
+    picker = app.sidebar.selectbox[0]
+    assert picker.value == "es"  # nothing saved: the browser's language
+    assert app.title[0].value == "Iniciar sesión"
+
+    picker.select("pt_BR").run()
+    assert app.title[0].value == "Entrar"
+    session.expire_all()
+    assert user_language(session, actor.user_id) == "pt_BR"
+    session.rollback()  # end the read: SQLite would make the app's next write wait on it
+
+    app.context = {"locale": "en-US"}  # another browser: the saved choice follows the user
+    app.run()
+    assert app.title[0].value == "Entrar"
+    assert app.sidebar.selectbox[0].value == "pt_BR"
+
+
+def test_before_login_the_picker_keeps_the_choice_in_the_session(engine) -> None:
+    i18n._current.set(None)
+    app = AppTest.from_function(_picker_script, default_timeout=30)
+    app.context = {"locale": "fr-FR"}  # not offered: English
+    app.run()
+    assert app.title[0].value == "Log in"
+    app.sidebar.selectbox[0].select("es").run()
+    assert app.title[0].value == "Iniciar sesión"
+    app.run()
+    assert app.title[0].value == "Iniciar sesión"
