@@ -121,10 +121,17 @@ def _decodes(fileobj: BinaryIO, encoding: str) -> bool:
 def _check_decodes(fileobj: BinaryIO, encoding: str) -> None:
     """One streaming pass: a file that does not decode is refused before anything is written."""
     decoder = codecs.getincrementaldecoder(encoding)()
+    wide = encoding.startswith("utf-16")
     fileobj.seek(0)
     offset = 0
     try:
         while chunk := fileobj.read(CHUNK_BYTES):
+            if not wide and b"\x00" in chunk:
+                raise ValidationError(
+                    "the file is not text (it contains binary data: a NUL byte at byte "
+                    f"{offset + chunk.index(0) + 1})",
+                    "file",
+                )
             decoder.decode(chunk)
             offset += len(chunk)
         decoder.decode(b"", final=True)

@@ -15,6 +15,7 @@ COMMAND_MODULES = [
     "core.cli.campaigns",
     "core.cli.access",
     "core.cli.i18n",
+    "core.cli.contacts",
 ]
 
 
