@@ -1,0 +1,137 @@
+"""API requests per second for campaign reads (list and get), against a real uvicorn process.
+
+Seeds 1,000 campaigns on a temporary SQLite database, starts `api_service.py`, and drives it from
+this process with several client threads for a fixed time. Target: ≥ 200 requests/s on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TARGET_RPS = 200
+
+
+def seed(database_url: str, campaigns: int) -> tuple[int, str]:
+    from sqlalchemy import insert
+
+    from core import accounts
+    from core.db import make_engine, session_scope
+    from core.models import Base, Campaign
+
+    engine = make_engine(database_url)
+    Base.metadata.create_all(engine)
+    with session_scope(engine) as session:
+        account = accounts.create_account(session, "Bench")
+        user = accounts.create_user(session, "bench", "bench-password", account.id, "viewer")
+        token = accounts.create_api_token(session, user, "bench")
+        rows = [
+            {
+                "account_id": account.id,
+                "title": f"Campaign {n}",
+                "message": "Hello {{first_name|there}}",
+                "audience": {"labels": ["vip"]},
+                "status": "completed" if n % 3 else "draft",
+                "delivery_stats": {"total": 100, "sent": 90, "failed": 10},
+            }
+            for n in range(campaigns)
+        ]
+        session.execute(insert(Campaign), rows)
+        account_id = account.id
+    engine.dispose()
+    return account_id, token
+
+
+def drive(base: str, token: str, seconds: float, threads: int) -> tuple[int, int, list[float]]:
+    done = errors = 0
+    latencies: list[float] = []
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def worker(offset: int) -> None:
+        nonlocal done, errors
+        local_done = local_errors = 0
+        local_lat: list[float] = []
+        with httpx.Client(base_url=base, headers={"api_access_token": token}) as client:
+            n = offset
+            while time.monotonic() < deadline:
+                n += 1
+                path = "" if n % 2 else f"/{(n % 1000) + 1}"
+                started = time.perf_counter()
+                answer = client.get(f"/whatsapp_api_campaigns{path}")
+                local_lat.append(time.perf_counter() - started)
+                if answer.status_code == 200:
+                    local_done += 1
+                else:
+                    local_errors += 1
+        with lock:
+            done += local_done
+            errors += local_errors
+            latencies.extend(local_lat)
+
+    pool = [threading.Thread(target=worker, args=(i * 7,)) for i in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return done, errors, latencies
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--campaigns", type=int, default=1000)
+    args, _ = parser.parse_known_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        database_url = f"sqlite:///{tmp}/bench.db"
+        account_id, token = seed(database_url, args.campaigns)
+        port = 18000 + os.getpid() % 1000
+        env = {**os.environ, "DATABASE_URL": database_url, "DATA_DIR": tmp, "LOG_LEVEL": "WARNING"}
+        server = subprocess.Popen(
+            [sys.executable, "api_service.py", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            for _ in range(100):
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code < 500:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+            base = f"http://127.0.0.1:{port}/api/v1/accounts/{account_id}"
+            cpu_before = os.times()
+            done, errors, latencies = drive(base, token, args.seconds, args.threads)
+            cpu_after = os.times()
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    latencies.sort()
+    rps = done / args.seconds
+    p50 = latencies[len(latencies) // 2] * 1000 if latencies else 0
+    p95 = latencies[int(len(latencies) * 0.95)] * 1000 if latencies else 0
+    client_cpu = (cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system)
+    print(
+        f"campaign reads (list of 25 + get by id), {args.threads} client threads, {args.seconds:.0f} s"
+    )
+    print(f"  requests/s: {rps:,.0f}   (target ≥ {TARGET_RPS})   errors: {errors}")
+    print(f"  latency p50 {p50:.1f} ms, p95 {p95:.1f} ms; client CPU {client_cpu:.1f} s")
+    return 0 if rps >= TARGET_RPS and errors == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
