@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 
 from api.errors import install_error_handlers
 from api.metrics import build_registry
-from api.routes import accounts, health, webhooks
+from api.routes import accounts, campaigns, health, webhooks
 
 DESCRIPTION = """
 REST API of WhatsApp API Campaigns: campaigns, contacts and sender instances of an account,
@@ -30,13 +30,8 @@ def create_app() -> FastAPI:
     app.include_router(health.router)
     app.include_router(webhooks.router)
     app.include_router(accounts.router)
-    for router in _resource_routers():
-        app.include_router(router)
+    app.include_router(campaigns.router)
     return app
-
-
-def _resource_routers() -> list:
-    return []
 
 
 access_log = logging.getLogger("api.access")

@@ -1,0 +1,176 @@
+"""The seed's campaign routes: `/api/v1/accounts/{account_id}/whatsapp_api_campaigns`."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Response
+
+from api.deps import CampaignsCtx, PageDep, paginated
+from api.errors import CONFLICT_RESPONSE, ERROR_RESPONSES
+from api.schemas import (
+    AudiencePreviewOut,
+    AudienceRequest,
+    CampaignCreate,
+    CampaignList,
+    CampaignOut,
+    CampaignUpdate,
+    RecipientList,
+)
+from core import audience, campaigns, stats
+from core.access import require
+from core.models import CampaignStatus, RecipientStatus
+
+router = APIRouter(
+    prefix="/api/v1/accounts/{account_id}/whatsapp_api_campaigns",
+    tags=["campaigns"],
+    responses=ERROR_RESPONSES,
+)
+CampaignId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The campaign's id")]
+StatusFilter = StrEnum("StatusFilter", {s.name: s.value for s in CampaignStatus})  # type: ignore[misc]
+RecipientFilter = StrEnum("RecipientFilter", {s.name: s.value for s in RecipientStatus})  # type: ignore[misc]
+
+
+def _json(ctx: CampaignsCtx, campaign_id: int) -> dict[str, Any]:
+    return campaigns.campaign_json(campaigns.get(ctx.session, ctx.actor, campaign_id))
+
+
+@router.get("", response_model=CampaignList, summary="List campaigns (newest first)")
+def list_campaigns(
+    ctx: CampaignsCtx,
+    page: PageDep,
+    status: Annotated[StatusFilter | None, Query(description="Only this status")] = None,
+) -> dict[str, Any]:
+    rows, total = campaigns.list_campaigns(
+        ctx.session,
+        ctx.actor,
+        status=status.value if status else None,
+        page=page.page,
+        per_page=page.per_page,
+    )
+    return paginated([campaigns.campaign_json(row) for row in rows], total, page)
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=CampaignOut,
+    responses=CONFLICT_RESPONSE,
+    summary="Create a campaign (draft, or pending when scheduled)",
+)
+def create_campaign(ctx: CampaignsCtx, body: CampaignCreate) -> dict[str, Any]:
+    campaign = campaigns.create(ctx.session, ctx.actor, body.data())
+    ctx.session.commit()
+    return campaigns.campaign_json(campaign)
+
+
+@router.post(
+    "/audience_preview",
+    response_model=AudiencePreviewOut,
+    summary="How many contacts an audience reaches, and the first few of them",
+)
+def audience_preview(ctx: CampaignsCtx, body: AudienceRequest) -> dict[str, Any]:
+    require(ctx.actor, "campaigns.read")
+    criteria = body.audience.model_dump(exclude_unset=True)
+    preview = audience.preview(ctx.session, ctx.actor.account_id, criteria)
+    return {"count": preview.count, "sample": preview.sample, "excluded": preview.excluded}
+
+
+@router.get("/{campaign_id}", response_model=CampaignOut, summary="One campaign")
+def get_campaign(ctx: CampaignsCtx, campaign_id: CampaignId) -> dict[str, Any]:
+    return _json(ctx, campaign_id)
+
+
+@router.patch(
+    "/{campaign_id}",
+    response_model=CampaignOut,
+    responses=CONFLICT_RESPONSE,
+    summary="Change a draft or scheduled campaign (only the fields sent)",
+)
+def update_campaign(
+    ctx: CampaignsCtx, campaign_id: CampaignId, body: CampaignUpdate
+) -> dict[str, Any]:
+    campaign = campaigns.update(ctx.session, ctx.actor, campaign_id, body.data())
+    ctx.session.commit()
+    return campaigns.campaign_json(campaign)
+
+
+@router.delete(
+    "/{campaign_id}",
+    status_code=204,
+    response_class=Response,
+    responses=CONFLICT_RESPONSE,
+    summary="Delete a campaign that is not running",
+)
+def delete_campaign(ctx: CampaignsCtx, campaign_id: CampaignId) -> Response:
+    campaigns.delete(ctx.session, ctx.actor, campaign_id)
+    ctx.session.commit()
+    return Response(status_code=204)
+
+
+def _action(name: str, summary: str) -> None:
+    action = getattr(campaigns, name)
+
+    def route(ctx: CampaignsCtx, campaign_id: CampaignId) -> dict[str, Any]:
+        action(ctx.session, ctx.actor, campaign_id)
+        ctx.session.commit()
+        return _json(ctx, campaign_id)
+
+    route.__name__ = f"{name}_campaign"
+    router.add_api_route(
+        f"/{{campaign_id}}/{name}",
+        route,
+        methods=["POST"],
+        response_model=CampaignOut,
+        responses=CONFLICT_RESPONSE,
+        summary=summary,
+    )
+
+
+_action("trigger", "Start a draft or scheduled campaign now")
+_action("pause", "Pause a running campaign")
+_action("resume", "Resume a paused campaign")
+_action("cancel", "Cancel a campaign; its queued recipients are skipped")
+_action("retry_failed", "Re-queue the failed and unknown recipients of a finished campaign")
+
+
+@router.get(
+    "/{campaign_id}/recipients",
+    response_model=RecipientList,
+    summary="The campaign's recipients (frozen when it started), with their delivery status",
+)
+def list_recipients(
+    ctx: CampaignsCtx,
+    campaign_id: CampaignId,
+    page: PageDep,
+    status: Annotated[RecipientFilter | None, Query(description="Only this status")] = None,
+) -> dict[str, Any]:
+    rows, total = stats.recipient_log(
+        ctx.session,
+        ctx.actor,
+        campaign_id,
+        statuses=[status.value] if status else None,
+        page=page.page,
+        per_page=page.per_page,
+    )
+    return paginated([_recipient_json(row) for row in rows], total, page)
+
+
+def _recipient_json(row: stats.RecipientRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "phone": row.phone,
+        "name": row.name,
+        "status": row.status,
+        "attempts": row.attempts,
+        "error_kind": row.error_kind,
+        "last_error": row.last_error,
+        "http_status": row.http_status,
+        "instance": row.instance,
+        "last_attempt_at": row.last_attempt_at,
+        "sent_at": row.sent_at,
+        "delivered_at": row.delivered_at,
+        "read_at": row.read_at,
+        "failed_at": row.failed_at,
+    }

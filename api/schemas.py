@@ -1,0 +1,264 @@
+"""Request and response bodies. Requests accept the seed's JSON shapes as they are; the domain
+validates meaning (and answers 422 naming the field); responses are what `core.*_json` give."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ID = Field(ge=1, le=2**31 - 1)
+
+
+class Pagination(BaseModel):
+    count: int = Field(description="Rows matching, over all pages")
+    page: int
+    per_page: int
+
+
+# -- campaigns ------------------------------------------------------------------------------------
+
+
+class Audience(BaseModel):
+    """Who receives it. Every key present narrows the audience; at least one of contact_ids,
+    labels or custom_attributes must select someone. Opted-out contacts are never in it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    contact_ids: list[int] | None = Field(default=None, max_length=100_000)
+    labels: list[str] | None = None
+    labels_match: Literal["any", "all"] | None = None
+    exclude_labels: list[str] | None = None
+    custom_attributes: dict[str, Any] | None = None
+
+
+class Multimedia(BaseModel):
+    """The seed's `{"type", "url", "filename"}`; or an uploaded file's `media_id`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(description="image, video, document or audio", max_length=20)
+    url: str | None = Field(default=None, max_length=2000)
+    media_id: int | None = None
+    filename: str | None = Field(default=None, max_length=255)
+    mimetype: str | None = Field(default=None, max_length=100)
+
+
+class CampaignFields(BaseModel):
+    # A campaign's JSON may be sent back as it came (id, delivery_stats...): those are ignored.
+    model_config = ConfigDict(extra="ignore")
+
+    title: str | None = Field(default=None, max_length=255)
+    message: str | None = Field(default=None, max_length=65_536)
+    audience: Audience | None = None
+    scheduled_at: datetime | None = Field(
+        default=None, description="ISO 8601; without an offset it is the account's local time"
+    )
+    status: Literal["draft", "pending"] | None = Field(
+        default=None, description="`draft` (default) or `pending` (scheduled)"
+    )
+    multimedia: Multimedia | None = None
+    instance_ids: list[int] | None = Field(default=None, max_length=50)
+    window_start: str | None = Field(default=None, description="HH:MM, local time", max_length=8)
+    window_end: str | None = Field(default=None, description="HH:MM, local time", max_length=8)
+    window_days: list[int] | None = Field(default=None, description="0=Monday … 6=Sunday")
+
+    def data(self) -> dict[str, Any]:
+        """Only the keys the client sent, in JSON form (ISO dates), as the campaign service takes."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
+
+class CampaignCreate(CampaignFields):
+    title: str = Field(max_length=255)
+
+
+class CampaignUpdate(CampaignFields):
+    pass
+
+
+class DeliveryStats(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    total: int = 0
+    pending: int = 0
+    sent: int = 0
+    delivered: int = 0
+    read: int = 0
+    failed: int = 0
+    unknown: int = 0
+
+
+class CampaignOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    title: str
+    message: str
+    audience: dict[str, Any]
+    scheduled_at: datetime | None
+    status: str
+    multimedia: dict[str, Any] | None
+    delivery_stats: DeliveryStats
+    sender_id: int | None
+    instance_ids: list[int]
+    error_message: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class CampaignList(BaseModel):
+    payload: list[CampaignOut]
+    meta: Pagination
+
+
+class AudienceRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    audience: Audience
+
+
+class AudienceContact(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    phone: str
+    name: str | None
+
+
+class AudiencePreviewOut(BaseModel):
+    count: int
+    sample: list[AudienceContact]
+    excluded: int = Field(0, description="Matched, but opted out or not on WhatsApp")
+
+
+class RecipientOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    phone: str
+    name: str | None
+    status: str
+    attempts: int
+    error_kind: str | None
+    last_error: str | None
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    read_at: datetime | None
+    failed_at: datetime | None
+
+
+class RecipientList(BaseModel):
+    payload: list[RecipientOut]
+    meta: Pagination
+
+
+# -- contacts -------------------------------------------------------------------------------------
+
+
+class ContactCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    phone: str = Field(max_length=40, description="E.164, or local to the account's country")
+    name: str | None = Field(default=None, max_length=200)
+    labels: list[str] = Field(default_factory=list, max_length=100)
+    custom_attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class ContactUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    phone: str | None = Field(default=None, max_length=40)
+    name: str | None = Field(default=None, max_length=200)
+    labels: list[str] | None = Field(default=None, max_length=100)
+    custom_attributes: dict[str, Any] | None = None
+    opted_out: bool | None = None
+
+
+class ContactOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    phone: str
+    name: str | None
+    labels: list[str]
+    custom_attributes: dict[str, Any]
+    opted_out: bool
+
+
+class ContactList(BaseModel):
+    payload: list[ContactOut]
+    meta: Pagination
+
+
+class ImportRowError(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    row: int | None
+    reason: str
+
+
+class ImportReport(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    filename: str
+    status: str
+    created: int
+    updated: int
+    unchanged: int
+    rejected: int
+    errors: list[ImportRowError]
+
+
+# -- instances ------------------------------------------------------------------------------------
+
+
+class InstanceFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, max_length=100)
+    base_url: str | None = Field(default=None, max_length=500)
+    instance_name: str | None = Field(default=None, max_length=200)
+    token: str | None = Field(
+        default=None, max_length=500, description="Write-only: never returned"
+    )
+    api_version: Literal["v2", "v1"] | None = None
+    is_active: bool | None = None
+    rate_per_minute: int | None = Field(default=None, ge=1, le=600)
+    extra_delay_max_seconds: float | None = Field(default=None, ge=0, le=3600)
+    daily_cap: int | None = Field(default=None, ge=1, le=1_000_000)
+    window_start: str | None = Field(default=None, max_length=8)
+    window_end: str | None = Field(default=None, max_length=8)
+    window_days: list[int] | None = None
+
+    def data(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_unset=True)
+
+
+class InstanceCreate(InstanceFields):
+    name: str = Field(max_length=100)
+    base_url: str = Field(max_length=500)
+    instance_name: str = Field(max_length=200)
+    token: str = Field(max_length=500, description="Write-only: never returned")
+
+
+class InstanceUpdate(InstanceFields):
+    pass
+
+
+class InstanceOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    name: str
+    base_url: str
+    instance_name: str
+    api_version: str
+    rate_per_minute: int
+    state: str
+
+
+class InstanceList(BaseModel):
+    payload: list[InstanceOut]
+    meta: Pagination
