@@ -33,6 +33,15 @@ UI_FILES = sorted(
 )
 TRANSLATED = [language for language in LANGUAGES if language != "en"]
 
+
+@pytest.fixture(autouse=True)
+def no_language_left_over() -> Iterator[None]:
+    """AppTest may run scripts in the test's thread: no test sees another's language."""
+    token = i18n._current.set(None)
+    yield
+    i18n._current.reset(token)
+
+
 # -- (a) unwrapped UI text ---------------------------------------------------------------------------
 
 # Text that is the same in every language. Keys, formats and icons are never checked (they are not
@@ -511,7 +520,6 @@ def test_a_page_run_without_app_py_follows_the_session(engine, session, account,
 
     actor = make_actor(session, account, Role.VIEWER, "eva")
     session.commit()
-    i18n._current.set(None)  # AppTest may run scripts in this thread: forget earlier tests' runs
     app = AppTest.from_file(str(ROOT / "pages" / "profile.py"), default_timeout=30)
     app.context = {"locale": BROWSER[language]}
     app.session_state["actor"] = actor
@@ -538,7 +546,6 @@ def test_the_picker_saves_the_choice_on_the_user_and_the_next_run_uses_it(
 
     actor = make_actor(session, account, Role.MANAGER, "fabi")
     session.commit()
-    i18n._current.set(None)
     app = AppTest.from_function(_picker_script, default_timeout=30)
     app.context = {"locale": "es-MX"}
     app.session_state[ACTOR_KEY] = actor
@@ -561,7 +568,6 @@ def test_the_picker_saves_the_choice_on_the_user_and_the_next_run_uses_it(
 
 
 def test_before_login_the_picker_keeps_the_choice_in_the_session(engine) -> None:
-    i18n._current.set(None)
     app = AppTest.from_function(_picker_script, default_timeout=30)
     app.context = {"locale": "fr-FR"}  # not offered: English
     app.run()
@@ -570,3 +576,42 @@ def test_before_login_the_picker_keeps_the_choice_in_the_session(engine) -> None
     assert app.title[0].value == "Iniciar sesión"
     app.run()
     assert app.title[0].value == "Iniciar sesión"
+
+
+# -- the catalog commands ----------------------------------------------------------------------------
+
+
+def test_update_keeps_translations_and_adds_new_strings_untranslated_never_guessed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from babel.messages.catalog import Catalog
+
+    monkeypatch.setattr(catalogs, "LOCALE_DIR", tmp_path / "locale")
+    monkeypatch.setattr(catalogs, "TEMPLATE", tmp_path / "locale" / "messages.pot")
+    monkeypatch.setattr(catalogs, "ROOT", tmp_path)
+    old = Catalog()
+    old.add("Save")
+    catalogs.write_catalog(catalogs.TEMPLATE, old)
+    assert catalogs.main_update() == 0
+    spanish = catalogs.read_catalog(catalogs.po_path("es"), "es")
+    spanish.get("Save").string = "Guardar"
+    catalogs.write_catalog(catalogs.po_path("es"), spanish)
+
+    new = Catalog()
+    new.add("Save")
+    new.add("Save it")  # close to "Save": Babel would guess "Guardar" unless told not to
+    new.add(("{n} file", "{n} files"))
+    catalogs.write_catalog(catalogs.TEMPLATE, new)
+    assert catalogs.main_update() == 0
+
+    spanish = catalogs.read_catalog(catalogs.po_path("es"), "es")
+    assert spanish.get("Save").string == "Guardar"
+    assert spanish.get("Save it").string == "" and not spanish.get("Save it").fuzzy
+    assert catalogs.missing("es", new) == ["Save it", "{n} file"]
+    assert spanish.num_plurals == 2
+
+    assert catalogs.main_compile() == 0
+    assert not catalogs.mo_is_stale("es")
+    spanish.get("Save it").string = "Guardarlo"
+    catalogs.write_catalog(catalogs.po_path("es"), spanish)
+    assert catalogs.mo_is_stale("es")

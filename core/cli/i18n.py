@@ -129,18 +129,25 @@ def updated_catalog(language: str, template: Catalog) -> Catalog:
 
 
 def compiled(catalog: Catalog) -> bytes:
+    """The .mo of the complete translations only: Babel would also write a plural entry whose
+    forms are empty, and gettext would then show users an empty text instead of the English."""
+    complete = Catalog(locale=catalog.locale, charset="utf-8", fuzzy=False)
+    complete.mime_headers = catalog.mime_headers
+    for message in catalog:
+        if message.id and is_translated(message):
+            complete.add(message.id, message.string, context=message.context)
     buffer = io.BytesIO()
-    write_mo(buffer, catalog, use_fuzzy=False)
+    write_mo(buffer, complete, use_fuzzy=False)
     return buffer.getvalue()
 
 
 def translations(catalog: Catalog) -> dict[object, object]:
-    """msgid -> msgstr of the translated, non-fuzzy entries (what a .mo holds)."""
+    """msgid -> msgstr of the complete, non-fuzzy translations (what a .mo holds)."""
 
     def key(value: object) -> object:
         return tuple(value) if isinstance(value, list | tuple) else value  # .mo plurals are lists
 
-    return {key(m.id): key(m.string) for m in catalog if m.id and m.string and not m.fuzzy}
+    return {key(m.id): key(m.string) for m in catalog if m.id and is_translated(m)}
 
 
 def is_translated(message: Message) -> bool:
@@ -184,7 +191,7 @@ def _extract(_args: argparse.Namespace) -> int:
     return 0
 
 
-def _update(_args: argparse.Namespace) -> int:
+def _update(_args: argparse.Namespace | None = None) -> int:
     template = read_catalog(TEMPLATE)
     for language in TRANSLATED:
         catalog = updated_catalog(language, template)
@@ -194,7 +201,7 @@ def _update(_args: argparse.Namespace) -> int:
     return 0
 
 
-def _compile(_args: argparse.Namespace) -> int:
+def _compile(_args: argparse.Namespace | None = None) -> int:
     for language in TRANSLATED:
         catalog = read_catalog(po_path(language), language)
         problems = list(_problems(catalog))
@@ -226,3 +233,7 @@ def _check(_args: argparse.Namespace) -> int:
             status = 1
         status = status or int(bool(lacking))
     return status
+
+
+main_update = _update
+main_compile = _compile
