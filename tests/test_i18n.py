@@ -104,6 +104,28 @@ TEXT_ARGS: dict[str, tuple[int, ...] | None] = {
     "page_link": (),
 }
 TEXT_KEYWORDS = ("label", "help", "placeholder", "body", "text", "title", "caption")
+# Plotly figures: go.Bar(name=...), px.line(title=..., labels={...}), fig.update_layout(title=...).
+PLOTLY_ROOTS = {"go", "px"}
+PLOTLY_METHODS = {
+    "update_layout",
+    "update_xaxes",
+    "update_yaxes",
+    "add_annotation",
+    "add_hline",
+    "add_vline",
+}
+PLOTLY_KEYWORDS = (
+    "title",
+    "title_text",
+    "name",
+    "text",
+    "xaxis_title",
+    "yaxis_title",
+    "legend_title",
+    "legend_title_text",
+    "hovertemplate",
+    "annotation_text",
+)
 OPTION_METHODS = {
     "selectbox",
     "multiselect",
@@ -226,6 +248,27 @@ def _shown(path: Path) -> str:
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
+def _column_titles(call: ast.Call) -> Iterator[str]:
+    """Column names a table shows: `pd.DataFrame([{"Phone": ...}])`, `.rename(columns={...})`.
+    Lower-case identifiers ("phone", "sent_at") are data keys, not titles."""
+    if call.func.attr == "rename":  # type: ignore[attr-defined]
+        mapping = _keyword(call, "columns")
+        candidates = mapping.values if isinstance(mapping, ast.Dict) else []
+    else:
+        candidates = [
+            key
+            for node in call.args
+            for sub in ast.walk(node)
+            if isinstance(sub, ast.Dict)
+            for key in sub.keys
+            if key is not None
+        ]
+    for candidate in candidates:
+        for text in _literal_texts(candidate):
+            if not re.fullmatch(r"[a-z0-9_]+", text):
+                yield text
+
+
 def unwrapped_strings(path: Path) -> list[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     receivers = _streamlit_names(tree)
@@ -240,7 +283,22 @@ def unwrapped_strings(path: Path) -> list[str]:
         if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
             continue
         method = node.func.attr
-        if _root_name(node.func.value) not in receivers:
+        root = _root_name(node.func.value)
+        if method == "DataFrame" or method == "rename":
+            report(node, f"{method} column", _column_titles(node))
+            continue
+        if root in PLOTLY_ROOTS or method in PLOTLY_METHODS:
+            for name in PLOTLY_KEYWORDS:
+                report(node, f"{method}({name}=)", _literal_texts(_keyword(node, name)))
+            for value in (
+                _keyword(node, "xaxis"),
+                _keyword(node, "yaxis"),
+                _keyword(node, "labels"),
+            ):
+                if isinstance(value, ast.Dict):  # xaxis={"title": "Day"}, labels={"x": "Day"}
+                    report(node, method, (t for v in value.values for t in _literal_texts(v)))
+            continue
+        if root not in receivers:
             continue
         if method.endswith("Column"):  # st.column_config.TextColumn("Label", help=...)
             positions: tuple[int, ...] | None = (0,)
@@ -289,6 +347,31 @@ def test_every_text_a_streamlit_call_shows_goes_through_gettext() -> None:
     assert not problems, "wrap these in _() (or ngettext()):\n" + "\n".join(problems)
 
 
+def test_the_navigation_titles_and_sections_are_marked_for_translation() -> None:
+    """app.py translates its PAGES table with `_(title)`: its literals must be marked `N_("...")`
+    so that extraction puts them in the catalogs."""
+    tree = ast.parse((ROOT / "app.py").read_text(encoding="utf-8"))
+    table = next(
+        (
+            node.value
+            for node in tree.body
+            if isinstance(node, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == "PAGES" for t in node.targets)
+        ),
+        None,
+    )
+    if not isinstance(table, ast.List):
+        pytest.skip("app.py has no PAGES table any more")
+    bare = [
+        element.value
+        for row in table.elts
+        if isinstance(row, ast.Tuple)
+        for index, element in enumerate(row.elts)
+        if index in (0, 2) and isinstance(element, ast.Constant) and _has_words(str(element.value))
+    ]
+    assert not bare, "mark these with N_() in app.py's PAGES: " + ", ".join(map(repr, bare))
+
+
 def test_the_scan_catches_unwrapped_text_and_lets_wrapped_text_pass(tmp_path: Path) -> None:
     page = tmp_path / "example.py"
     page.write_text(
@@ -308,12 +391,16 @@ def test_the_scan_catches_unwrapped_text_and_lets_wrapped_text_pass(tmp_path: Pa
         'st.selectbox(_("Lang"), ["en", "es"], format_func=names.get)\n'
         'st.markdown(_("Sent: {n}").format(n=3))\n'
         'logger.error("not streamlit")\n'
+        'st.dataframe(pd.DataFrame([{"phone": 1, "Sent at": 2, _("Name"): 3}]))\n'
+        'st.dataframe(frame.rename(columns={"phone": "Phone number", "x": _("X")}))\n'
+        'fig = go.Figure(go.Bar(x=xs, name="Sent", hovertemplate="%{x}<extra></extra>"))\n'
+        'fig.update_layout(title=_("Per day"), xaxis={"title": "Day"}, yaxis_title=_("Messages"))\n'
     )
     problems = unwrapped_strings(page)
     texts = sorted(p.rsplit(": ", 1)[1].strip("'") for p in problems)
     assert texts == sorted(
         ["Campaigns", "Sent", "Saves it", "Could not save {}", "{n} sent"]
-        + ["Now", "Later", "now", "Two", "Phone"]
+        + ["Now", "Later", "now", "Two", "Phone", "Sent", "Day", "Sent at", "Phone number"]
     ), problems
 
 
