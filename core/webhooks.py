@@ -31,7 +31,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from core import audit, stats
+from core import audit, contacts, stats
 from core.access import Actor
 from core.clock import utcnow
 from core.errors import DomainError, NotFound, ValidationError
@@ -445,8 +445,6 @@ def _messages_upsert(
         if contact is None:
             continue  # not in our contacts: nothing to opt out of
         if contact.opted_out_at is None:
-            from core import contacts  # TODO(issue 6): top-level once core.contacts lands
-
             contacts.opt_out_by_phone(session, instance.account_id, contact.phone)
             result.changed += 1
         campaign_ids, skipped = skip_pending_recipients(session, instance.account_id, contact.id)
