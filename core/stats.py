@@ -427,6 +427,43 @@ def campaigns_by_status(session: Session, actor: Actor) -> dict[str, int]:
 
 
 @dataclass(frozen=True)
+class LiveCampaign:
+    id: int
+    title: str
+    status: str
+    total: int
+    done: int  # recipients no longer pending or sending
+
+
+def live_campaigns(session: Session, actor: Actor, limit: int = 10) -> list[LiveCampaign]:
+    """Running and paused campaigns, with how far each got (one grouped query)."""
+    require(actor, "stats.read")
+    campaigns = session.execute(
+        select(Campaign.id, Campaign.title, Campaign.status)
+        .where(
+            Campaign.account_id == actor.account_id,
+            Campaign.status.in_([CampaignStatus.RUNNING, CampaignStatus.PAUSED]),
+        )
+        .order_by(Campaign.started_at.desc(), Campaign.id.desc())
+        .limit(limit)
+    ).all()
+    ids = [row.id for row in campaigns]
+    progress = {
+        campaign_id: (int(total), int(open_ or 0))
+        for campaign_id, total, open_ in session.execute(
+            select(R.campaign_id, func.count(), _count_if(OPEN_STATUSES))
+            .where(R.campaign_id.in_(ids), R.is_test.is_(False))
+            .group_by(R.campaign_id)
+        )
+    }
+    result = []
+    for row in campaigns:
+        total, open_ = progress.get(row.id, (0, 0))
+        result.append(LiveCampaign(row.id, row.title, row.status, total, total - open_))
+    return result
+
+
+@dataclass(frozen=True)
 class MessageTotals:
     sent: int  # reached sent (includes delivered and read)
     delivered: int  # reached delivered (includes read)

@@ -1,0 +1,104 @@
+"""The landing page: how campaigns and numbers are doing over a chosen period."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+import streamlit as st
+
+from core import stats
+from core.clock import utcnow
+from core.formatting import format_duration, format_number, format_percent
+from core.i18n import _
+from ui import charts
+from ui.context import db, require_page
+from ui.labels import campaign_status_label, connection_label, status_label
+
+actor = require_page("stats.read")
+
+st.title(_("Dashboard"))
+PERIODS = {1: _("Last 24 hours"), 7: _("Last 7 days"), 30: _("Last 30 days"), 90: _("Last 90 days")}
+days = st.radio(
+    _("Period"), list(PERIODS), index=1, format_func=PERIODS.get, horizontal=True, key="period"
+)
+now = utcnow()
+start = now - timedelta(days=days)
+
+with db() as session:
+    zone = stats.account_zone(session, actor.account_id)
+    by_status = stats.campaigns_by_status(session, actor)
+    live = stats.live_campaigns(session, actor)
+    totals = stats.message_totals(session, actor, start, now)
+    per_day = stats.messages_over_time(session, actor, start, now)
+    mean_duration, finished = stats.average_execution_time(session, actor, start, now)
+    errors = stats.errors_by_type(session, actor, start, now)
+    volume = stats.send_volume(session, actor, start, now)
+    health = stats.instance_health(session, actor, now)
+
+columns = st.columns(7)
+columns[0].metric(_("Sent"), format_number(totals.sent))
+columns[1].metric(_("Delivered"), format_number(totals.delivered))
+columns[2].metric(_("Read"), format_number(totals.read))
+columns[3].metric(_("Failed"), format_number(totals.failed))
+columns[4].metric(_("Unknown"), format_number(totals.unknown))
+columns[5].metric(_("Success rate"), format_percent(totals.success_rate))
+columns[6].metric(
+    _("Average execution time"),
+    format_duration(mean_duration),
+    help=_("From start to completion, over the {n} campaigns completed in the period.").format(
+        n=finished
+    ),
+)
+
+if live:
+    st.subheader(_("Running now"))
+    for campaign in live:
+        fraction = campaign.done / campaign.total if campaign.total else 1.0
+        left, right = st.columns([3, 1])
+        left.progress(
+            fraction,
+            text=_("{title} — {status}: {done} of {total}").format(
+                title=campaign.title,
+                status=campaign_status_label(campaign.status),
+                done=format_number(campaign.done),
+                total=format_number(campaign.total),
+            ),
+        )
+        if right.button(_("Open"), key=f"open_{campaign.id}"):
+            st.switch_page("pages/campaign_detail.py", query_params={"id": str(campaign.id)})
+
+left, right = st.columns(2)
+left.plotly_chart(charts.messages_over_time(per_day), key="per_day")
+right.plotly_chart(charts.campaigns_by_status(by_status), key="by_status")
+left, right = st.columns(2)
+left.plotly_chart(charts.errors_by_type(errors), key="errors")
+right.plotly_chart(charts.hourly_volume(volume), key="hourly")
+st.plotly_chart(charts.heatmap(volume), key="heatmap")
+
+st.subheader(_("WhatsApp numbers"))
+if not health:
+    st.caption(_("No numbers yet."))
+else:
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    _("Number"): item.name,
+                    _("Connection"): connection_label(item.state),
+                    _("Circuit"): status_label(item.circuit),
+                    _("Reason"): item.circuit_reason or "",
+                    _("Sent today"): item.sent_today,
+                    _("Daily cap"): item.daily_cap if item.daily_cap is not None else "—",
+                    _("Rate (per minute)"): item.rate_per_minute,
+                    _("Next send"): item.next_send_at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+                    if item.next_send_at
+                    else "—",
+                    _("Active"): item.is_active,
+                }
+                for item in health
+            ]
+        ),
+        hide_index=True,
+        key="health",
+    )
