@@ -147,7 +147,10 @@ def describe(result: Estimate, timezone: str, now: datetime) -> str:
     if result.ends_at is None:
         parts.append(_("the send windows never open"))
         return " · ".join(parts)
-    parts.append(_("about {duration}").format(duration=format_duration(result.duration)))
+    duration = result.duration or timedelta(0)
+    if duration >= timedelta(minutes=1):
+        duration = timedelta(minutes=round(duration.total_seconds() / 60))
+    parts.append(_("about {duration}").format(duration=format_duration(duration)))
     local_end = to_local(result.ends_at, timezone).date()
     today = to_local(now, timezone).date()
     clock = format_time(result.ends_at, timezone)
