@@ -114,6 +114,7 @@ _LABEL_HEADERS = {
     "marcadores",
     "marcador",
 }
+_EXPORT_ONLY_HEADERS = {"optedout", "whatsappstatus"}
 _TRUE = {"true", "yes", "y", "1", "sim", "s", "si", "sí", "verdadeiro", "verdadero", "x"}
 _FALSE = {"false", "no", "n", "0", "nao", "não", "falso"}
 _INTEGER = re.compile(r"[+-]?\d+")
@@ -161,6 +162,9 @@ def suggest_mapping(columns: list[str], typed: bool = False) -> dict[str, str]:
         if found:
             mapping[found] = PHONE
             break
+    for column, key in zip(columns, keys, strict=True):
+        if key in _EXPORT_ONLY_HEADERS:
+            mapping[column] = SKIP  # our own export's read-only columns
     name = next(
         (
             c
@@ -298,14 +302,21 @@ def _convert(value: str, kind: str, column: str) -> Any:
     raise RowRejected(f"column {column!r}: {value!r} is not true/false (or yes/no)")
 
 
+def unescape_cell(value: str) -> str:
+    """Undo the formula escaping of our own CSV export ("'=x" -> "=x"); stored values are data."""
+    if len(value) > 1 and value[0] == "'" and value[1] in "=+-@\t\r":
+        return value[1:]
+    return value
+
+
 def split_labels(value: str) -> list[str]:
     """'VIP; Cliente,vip | ' -> ['vip', 'cliente']."""
     if "," not in value and ";" not in value and "|" not in value:
-        label = value.strip().lower()
+        label = unescape_cell(value.strip()).lower()
         return [label] if label else []
     labels: list[str] = []
     for part in LABEL_SEPARATORS.split(value):
-        label = part.strip().lower()
+        label = unescape_cell(part.strip()).lower()
         if label and label not in labels:
             labels.append(label)
     return labels
@@ -343,6 +354,8 @@ def _row_parser(
         except ValidationError as error:
             raise RowRejected(f"phone {error.message}") from None
         name = fields[name_at].strip() if name_at is not None else ""
+        if name[:1] == "'":
+            name = unescape_cell(name)
         if len(name) > MAX_NAME:
             raise RowRejected(f"name is longer than {MAX_NAME} characters")
         labels: list[str] = []
@@ -357,6 +370,8 @@ def _row_parser(
         for index, key, kind, column in attributes:
             value = fields[index].strip()
             if value:
+                if value[0] == "'":
+                    value = unescape_cell(value)
                 values[key] = value if kind == TEXT else _convert(value, kind, column)
         if check_nul and any("\x00" in f for f in fields):  # 8-bit files: refused whole
             raise RowRejected("the row contains a NUL character (binary data)")
