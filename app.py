@@ -8,7 +8,7 @@ import streamlit as st
 
 from core.auth import SessionContext
 from core.i18n import _
-from ui.auth import ensure_logged_in
+from ui.auth import ensure_logged_in, sidebar
 
 st.set_page_config(page_title="WhatsApp API Campaigns", page_icon="💬", layout="wide")
 
@@ -51,4 +51,7 @@ def navigation(context: SessionContext) -> dict[str, list[st.Page]]:
     return sections
 
 
-st.navigation(navigation(ensure_logged_in())).run()
+context = ensure_logged_in()
+current_page = st.navigation(navigation(context))
+sidebar(context)
+current_page.run()

@@ -22,7 +22,9 @@ with db() as session:
 
 ANY = ""
 columns = st.columns(4)
-who = columns[0].selectbox(_("Who"), [ANY, *choices["actor"]], format_func=lambda v: v or _("Anyone"))
+who = columns[0].selectbox(
+    _("Who"), [ANY, *choices["actor"]], format_func=lambda v: v or _("Anyone")
+)
 action = columns[1].selectbox(
     _("Action"),
     [ANY, *choices["action"]],
@@ -60,7 +62,9 @@ with db() as session:
                 _("Action"): entry.action,
                 _("Object"): entry.object_type,
                 _("Id"): entry.object_id or "",
-                _("Details"): json.dumps(entry.details, ensure_ascii=False) if entry.details else "",
+                _("Details"): json.dumps(entry.details, ensure_ascii=False)
+                if entry.details
+                else "",
             }
             for entry in entries
         ]

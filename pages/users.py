@@ -20,8 +20,9 @@ st.title(_("Users"))
 shown = st.session_state.pop(ONE_TIME_KEY, None)
 if shown:
     st.success(
-        _("One-time password for {user} — shown only now; they choose their own at first login:")
-        .format(user=shown[0])
+        _(
+            "One-time password for {user} — shown only now; they choose their own at first login:"
+        ).format(user=shown[0])
     )
     st.code(shown[1], language=None)
 
@@ -75,7 +76,8 @@ if rows:
         st.selectbox(
             _("User"),
             list(by_id),
-            format_func=lambda uid: f"{by_id[uid].username} ({_(by_id[uid].role)})",
+            format_func=lambda uid: by_id[uid].username,
+            key="user_picker",
         )
     ]
     left, middle, right = st.columns(3)

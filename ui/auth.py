@@ -45,7 +45,6 @@ def ensure_logged_in() -> SessionContext:
         password_form(context.user_id)
         _logout_button()
         st.stop()
-    _sidebar(context)
     return context
 
 
@@ -72,12 +71,15 @@ def _login_page() -> None:
         password = st.text_input(_("Password"), type="password")
         submitted = st.form_submit_button(_("Log in"), type="primary")
     if submitted:
-        try:
-            with db() as session:
+        failure: LoginFailed | None = None
+        with db() as session:  # commits the failure count too, which is what locks guessers out
+            try:
                 _user, token = auth.login(session, username, password)
-        except AccountLocked:
+            except LoginFailed as error:
+                failure = error
+        if isinstance(failure, AccountLocked):
             st.error(_("Too many failed attempts. Try again in a few minutes."))
-        except LoginFailed:
+        elif failure is not None:
             st.error(_("Wrong username or password."))
         else:
             _begin(token)
@@ -85,8 +87,10 @@ def _login_page() -> None:
     if providers is not None:
         st.divider()
         for provider in providers or [None]:
-            label = _("Log in with {provider}").format(provider=provider) if provider else _(
-                "Log in with single sign-on"
+            label = (
+                _("Log in with {provider}").format(provider=provider)
+                if provider
+                else _("Log in with single sign-on")
             )
             if st.button(label, key=f"sso_{provider or 'default'}"):
                 st.login(provider) if provider else st.login()
@@ -131,9 +135,9 @@ def _login_with_sso() -> None:
     except LoginFailed:
         st.title(_("Log in"))
         st.error(
-            _("No active user here has the e-mail {email}. Ask an administrator to add you.").format(
-                email=email or "?"
-            )
+            _(
+                "No active user here has the e-mail {email}. Ask an administrator to add you."
+            ).format(email=email or "?")
         )
         if st.button(_("Use another account")):
             st.logout()
@@ -145,10 +149,14 @@ def _login_with_sso() -> None:
 # -- the logged-in frame ---------------------------------------------------------------------------
 
 
-def _sidebar(context: SessionContext) -> None:
+def sidebar(context: SessionContext) -> None:
+    """Who is logged in, the account switcher (several accounts only), logout. Drawn by app.py
+    after st.navigation, so it stays below the menu on every page."""
     with st.sidebar:
         st.caption(
-            _("Logged in as {user} · {role}").format(user=context.username, role=_(context.actor.role))
+            _("Logged in as {user} · {role}").format(
+                user=context.username, role=_(context.actor.role)
+            )
         )
         if len(context.accounts) > 1:
             names = {choice.account_id: choice.name for choice in context.accounts}

@@ -26,19 +26,43 @@ ACCOUNT_KEY = "account_id"  # the account chosen in the switcher
 CONTEXT_KEY = "session_context"  # core.auth.SessionContext of this run (absent in page tests)
 
 
+def _st_navigation_only() -> None:
+    """Streamlit treats a `pages/` folder beside app.py as its old multipage app and, for a page's
+    URL, runs that page file WITHOUT app.py: no login gate, no role-filtered menu. Turning that
+    off (a process-wide flag read on every run) makes every run go through app.py's
+    st.navigation. Set on import, since every page imports this module."""
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+
+        PagesManager.uses_pages_directory = False
+    except (ImportError, AttributeError):  # a Streamlit without the old mechanism
+        pass
+
+
+_st_navigation_only()
+
+
 def current_actor() -> Actor:
-    actor = st.session_state.get(ACTOR_KEY)
-    if actor is None:
-        st.stop()
-    return actor
+    """The actor of this run. A browser session is re-checked against the database on every run
+    (expiry, logout, deactivation, role), even if a page somehow runs without app.py's gate."""
+    if TOKEN_KEY in st.session_state or ACTOR_KEY not in st.session_state:
+        from ui.auth import ensure_logged_in  # ui.auth imports this module
+
+        return ensure_logged_in().actor
+    return st.session_state[ACTOR_KEY]  # a page test that set the actor directly
 
 
 def require_page(action: str) -> Actor:
     """Stop the page for actors whose role may not use it (navigation hides it, URLs may not)."""
     actor = current_actor()
     if not actor.can(action):
-        st.error(str(PermissionDenied(_("the {role} role may not open this page").format(
-            role=actor.role))))
+        st.error(
+            str(
+                PermissionDenied(
+                    _("the {role} role may not open this page").format(role=actor.role)
+                )
+            )
+        )
         st.stop()
     return actor
 
