@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "core.cli.access",
     "core.cli.i18n",
     "core.cli.contacts",
+    "core.cli.instances",
 ]
 
 

@@ -1,0 +1,54 @@
+"""Subcommands for sender instances (WhatsApp numbers)."""
+
+from __future__ import annotations
+
+import argparse
+
+from core import instances
+from core.access import Actor
+from core.db import session_scope
+from core.errors import NotFound
+from core.models import Account
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    add = subparsers.add_parser(
+        "add-instance", help="add an Evolution instance (a WhatsApp number); prints its id"
+    )
+    add.add_argument("--account", type=int, required=True, help="account id")
+    add.add_argument("--name", required=True, help="a name staff recognise, e.g. 'Sales line'")
+    add.add_argument("--base-url", required=True, help="the Evolution server, https://...")
+    add.add_argument("--instance-name", required=True, help="the instance's name on the server")
+    add.add_argument("--token", required=True, help="the instance token (or the global key)")
+    add.add_argument("--api-version", default="v2", choices=["v2", "v1"])
+    add.add_argument("--rate-per-minute", type=int, default=12)
+    add.add_argument("--daily-cap", type=int)
+    add.set_defaults(handler=_add_instance)
+
+
+def _add_instance(args: argparse.Namespace) -> int:
+    with session_scope() as session:
+        if session.get(Account, args.account) is None:
+            raise NotFound(f"account {args.account} not found")
+        actor = Actor.system(args.account, "cli")
+        instance = instances.create_instance(
+            session,
+            actor,
+            {
+                "name": args.name,
+                "base_url": args.base_url,
+                "instance_name": args.instance_name,
+                "token": args.token,
+                "api_version": args.api_version,
+                "rate_per_minute": args.rate_per_minute,
+                "daily_cap": args.daily_cap,
+            },
+        )
+        instance_id = instance.id
+        warning = instance.webhook_error
+    print(instance_id)
+    if warning:
+        import sys
+
+        print(f"warning: {warning}", file=sys.stderr)
+    return 0
