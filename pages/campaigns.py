@@ -1,0 +1,157 @@
+"""Campaigns: the list with status, schedule, progress and numbers; filter by status; actions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+from core import campaigns
+from core.errors import DomainError
+from core.formatting import format_number
+from core.i18n import _
+from core.models import CampaignStatus
+from core.stats import campaign_counts
+from ui.context import db, local_time, require_page
+from ui.labels import campaign_status_label
+
+PER_PAGE = 20
+FLASH_KEY = "campaigns_flash"
+DONE = ("sent", "delivered", "read", "failed", "unknown", "skipped")
+
+actor = require_page("campaigns.read")
+st.title(_("Campaigns"))
+
+flash = st.session_state.pop(FLASH_KEY, None)
+if flash:
+    (st.success if flash[0] == "ok" else st.error)(flash[1])
+
+top = st.columns([2, 1, 1])
+status = top[0].selectbox(
+    _("Status"),
+    [""] + [str(s) for s in CampaignStatus],
+    format_func=lambda value: campaign_status_label(value) if value else _("All"),
+    key="campaigns_status",
+)
+page = int(top[1].number_input(_("Page"), min_value=1, value=1, step=1, key="campaigns_page"))
+if actor.can("campaigns.write") and top[2].button(_("New campaign"), type="primary"):
+    st.switch_page("pages/campaign_edit.py")
+
+
+def run(label: str, action: Callable[..., Any], campaign_id: int) -> None:
+    """A button's action: done in its own transaction, reported on the next run."""
+    try:
+        with db() as session:
+            action(session, actor, campaign_id)
+        st.session_state[FLASH_KEY] = ("ok", label)
+    except DomainError as error:
+        st.session_state[FLASH_KEY] = ("error", _(str(error)))
+
+
+with db() as session:
+    rows, total = campaigns.list_campaigns(session, actor, status or None, page, PER_PAGE)
+    shown = []
+    for campaign in rows:
+        counts = campaign_counts(session, campaign.id)
+        shown.append(
+            {
+                "id": campaign.id,
+                "title": campaign.title,
+                "status": campaign.status,
+                "scheduled_at": campaign.scheduled_at,
+                "started_at": campaign.started_at,
+                "error": campaign.error_message,
+                "numbers": ", ".join(i.name for i in campaign.instances) or "—",
+                "done": sum(counts[s] for s in DONE),
+                "total": counts["total"],
+            }
+        )
+
+st.caption(_("{n} campaigns").format(n=format_number(total)))
+if not shown:
+    st.info(_("No campaigns yet.") if not status else _("No campaigns with this status."))
+
+S = CampaignStatus
+for row in shown:
+    cid, state = row["id"], row["status"]
+    with st.container(border=True):
+        head, when, progress, numbers = st.columns([3, 2, 2, 2])
+        head.markdown(f"**{row['title']}**")
+        head.caption(campaign_status_label(state))
+        if row["scheduled_at"]:
+            when.write(_("Scheduled {time}").format(time=local_time(row["scheduled_at"])))
+        elif row["started_at"]:
+            when.write(_("Started {time}").format(time=local_time(row["started_at"])))
+        else:
+            when.write(_("Not scheduled"))
+        if row["total"]:
+            progress.progress(
+                row["done"] / row["total"],
+                text=_("{done} of {total}").format(
+                    done=format_number(row["done"]), total=format_number(row["total"])
+                ),
+            )
+        numbers.write(row["numbers"])
+        if row["error"]:
+            st.warning(_(row["error"]))
+        buttons = st.columns(7)
+        if buttons[0].button(_("Open"), key=f"open_{cid}"):
+            st.switch_page("pages/campaign_detail.py", query_params={"id": str(cid)})
+        editable = state in campaigns.EDITABLE and actor.can("campaigns.write")
+        if editable and buttons[1].button(_("Edit"), key=f"edit_{cid}"):
+            st.switch_page("pages/campaign_edit.py", query_params={"id": str(cid)})
+        if actor.can("campaigns.trigger"):
+            if state in (S.DRAFT, S.PENDING):
+                buttons[2].button(
+                    _("Send now"),
+                    key=f"trigger_{cid}",
+                    on_click=run,
+                    args=(_("Campaign started."), campaigns.trigger, cid),
+                )
+            if state == S.RUNNING:
+                buttons[2].button(
+                    _("Pause"),
+                    key=f"pause_{cid}",
+                    on_click=run,
+                    args=(_("Campaign paused."), campaigns.pause, cid),
+                )
+            if state == S.PAUSED:
+                buttons[2].button(
+                    _("Resume"),
+                    key=f"resume_{cid}",
+                    on_click=run,
+                    args=(_("Campaign resumed."), campaigns.resume, cid),
+                )
+            if state == S.COMPLETED:
+                buttons[2].button(
+                    _("Retry failed"),
+                    key=f"retry_{cid}",
+                    on_click=run,
+                    args=(_("Failed recipients queued again."), campaigns.retry_failed, cid),
+                )
+            if state in (S.PENDING, S.RUNNING, S.PAUSED):
+                with buttons[3].popover(_("Cancel")):
+                    st.write(_("Recipients not yet sent will be skipped. This cannot be undone."))
+                    st.button(
+                        _("Cancel campaign"),
+                        key=f"cancel_{cid}",
+                        on_click=run,
+                        args=(_("Campaign cancelled."), campaigns.cancel, cid),
+                    )
+        if actor.can("campaigns.write"):
+            buttons[4].button(
+                _("Duplicate"),
+                key=f"duplicate_{cid}",
+                on_click=run,
+                args=(_("Campaign duplicated as a draft."), campaigns.duplicate, cid),
+            )
+            if state != S.RUNNING:
+                with buttons[5].popover(_("Delete")):
+                    st.write(_("Delete this campaign and its recipients' history?"))
+                    st.button(
+                        _("Delete campaign"),
+                        key=f"delete_{cid}",
+                        on_click=run,
+                        args=(_("Campaign deleted."), campaigns.delete, cid),
+                    )

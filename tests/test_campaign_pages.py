@@ -1,0 +1,180 @@
+"""Campaign pages (AppTest): create, edit, the live audience count, validation messages, trigger."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from streamlit.testing.v1 import AppTest
+
+from core.access import Actor
+from core.models import Campaign, CampaignRecipient, CampaignStatus
+from tests.builders import make_contact, make_sender_instance
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT = 30
+
+
+def page(name: str, actor: Actor, **query: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "pages" / name), default_timeout=TIMEOUT)
+    at.session_state["actor"] = actor
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at
+
+
+def by_label(widgets, label: str):
+    return next(w for w in widgets if w.label == label)
+
+
+def recipients_metric(at: AppTest) -> str:
+    return by_label(at.metric, "Recipients").value
+
+
+@pytest.fixture
+def book(session, account):
+    """Three VIPs in Rio (one opted out), two customers in Lisboa, one number."""
+    from core.clock import utcnow
+
+    make_sender_instance(session, account, "main", rate_per_minute=12)
+    for i in range(3):
+        contact = make_contact(session, account, name=f"Vip {i}", labels=["vip"], city="Rio")
+    contact.opted_out_at = utcnow()
+    for i in range(2):
+        make_contact(session, account, name=f"Cliente {i}", labels=["customer"], city="Lisboa")
+    session.commit()
+
+
+def test_create_with_live_count_and_preview(session, manager, book):
+    at = page("campaign_edit.py", manager).run()
+    assert not at.exception
+    assert not at.metric  # no criteria yet: no count, a hint instead
+    by_label(at.text_input, "Title").input("Carnival")
+    by_label(at.text_area, "Message").input("Oi {{first_name|there}} em *{{city}}*")
+    by_label(at.multiselect, "With labels").select("vip")
+    at.run()
+    assert recipients_metric(at) == "2"
+    assert any("opted out" in c.value for c in at.caption)
+    assert "Oi Vip em *Rio*" in [m.value for m in at.markdown]
+    by_label(at.multiselect, "With labels").select("customer")
+    at.run()
+    assert recipients_metric(at) == "4"
+    assert any("4 recipients · 1 number at 12/min" in i.value for i in at.info)
+    by_label(at.button, "Save draft").click().run()
+    assert not at.exception
+    assert [s.value for s in at.success] == ["Campaign saved as a draft."]
+    session.expire_all()
+    campaign = session.scalars(select(Campaign)).one()
+    assert (campaign.title, campaign.status) == ("Carnival", CampaignStatus.DRAFT)
+    assert campaign.audience["labels"] == ["customer", "vip"]
+    assert campaign.sender_id == manager.user_id
+
+
+def test_attribute_condition_narrows_the_count(session, manager, book):
+    at = page("campaign_edit.py", manager).run()
+    by_label(at.multiselect, "With labels").select("vip").select("customer")
+    at.run()
+    by_label(at.button, "Add a condition").click().run()
+    at.selectbox(key="ce_attr_key_0").select("city")
+    at.text_input(key="ce_attr_values_0").input("lisboa")
+    at.run()
+    assert recipients_metric(at) == "2"
+
+
+def test_validation_messages_next_to_their_fields(session, manager, book):
+    at = page("campaign_edit.py", manager).run()
+    by_label(at.text_area, "Message").input("Hi {{nickname}}")
+    by_label(at.multiselect, "With labels").select("vip")
+    at.run()
+    by_label(at.button, "Save draft").click().run()
+    messages = [e.value for e in at.error]
+    assert "title must not be empty" in messages
+    assert any("unknown variable {{nickname}}" in m for m in messages)
+    assert session.scalar(select(func.count()).select_from(Campaign)) == 0
+
+
+def test_edit_an_existing_campaign(session, manager, book, account):
+    from core import campaigns
+
+    campaign = campaigns.create(
+        session, manager, {"title": "Old", "message": "Hi", "audience": {"labels": ["customer"]}}
+    )
+    session.commit()
+    at = page("campaign_edit.py", manager, id=str(campaign.id)).run()
+    assert not at.exception
+    assert by_label(at.text_input, "Title").value == "Old"
+    assert recipients_metric(at) == "2"
+    by_label(at.text_input, "Title").input("New title")
+    by_label(at.button, "Save draft").click().run()
+    session.refresh(campaign)
+    assert campaign.title == "New title"
+
+
+def test_send_now_triggers_and_freezes(session, manager, book):
+    at = page("campaign_edit.py", manager).run()
+    by_label(at.text_input, "Title").input("Now")
+    by_label(at.text_area, "Message").input("Hello")
+    by_label(at.multiselect, "With labels").select("customer")
+    at.run()
+    by_label(at.radio, "When").set_value("now").run()
+    by_label(at.button, "Save and send now").click().run()
+    assert not at.exception
+    session.expire_all()
+    campaign = session.scalars(select(Campaign)).one()
+    assert campaign.status == CampaignStatus.RUNNING
+    count = session.scalar(select(func.count()).select_from(CampaignRecipient))
+    assert count == 2
+
+
+def test_confirmation_above_the_threshold(session, manager, book, account):
+    account.confirm_above_recipients = 1
+    session.commit()
+    at = page("campaign_edit.py", manager).run()
+    by_label(at.text_input, "Title").input("Big")
+    by_label(at.text_area, "Message").input("Hello")
+    by_label(at.multiselect, "With labels").select("customer")
+    by_label(at.radio, "When").set_value("now")
+    at.run()
+    assert by_label(at.button, "Save and send now").disabled
+    at.checkbox(key="ce_confirm").check().run()
+    assert not by_label(at.button, "Save and send now").disabled
+
+
+def test_list_filters_and_triggers(session, manager, book):
+    from core import campaigns
+
+    draft = campaigns.create(
+        session, manager, {"title": "Draft one", "message": "Hi", "audience": {"labels": ["vip"]}}
+    )
+    campaigns.create(
+        session, manager, {"title": "Another", "message": "Hi", "audience": {"labels": ["vip"]}}
+    )
+    session.commit()
+    at = page("campaigns.py", manager).run()
+    assert not at.exception
+    titles = [m.value for m in at.markdown if m.value.startswith("**")]
+    assert titles == ["**Another**", "**Draft one**"]
+    at.button(key=f"trigger_{draft.id}").click().run()
+    assert [s.value for s in at.success] == ["Campaign started."]
+    session.refresh(draft)
+    assert draft.status == CampaignStatus.RUNNING
+    session.commit()  # end the read: SQLite transactions here take the write lock
+    by_label(at.selectbox, "Status").select("running").run()
+    titles = [m.value for m in at.markdown if m.value.startswith("**")]
+    assert titles == ["**Draft one**"]
+    assert at.button(key=f"pause_{draft.id}")
+
+
+def test_viewer_sees_the_list_without_actions_and_cannot_edit(session, viewer, manager, book):
+    from core import campaigns
+
+    campaigns.create(
+        session, manager, {"title": "T", "message": "Hi", "audience": {"labels": ["vip"]}}
+    )
+    session.commit()
+    at = page("campaigns.py", viewer).run()
+    assert not at.exception
+    assert [b.label for b in at.button] == ["Open"]
+    at = page("campaign_edit.py", viewer).run()
+    assert at.error and "may not open this page" in at.error[0].value
