@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cryptography.fernet import InvalidToken
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -38,7 +39,7 @@ def rotate_secrets(session: Session) -> RotationReport:
                     continue
                 try:
                     setattr(row, column, reencrypt_secret(stored))
-                except SecretUnreadable:
+                except (SecretUnreadable, InvalidToken):  # rotate() raises the latter
                     unreadable.append(f"{model.__tablename__} {row.id} {column}")
                     continue
                 done += 1
