@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationError
@@ -87,6 +87,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return _answer(exc.status_code, str(exc.detail), headers=exc.headers)
+
+    @app.exception_handler(DataError)
+    async def data_error(request: Request, exc: DataError) -> JSONResponse:
+        # The database refused a value the checks let through (text with a NUL character, a
+        # number out of range): the client's input, not our fault. Never echo the driver's text.
+        log.warning("database refused a value method=%s path=%s", request.method, request.url.path)
+        return _answer(422, "a value cannot be stored (a NUL character, or a number out of range)")
 
     @app.exception_handler(DBAPIError)
     async def database_error(request: Request, exc: DBAPIError) -> JSONResponse:

@@ -4,11 +4,14 @@ validates meaning (and answers 422 naming the field); responses are what `core.*
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-ID = Field(ge=1, le=2**31 - 1)
+# Ids are database integers: anything outside 1..2^31-1 cannot exist, and is refused here
+# rather than overflowing a driver.
+Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
+Weekday = Annotated[int, Field(ge=0, le=6)]
 
 
 class Pagination(BaseModel):
@@ -26,7 +29,7 @@ class Audience(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    contact_ids: list[int] | None = Field(default=None, max_length=100_000)
+    contact_ids: list[Id] | None = Field(default=None, max_length=100_000)
     labels: list[str] | None = None
     labels_match: Literal["any", "all"] | None = None
     exclude_labels: list[str] | None = None
@@ -40,7 +43,7 @@ class Multimedia(BaseModel):
 
     type: str = Field(description="image, video, document or audio", max_length=20)
     url: str | None = Field(default=None, max_length=2000)
-    media_id: int | None = None
+    media_id: Id | None = None
     filename: str | None = Field(default=None, max_length=255)
     mimetype: str | None = Field(default=None, max_length=100)
 
@@ -59,10 +62,10 @@ class CampaignFields(BaseModel):
         default=None, description="`draft` (default) or `pending` (scheduled)"
     )
     multimedia: Multimedia | None = None
-    instance_ids: list[int] | None = Field(default=None, max_length=50)
+    instance_ids: list[Id] | None = Field(default=None, max_length=50)
     window_start: str | None = Field(default=None, description="HH:MM, local time", max_length=8)
     window_end: str | None = Field(default=None, description="HH:MM, local time", max_length=8)
-    window_days: list[int] | None = Field(default=None, description="0=Monday … 6=Sunday")
+    window_days: list[Weekday] | None = Field(default=None, description="0=Monday … 6=Sunday")
 
     def data(self) -> dict[str, Any]:
         """Only the keys the client sent, in JSON form (ISO dates), as the campaign service takes."""
@@ -230,7 +233,7 @@ class InstanceFields(BaseModel):
     daily_cap: int | None = Field(default=None, ge=1, le=1_000_000)
     window_start: str | None = Field(default=None, max_length=8)
     window_end: str | None = Field(default=None, max_length=8)
-    window_days: list[int] | None = None
+    window_days: list[Weekday] | None = None
 
     def data(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_unset=True)
