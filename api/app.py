@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 
 from api.errors import install_error_handlers
 from api.metrics import build_registry
-from api.routes import accounts, campaigns, contacts, health, webhooks
+from api.routes import accounts, campaigns, contacts, health, instances, webhooks
 
 DESCRIPTION = """
 REST API of WhatsApp API Campaigns: campaigns, contacts and sender instances of an account,
@@ -32,6 +32,7 @@ def create_app() -> FastAPI:
     app.include_router(accounts.router)
     app.include_router(campaigns.router)
     app.include_router(contacts.router)
+    app.include_router(instances.router)
     return app
 
 

@@ -228,7 +228,7 @@ class InstanceFields(BaseModel):
     )
     api_version: Literal["v2", "v1"] | None = None
     is_active: bool | None = None
-    rate_per_minute: int | None = Field(default=None, ge=1, le=600)
+    rate_per_minute: int | None = Field(default=None, ge=1, le=60)
     extra_delay_max_seconds: float | None = Field(default=None, ge=0, le=3600)
     daily_cap: int | None = Field(default=None, ge=1, le=1_000_000)
     window_start: str | None = Field(default=None, max_length=8)
@@ -260,6 +260,12 @@ class InstanceOut(BaseModel):
     api_version: str
     rate_per_minute: int
     state: str
+
+
+class InstanceCheckOut(BaseModel):
+    state: str = Field(description="open, connecting, close, refused, or unreachable")
+    error: str | None = Field(description="Why the server could not say (never a secret)")
+    instance: InstanceOut
 
 
 class InstanceList(BaseModel):
