@@ -51,6 +51,14 @@ def schema(engine: Engine) -> dict[str, set[str]]:
     }
 
 
+def describe(difference) -> str:  # type: ignore[no-untyped-def]
+    """('add_column', schema, table, Column) -> 'add_column table.column'; lists stay as repr."""
+    if not isinstance(difference, tuple):
+        return repr(difference)
+    names = [getattr(p, "name", p) for p in difference[1:] if p is not None]
+    return f"{difference[0]} " + ".".join(str(n) for n in names if isinstance(n, str))
+
+
 def drift(engine: Engine) -> list:
     with engine.connect() as connection:
         context = MigrationContext.configure(
@@ -71,10 +79,7 @@ def test_upgrade_head_gives_the_same_tables_and_columns_on_sqlite_and_postgresql
 def test_the_models_and_the_migrations_agree(request, backend):
     differences = drift(request.getfixturevalue(backend))
 
-    readable = [
-        f"{d[0]} {getattr(d[1], 'name', '')}" if isinstance(d, tuple) else str(d)
-        for d in differences
-    ]
+    readable = [describe(d) for d in differences]
     assert readable == [], "models differ from migrations/versions (regenerate 0001)"
 
 
