@@ -22,7 +22,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from core import pacing
@@ -172,15 +172,18 @@ def claim_next(
         if (sent_today or 0) >= instance.daily_cap:
             return Wait(day_end, "daily cap reached")
 
-    recent = list(
-        session.scalars(
-            select(InstanceSend.sent_at).where(
-                InstanceSend.instance_id == instance_id,
-                InstanceSend.sent_at > now - pacing.WINDOW,
-            )
+    # Only the rate-th most recent send of the last minute matters for the window.
+    rate_th = session.scalar(
+        select(InstanceSend.sent_at)
+        .where(
+            InstanceSend.instance_id == instance_id,
+            InstanceSend.sent_at > now - pacing.WINDOW,
         )
+        .order_by(InstanceSend.sent_at.desc())
+        .offset(instance.rate_per_minute - 1)
+        .limit(1)
     )
-    earliest = window_earliest(recent, instance.rate_per_minute, now)
+    earliest = now if rate_th is None else max(now, rate_th + pacing.WINDOW)
     if instance.next_send_at is not None:
         earliest = max(earliest, instance.next_send_at)
     if earliest > now:
@@ -207,15 +210,23 @@ def claim_next(
             )
 
     campaigns = session.execute(
-        select(Campaign)
+        select(
+            Campaign.id,
+            Campaign.status,
+            Campaign.window_start,
+            Campaign.window_end,
+            Campaign.window_days,
+            Campaign.multimedia,
+        )
         .join(campaign_instances, campaign_instances.c.campaign_id == Campaign.id)
         .where(
             campaign_instances.c.instance_id == instance_id,
             Campaign.status.in_(TEST_SEND_STATUSES),
         )
         .order_by(Campaign.id)
-    ).scalars()
-    open_running: list[Campaign] = []
+    ).all()
+    media_of = {c.id: c.multimedia for c in campaigns}
+    open_running: list[Any] = []
     test_ok: list[int] = []
     reopen: list[datetime] = []
     for campaign in campaigns:
@@ -235,7 +246,7 @@ def claim_next(
     if test_ok:
         candidates.append(
             (
-                select(R)
+                select(R.id)
                 .where(
                     R.campaign_id.in_(test_ok),
                     R.status == RecipientStatus.PENDING,
@@ -250,7 +261,7 @@ def claim_next(
     for campaign in open_running:
         candidates.append(
             (
-                select(R)
+                select(R.id)
                 .where(R.campaign_id == campaign.id, R.status == RecipientStatus.PENDING, due)
                 .limit(1)
                 .with_for_update(skip_locked=True),
@@ -259,15 +270,12 @@ def claim_next(
         )
     for query, _campaign in candidates:
         for _ in range(3):  # another instance of the campaign may win a row: take the next
-            recipient = session.scalars(query).first()
-            if recipient is None:
+            recipient_id = session.scalar(query)
+            if recipient_id is None:
                 break
-            claimed = _claim_row(session, recipient.id, worker_id, instance_id, now)
-            if claimed:
-                session.refresh(recipient)
-                multimedia = session.scalar(
-                    select(Campaign.multimedia).where(Campaign.id == recipient.campaign_id)
-                )
+            recipient = _claim_row(session, recipient_id, worker_id, instance_id, now)
+            if recipient is not None:
+                multimedia = media_of.get(recipient.campaign_id)
                 parts = message_parts(multimedia, recipient.rendered_text)
                 return _record_claim(
                     session, instance, recipient, multimedia, parts, now, rng, continuing=False
@@ -277,9 +285,23 @@ def claim_next(
     return Idle(now + IDLE_RECHECK)
 
 
+_CLAIMED_COLUMNS = (
+    R.id,
+    R.campaign_id,
+    R.contact_id,
+    R.phone,
+    R.rendered_text,
+    R.attempts,
+    R.is_test,
+    R.parts_sent,
+    R.claimed_by,
+    R.claimed_at,
+)
+
+
 def _claim_row(
     session: Session, recipient_id: int, worker_id: str, instance_id: int, now: datetime
-) -> bool:
+) -> Any:
     """Compare-and-set pending -> sending, only while its campaign may still send it."""
     campaign_may_send = exists().where(
         Campaign.id == R.campaign_id,
@@ -298,16 +320,17 @@ def _claim_row(
             instance_id=instance_id,
             attempts=R.attempts + 1,
             last_attempt_at=now,
-        ),
+        )
+        .returning(*_CLAIMED_COLUMNS),
         execution_options=_NO_SYNC,
     )
-    return result.rowcount == 1
+    return result.first()
 
 
 def _record_claim(
     session: Session,
     instance: SenderInstance,
-    recipient: CampaignRecipient,
+    recipient: Any,  # a CampaignRecipient, or a row of _CLAIMED_COLUMNS
     multimedia: dict[str, Any] | None,
     parts: tuple[str, ...],
     now: datetime,
@@ -315,8 +338,11 @@ def _record_claim(
     *,
     continuing: bool,
 ) -> Claim:
-    send = InstanceSend(instance_id=instance.id, recipient_id=recipient.id, sent_at=now)
-    session.add(send)
+    send_id = session.scalar(
+        insert(InstanceSend)
+        .values(instance_id=instance.id, recipient_id=recipient.id, sent_at=now)
+        .returning(InstanceSend.id)
+    )
     extra = pacing.random_extra_delay(0.0, instance.extra_delay_max_seconds or 0.0, rng)
     session.execute(
         update(SenderInstance)
@@ -329,7 +355,6 @@ def _record_claim(
             update(R).where(R.id == recipient.id).values(last_attempt_at=now),
             execution_options=_NO_SYNC,
         )
-    session.flush()
     return Claim(
         recipient_id=recipient.id,
         campaign_id=recipient.campaign_id,
@@ -338,7 +363,7 @@ def _record_claim(
         contact_id=recipient.contact_id,
         worker_id=recipient.claimed_by or "",
         claimed_at=recipient.claimed_at or now,
-        send_id=send.id,
+        send_id=send_id,
         phone=recipient.phone,
         text=recipient.rendered_text,
         part=min(recipient.parts_sent or 0, len(parts) - 1),

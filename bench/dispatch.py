@@ -1,0 +1,341 @@
+"""Benchmark: one worker keeping many instances at their rate against a slow fake Evolution.
+
+    .venv/bin/python bench/dispatch.py                  # 500 instances x 12/min for 120 s
+    .venv/bin/python bench/dispatch.py --seconds 300 --instances 500 --rate 12 --latency 0.2
+    DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test bench/dispatch.py  # (a fresh schema)
+
+Prints, against the targets of issue 5: achieved sends/minute per instance vs the configured
+rate (target >= 99%), the largest count in any 60-s window at the server (target <= rate),
+scheduling latency (how late sends start after their slot), CPU used by the worker, and an
+unthrottled single-instance bookkeeping rate (target >= 200 sends/s).
+
+The fake server runs in a subprocess so the worker's CPU figure is the worker's alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+# -- the fake server, in its own process ----------------------------------------------------
+
+
+def serve(count: int, latency: float, out: str) -> None:
+    from tests.fake_evolution import FakeEvolution
+
+    fake = FakeEvolution(latency=latency, global_key="bench-key").start()
+    for i in range(count):
+        fake.add_instance(f"i{i}", token="bench-key")
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    print(fake.port, flush=True)
+    done.wait()
+    sends = [(r.instance, r.number, r.at.timestamp()) for r in fake.sends()]
+    Path(out).write_text(json.dumps(sends))
+    fake.stop()
+
+
+def start_server(count: int, latency: float, out: Path) -> tuple[subprocess.Popen, int]:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            __file__,
+            "--serve",
+            str(count),
+            "--latency",
+            str(latency),
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        cwd=str(ROOT),
+    )
+    assert process.stdout is not None
+    port = int(process.stdout.readline())
+    return process, port
+
+
+def stop_server(process: subprocess.Popen, out: Path) -> list[tuple[str, str, float]]:
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=60)
+    return [tuple(x) for x in json.loads(out.read_text())]
+
+
+# -- the database -----------------------------------------------------------------------------
+
+
+BASE_DB = os.environ.get("DATABASE_URL", "")
+
+
+def prepare_database(workdir: Path) -> str:
+    from core.settings import reset_settings_cache
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    base = BASE_DB
+    if base and base.startswith("postgresql"):
+        from sqlalchemy import create_engine, text
+
+        schema = "bench_" + uuid.uuid4().hex[:8]
+        admin = create_engine(base, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        admin.dispose()
+        sep = "&" if "?" in base else "?"
+        url = f"{base}{sep}options=-csearch_path%3D{schema}"
+    else:
+        url = f"sqlite:///{workdir / 'bench.db'}"
+    os.environ["DATABASE_URL"] = url
+    os.environ["DATA_DIR"] = str(workdir)
+    os.environ.setdefault("SECRET_KEY", "bench-secret")
+    reset_settings_cache()
+    return url
+
+
+def seed(
+    engine, port: int, instances: int, rate: int, per_instance: int, campaigns: int
+) -> list[int]:
+    from sqlalchemy import insert
+    from sqlalchemy.orm import Session
+
+    from core.models import (
+        Account,
+        Base,
+        Campaign,
+        CampaignRecipient,
+        SenderInstance,
+        campaign_instances,
+    )
+    from core.security import encrypt_secret
+
+    Base.metadata.create_all(engine)
+    token = encrypt_secret("bench-key")
+    with Session(engine) as session:
+        account = Account(name="Bench", timezone="UTC")
+        session.add(account)
+        session.flush()
+        ids = []
+        for i in range(instances):
+            inst = SenderInstance(
+                account_id=account.id,
+                name=f"i{i}",
+                base_url=f"http://127.0.0.1:{port}",
+                instance_name=f"i{i}",
+                token_encrypted=token,
+                rate_per_minute=rate,
+            )
+            session.add(inst)
+            session.flush()
+            ids.append(inst.id)
+        groups = [ids[g::campaigns] for g in range(campaigns)]
+        phone = 5511900000000
+        for g, members in enumerate(groups):
+            campaign = Campaign(
+                account_id=account.id, title=f"c{g}", message="hi", status="running"
+            )
+            session.add(campaign)
+            session.flush()
+            session.execute(
+                insert(campaign_instances),
+                [{"campaign_id": campaign.id, "instance_id": m} for m in members],
+            )
+            rows = []
+            for _ in range(per_instance * len(members)):
+                phone += 1
+                rows.append(
+                    {"campaign_id": campaign.id, "phone": f"+{phone}", "rendered_text": "hi",
+                     "status": "pending", "attempts": 0, "parts_sent": 0, "is_test": False}
+                )  # fmt: skip
+            session.execute(insert(CampaignRecipient), rows)
+        session.commit()
+    return ids
+
+
+# -- the runs ---------------------------------------------------------------------------------
+
+
+def run_worker(engine, seconds: float, threads: int, settings) -> tuple[object, float, float]:
+    from core.dispatch import Dispatcher
+
+    dispatcher = Dispatcher(engine, settings, worker_id="bench", max_threads=threads)
+    stop = threading.Event()
+
+    def every(interval: float, job) -> threading.Thread:
+        def loop() -> None:
+            while not stop.wait(interval):
+                try:
+                    job()
+                except Exception as error:  # noqa: BLE001 - keep the bench running
+                    print("job failed:", error, file=sys.stderr)
+
+        thread = threading.Thread(target=loop, daemon=True)
+        thread.start()
+        return thread
+
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    wall0 = time.monotonic()
+    dispatcher.start()
+    jobs = [
+        every(settings.worker_tick_seconds, dispatcher.tick),
+        every(min(settings.heartbeat_seconds, settings.lease_seconds / 3), dispatcher.maintain),
+    ]
+    time.sleep(seconds)
+    stop.set()
+    for job in jobs:
+        job.join()
+    dispatcher.stop(timeout=10)
+    wall = time.monotonic() - wall0
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+    return dispatcher, cpu, wall
+
+
+def max_in_window(times: list[float], window: float = 60.0) -> int:
+    times = sorted(times)
+    best = left = 0
+    for right, t in enumerate(times):
+        while t - times[left] >= window:
+            left += 1
+        best = max(best, right - left + 1)
+    return best
+
+
+def throttled(args: argparse.Namespace, workdir: Path) -> None:
+    from dataclasses import replace
+
+    from core.db import make_engine
+    from core.settings import get_settings
+
+    out = workdir / "sends.json"
+    server, port = start_server(args.instances, args.latency, out)
+    try:
+        url = prepare_database(workdir)
+        engine = make_engine(url, pool_size=16, max_overflow=args.threads)
+        per_instance = math.ceil(args.seconds * args.rate / 60) + 5
+        seed(engine, port, args.instances, args.rate, per_instance, args.campaigns)
+        settings = replace(
+            get_settings(), worker_tick_seconds=args.tick, lease_seconds=30, heartbeat_seconds=2,
+            http_read_timeout=10,
+        )  # fmt: skip
+        print(
+            f"throttled: {args.instances} instances x {args.rate}/min, server latency "
+            f"{args.latency * 1000:.0f} ms, {args.seconds:.0f} s, {engine.dialect.name}, "
+            f"{args.threads} threads",
+            flush=True,
+        )
+        dispatcher, cpu, wall = run_worker(engine, args.seconds, args.threads, settings)
+    finally:
+        sends = stop_server(server, out)
+    by_instance: dict[str, list[float]] = {}
+    for instance, _number, at in sends:
+        by_instance.setdefault(instance, []).append(at)
+    numbers = [n for _i, n, _a in sends]
+    rates = []
+    for times in by_instance.values():
+        times.sort()
+        if len(times) >= 2:
+            rates.append((len(times) - 1) / (times[-1] - times[0]) * 60)
+    worst_window = max((max_in_window(t) for t in by_instance.values()), default=0)
+    lateness = sorted(dispatcher.stats.lateness)
+    total = len(sends)
+    print(f"  sends: {total} ({total / wall:.1f}/s over {wall:.0f} s); duplicates: "
+          f"{len(numbers) - len(set(numbers))}; instances that sent: {len(by_instance)}")  # fmt: skip
+    if rates:
+        print(
+            f"  achieved per instance (sends/min, steady state): mean {statistics.mean(rates):.2f}"
+            f", min {min(rates):.2f} vs rate {args.rate} -> "
+            f"{statistics.mean(rates) / args.rate * 100:.1f}% of rate (target >= 99%)"
+        )
+    print(f"  largest count in any 60-s window (any instance): {worst_window} "
+          f"(limit {args.rate})")  # fmt: skip
+    if lateness:
+        q = statistics.quantiles(lateness, n=100)
+        print(
+            f"  scheduling latency (start after slot): p50 {q[49] * 1000:.1f} ms, "
+            f"p99 {q[98] * 1000:.1f} ms, max {lateness[-1] * 1000:.1f} ms"
+        )
+    print(f"  worker CPU: {cpu:.1f} s in {wall:.0f} s = {cpu / wall * 100:.0f}% of one core")
+    print(f"  outcomes: {dispatcher.stats.outcomes}")
+
+
+def unthrottled(args: argparse.Namespace, workdir: Path) -> None:
+    from dataclasses import replace
+
+    from core.db import make_engine
+    from core.dispatch import Dispatcher, Sent
+    from core.settings import get_settings
+
+    out = workdir / "sends1.json"
+    server, port = start_server(1, 0.0, out)
+    try:
+        url = prepare_database(workdir / "one")
+        engine = make_engine(url)
+        [instance_id] = seed(engine, port, 1, 10**7, args.unthrottled, 1)
+        settings = replace(get_settings(), lease_seconds=300)
+        dispatcher = Dispatcher(engine, settings, worker_id="one", max_threads=2)
+        dispatcher.start()
+        cpu0 = time.process_time()
+        start = time.monotonic()
+        sent = 0
+        while sent < args.unthrottled:
+            step = dispatcher.process_instance(instance_id)
+            if isinstance(step, Sent):
+                sent += 1
+            elif not hasattr(step, "until"):
+                break
+        elapsed = time.monotonic() - start
+        cpu = time.process_time() - cpu0
+        dispatcher.stop(timeout=5)
+    finally:
+        sends = stop_server(server, out)
+    print(
+        f"unthrottled, one instance, {engine.dialect.name}: {sent} sends in {elapsed:.2f} s = "
+        f"{sent / elapsed:.0f} sends/s (target >= 200), worker CPU {cpu / elapsed * 100:.0f}% "
+        f"(claim + HTTP round trip + outcome each); server got {len(sends)}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=120)
+    parser.add_argument("--instances", type=int, default=500)
+    parser.add_argument("--rate", type=int, default=12)
+    parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("--campaigns", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=128)
+    parser.add_argument("--tick", type=float, default=0.5)
+    parser.add_argument("--unthrottled", type=int, default=2000, help="sends (0: skip)")
+    parser.add_argument("--skip-throttled", action="store_true")
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve is not None:
+        serve(args.serve, args.latency, args.out)
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-dispatch-") as tmp:
+        workdir = Path(tmp)
+        print(f"started {datetime.now().isoformat(timespec='seconds')}")
+        if args.unthrottled:
+            unthrottled(args, workdir)
+        if not args.skip_throttled:
+            throttled(args, workdir)
+
+
+if __name__ == "__main__":
+    main()
