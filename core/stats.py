@@ -7,6 +7,7 @@ bucket lies inside one local hour in every real zone, so the roll-up is exact ac
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import astuple, dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -65,8 +66,10 @@ def refresh_delivery_stats(session: Session, campaign_id: int) -> dict[str, Any]
 
 def epoch_seconds(column: Any, dialect: str) -> ColumnElement[int]:
     """Whole seconds since 1970 (UTC) of a stored time, as an integer SQL expression."""
-    if dialect == "sqlite":
-        return cast(func.strftime("%s", column), Integer)  # stored as naive UTC text
+    if dialect == "sqlite":  # stored as naive UTC text
+        if sqlite3.sqlite_version_info >= (3, 38):
+            return func.unixepoch(column)  # about twice as fast as strftime('%s')
+        return cast(func.strftime("%s", column), Integer)
     return cast(func.floor(func.extract("epoch", column)), BigInteger)  # timestamptz: UTC epoch
 
 
@@ -381,6 +384,12 @@ def recipient_export_rows(
 LOCAL_BUCKET = 900  # seconds: see the module docstring
 
 
+def _status_filter() -> ColumnElement[str]:
+    """The status, hidden from SQLite's planner: otherwise it walks every failed row of every
+    account through (status, next_attempt_at) instead of the period's campaigns' rows."""
+    return R.status.concat("")
+
+
 def _count_if(statuses: Sequence[str]) -> ColumnElement[int]:
     return func.sum(case((R.status.in_(list(statuses)), 1), else_=0))
 
@@ -479,53 +488,81 @@ class MessageTotals:
 
 
 def message_totals(session: Session, actor: Actor, start: datetime, end: datetime) -> MessageTotals:
-    """Outcomes of the messages sent (or failed) in [start, end)."""
+    """Outcomes of the messages sent (or, never sent, that failed or went unknown) in [start, end).
+
+    Two index-friendly parts: rows sent in the period (read from the campaign/sent_at index
+    alone), and failed/unknown rows never sent whose failure or last try falls in the period.
+    """
     require(actor, "stats.read")
-    row = session.execute(
-        select(
-            _count_if(REACHED_SENT),
-            _count_if(REACHED_DELIVERED),
-            _count_if([RecipientStatus.READ]),
-            _count_if([RecipientStatus.FAILED]),
-            _count_if([RecipientStatus.UNKNOWN]),
-        ).where(*_in_period(actor.account_id, start, end, _activity_at()))
-    ).one()
-    return MessageTotals(*(int(value or 0) for value in row))
+    sent = session.execute(
+        select(R.status, func.count())
+        .where(*_in_period(actor.account_id, start, end, R.sent_at))
+        .group_by(R.status)
+    ).all()
+    unsent_at = func.coalesce(R.failed_at, R.last_attempt_at)
+    unsent = session.execute(
+        select(R.status, func.count())
+        .where(
+            *_in_period(actor.account_id, start, end, unsent_at),
+            _status_filter().in_(FAILURE_STATUSES),
+            R.sent_at.is_(None),
+        )
+        .group_by(R.status)
+    ).all()
+    counts: dict[str, int] = dict.fromkeys(STAT_KEYS, 0)
+    for status, count in [*sent, *unsent]:
+        counts[status] += int(count)
+    return MessageTotals(
+        sent=sum(counts[status] for status in REACHED_SENT),
+        delivered=sum(counts[status] for status in REACHED_DELIVERED),
+        read=counts[RecipientStatus.READ],
+        failed=counts[RecipientStatus.FAILED],
+        unknown=counts[RecipientStatus.UNKNOWN],
+    )
 
 
 @dataclass(frozen=True)
 class DayCounts:
     day: Any  # datetime.date in the account's timezone
-    sent: int
-    delivered: int
-    read: int
-    failed: int
+    sent: int  # messages that went out that day
+    failed: int  # recipients that failed that day
+
+
+def _local_days(rows: Sequence[Any], zone: tzinfo) -> dict[Any, int]:
+    days: dict[Any, int] = {}
+    for epoch, count in rows:
+        day = from_epoch(epoch).astimezone(zone).date()
+        days[day] = days.get(day, 0) + int(count)
+    return days
 
 
 def messages_over_time(
     session: Session, actor: Actor, start: datetime, end: datetime
 ) -> list[DayCounts]:
-    """Per local day: messages sent that day and how far they got; failures that day."""
+    """Per local day of the period: messages sent, and recipients that failed."""
     require(actor, "stats.read")
     zone = account_zone(session, actor.account_id)
-    bucket = time_bucket(_activity_at(), LOCAL_BUCKET, dialect_of(session)).label("bucket")
-    rows = session.execute(
-        select(
-            bucket,
-            _count_if(REACHED_SENT),
-            _count_if(REACHED_DELIVERED),
-            _count_if([RecipientStatus.READ]),
-            _count_if([RecipientStatus.FAILED]),
-        )
-        .where(*_in_period(actor.account_id, start, end, _activity_at()))
-        .group_by(bucket)
+    dialect = dialect_of(session)
+    sent_bucket = time_bucket(R.sent_at, LOCAL_BUCKET, dialect).label("bucket")
+    sent = session.execute(
+        select(sent_bucket, func.count())
+        .where(*_in_period(actor.account_id, start, end, R.sent_at))
+        .group_by(sent_bucket)
     ).all()
-    days: dict[Any, list[int]] = {}
-    for epoch, *counts in rows:
-        totals = days.setdefault(from_epoch(epoch).astimezone(zone).date(), [0, 0, 0, 0])
-        for index, value in enumerate(counts):
-            totals[index] += int(value or 0)
-    return [DayCounts(day, *days[day]) for day in sorted(days)]
+    failed_bucket = time_bucket(R.failed_at, LOCAL_BUCKET, dialect).label("bucket")
+    failed = session.execute(
+        select(failed_bucket, func.count())
+        .where(
+            *_in_period(actor.account_id, start, end, R.failed_at),
+            _status_filter() == RecipientStatus.FAILED,
+        )
+        .group_by(failed_bucket)
+    ).all()
+    sent_days, failed_days = _local_days(sent, zone), _local_days(failed, zone)
+    return [
+        DayCounts(day, sent_days.get(day, 0), failed_days.get(day, 0))
+        for day in sorted(sent_days.keys() | failed_days.keys())
+    ]
 
 
 def average_execution_time(
@@ -559,7 +596,7 @@ def errors_by_type(
         select(kind, func.count())
         .where(
             *_in_period(actor.account_id, start, end, _activity_at()),
-            R.status.in_(FAILURE_STATUSES),
+            _status_filter().in_(FAILURE_STATUSES),
         )
         .group_by(kind)
         .order_by(func.count().desc(), kind)

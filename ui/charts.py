@@ -120,7 +120,7 @@ def campaigns_by_status(counts: dict[str, int]) -> go.Figure:
 
 def messages_over_time(days: Sequence[stats.DayCounts]) -> go.Figure:
     figure = go.Figure()
-    for key in ("sent", "delivered", "read", "failed"):
+    for key in ("sent", "failed"):
         figure.add_trace(
             go.Scatter(
                 x=[day.day for day in days],

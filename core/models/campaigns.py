@@ -81,6 +81,15 @@ class CampaignRecipient(Base):
         Index("ix_campaign_recipients_status_next_attempt_at", "status", "next_attempt_at"),
         Index("ix_campaign_recipients_provider_message_id", "provider_message_id"),
         Index("ix_campaign_recipients_instance_id_sent_at", "instance_id", "sent_at"),
+        # Stats (issue 7): sends of a campaign in a time range, with their status, read from the
+        # index alone (dashboard totals, per-hour volume, heat-map; bench/dashboard.py).
+        Index(
+            "ix_campaign_recipients_campaign_id_is_test_sent_at_status",
+            "campaign_id",
+            "is_test",
+            "sent_at",
+            "status",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
