@@ -139,7 +139,7 @@ TRANSLATING = {"_", "ngettext"}
 PASS_THROUGH = re.compile(r"^(str|.*Error|.*Denied|NotFound|Conflict|.*Exception)$")
 # Not words: {placeholders}, :material/icons:, :emoji_shortcodes:, :color[...] markup, %s, tags, URLs.
 NOT_WORDS = re.compile(
-    r"\{[^{}]*\}|:material/[a-z0-9_]+:|:[a-z0-9_+-]+:|:[a-z]+\[|%\(?\w*\)?[sdfi]|<[^>]+>|https?://\S+"
+    r"\{[^{}]*\}|:material/[a-z0-9_]+:|:[a-z0-9_+-]+:|:[a-z]+\[|%\(?\w*\)?[sdfi]|<[^>]+>|https?://\S*"
 )
 
 
