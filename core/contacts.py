@@ -150,6 +150,17 @@ def label_names(session: Session, actor: Actor) -> list[str]:
     )
 
 
+def version(session: Session, actor: Actor) -> tuple[int, str, int]:
+    """Changes whenever any of the account's contacts does: a key for caches in the UI."""
+    require(actor, "contacts.read")
+    count, updated, last = session.execute(
+        select(func.count(), func.max(Contact.updated_at), func.max(Contact.id)).where(
+            Contact.account_id == actor.account_id
+        )
+    ).one()
+    return count, str(updated), last or 0
+
+
 def attribute_keys(session: Session, actor: Actor) -> list[str]:
     """Every custom attribute name used by the account's contacts."""
     require(actor, "contacts.read")

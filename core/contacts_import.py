@@ -39,7 +39,7 @@ from core.csv_reading import (
     release,
     seekable,
 )
-from core.errors import ValidationError
+from core.errors import NotFound, ValidationError
 from core.models import Account, Contact, ImportBatch, Label, contact_labels
 from core.models.enums import WhatsAppStatus
 from core.phones import normalize_phone
@@ -765,3 +765,24 @@ def batch_json(batch: ImportBatch) -> dict[str, Any]:
         "errors": [{"row": e["row"], "reason": e["reason"]} for e in rejected_rows(batch)],
         "merged_rows": [{"row": e["row"], "reason": e["reason"]} for e in merged_rows(batch)],
     }
+
+
+def get_batch(session: Session, actor: Actor, batch_id: int) -> ImportBatch:
+    """An import report of the actor's account."""
+    require(actor, "contacts.read")
+    batch = session.get(ImportBatch, batch_id)
+    if batch is None or batch.account_id != actor.account_id:
+        raise NotFound(f"import {batch_id} does not exist")
+    return batch
+
+
+def recent_batches(session: Session, actor: Actor, limit: int = 10) -> list[ImportBatch]:
+    require(actor, "contacts.read")
+    return list(
+        session.scalars(
+            select(ImportBatch)
+            .where(ImportBatch.account_id == actor.account_id)
+            .order_by(ImportBatch.id.desc())
+            .limit(limit)
+        )
+    )
