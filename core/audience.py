@@ -339,7 +339,7 @@ _LABELS_SQL = {
 def _int_array(joined: str | None) -> np.ndarray:
     if not joined:
         return np.zeros(0, dtype=np.int64)
-    return np.array(joined.split(","), dtype=np.int64)
+    return np.fromstring(joined, dtype=np.int64, sep=",")
 
 
 def _load(session: Session, account_id: int, version: tuple[Any, ...]) -> Snapshot:

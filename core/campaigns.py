@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete as sql_delete
-from sqlalchemy import false, func, insert, select
+from sqlalchemy import false, func, insert, literal_column, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
@@ -690,15 +690,13 @@ def start(session: Session, campaign_id: int, now: datetime, from_statuses: Sequ
 def freeze_recipients(session: Session, campaign: Campaign) -> int:
     """Resolve the audience once and insert one pending recipient per contact, text rendered."""
     contacts = audience.resolve(session, campaign.account_id, campaign.audience)
-    template = campaign.message or ""
+    fill = message_template.renderer(campaign.message or "")
     rows = [
         {
             "contact_id": contact_id,
             "phone": phone,
             "name": name,
-            "rendered_text": message_template.render(
-                template, {"name": name, "phone": phone, "custom_attributes": attributes}
-            ),
+            "rendered_text": fill(name, phone, attributes),
         }
         for contact_id, phone, name, attributes in zip(
             contacts["id"].tolist(),
@@ -709,11 +707,12 @@ def freeze_recipients(session: Session, campaign: Campaign) -> int:
         )
     ]
     if rows:
-        # Constant columns are SQL expressions, not per-row parameters: with 100k rows the
-        # per-row bind processing (datetimes above all) would cost more than the insert.
+        # Constant columns are SQL literals, not per-row parameters: with 100k rows the per-row
+        # bind processing (datetimes above all) would cost about as much as the insert itself.
         statement = insert(CampaignRecipient.__table__).values(
-            campaign_id=campaign.id,
-            status=RecipientStatus.PENDING,
+            campaign_id=literal_column(str(int(campaign.id))),
+            status=literal_column(f"'{RecipientStatus.PENDING.value}'"),
+            attempts=literal_column("0"),
             is_test=false(),
             created_at=func.current_timestamp(),
         )
