@@ -1,0 +1,203 @@
+"""WhatsApp numbers (Evolution instances): list, add, edit, test, re-register the webhook,
+re-enable after a failure. Everyone with instances.read sees them; only admins change them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import streamlit as st
+
+from core import instances
+from core.errors import DomainError
+from core.i18n import _
+from ui.context import db, local_time, require_page
+
+actor = require_page("instances.read")
+can_write = actor.can("instances.write")
+FLASH_KEY = "instances_flash"
+DAYS = [_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun")]
+
+st.title(_("WhatsApp numbers"))
+st.caption(
+    _(
+        "Each number is one Evolution API instance. Sends through a number are paced to its "
+        "rate and never leave its send window."
+    )
+)
+flash = st.session_state.pop(FLASH_KEY, None)
+if flash:
+    kind, text = flash
+    (st.success if kind == "ok" else st.error)(text)
+
+
+def _done(text: str, ok: bool = True) -> None:
+    st.session_state[FLASH_KEY] = ("ok" if ok else "error", text)
+    st.rerun()
+
+
+def _form(key: str, current: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The add/edit form; returns the submitted data (token only when typed)."""
+    current = current or {}
+    with st.form(key, clear_on_submit=True):
+        name = st.text_input(_("Name"), current.get("name", ""), help=_("e.g. Sales line"))
+        base_url = st.text_input(
+            _("Evolution server URL"), current.get("base_url", ""), placeholder="https://"
+        )
+        instance_name = st.text_input(_("Instance name"), current.get("instance_name", ""))
+        token = st.text_input(
+            _("API key (token)"),
+            "",
+            type="password",
+            placeholder=_("Leave blank to keep the saved key") if current else "",
+            help=_("Stored encrypted. It is never shown again after saving."),
+        )
+        cols = st.columns(3)
+        api_version = cols[0].selectbox(
+            _("API version"),
+            ["v2", "v1"],
+            index=0 if current.get("api_version", "v2") == "v2" else 1,
+        )
+        rate = cols[1].number_input(
+            _("Messages per minute"), 1, 60, int(current.get("rate_per_minute") or 12)
+        )
+        extra = cols[2].number_input(
+            _("Random extra delay, up to (seconds)"),
+            0.0,
+            3600.0,
+            float(current.get("extra_delay_max_seconds") or 0.0),
+        )
+        cols = st.columns(3)
+        cap = cols[0].number_input(
+            _("Daily cap (0 = none)"), 0, 1_000_000, int(current.get("daily_cap") or 0)
+        )
+        start = cols[1].text_input(
+            _("Window opens (HH:MM)"), current.get("window_start") or "", placeholder="09:00"
+        )
+        end = cols[2].text_input(
+            _("Window closes (HH:MM)"), current.get("window_end") or "", placeholder="18:00"
+        )
+        days = st.multiselect(
+            _("Days"),
+            list(range(7)),
+            default=current.get("window_days") or list(range(7)),
+            format_func=lambda d: DAYS[d],
+        )
+        active = st.checkbox(_("Active"), current.get("is_active", True))
+        submitted = st.form_submit_button(_("Save"), type="primary")
+    if not submitted:
+        return None
+    data: dict[str, Any] = {
+        "name": name,
+        "base_url": base_url,
+        "instance_name": instance_name,
+        "api_version": api_version,
+        "rate_per_minute": rate,
+        "extra_delay_max_seconds": extra,
+        "daily_cap": cap or None,
+        "window_start": start or None,
+        "window_end": end or None,
+        "window_days": None if len(days) == 7 else days,
+        "is_active": active,
+    }
+    if token:
+        data["token"] = token
+    return data
+
+
+with db() as session:
+    rows = [instances.instance_json(i) for i in instances.list_instances(session, actor)]
+
+if not rows:
+    st.info(_("No WhatsApp number yet."))
+
+for row in rows:
+    healthy = row["circuit"] == "closed"
+    icon = "🟢" if healthy and row["state"] == "open" else ("🔴" if not healthy else "⚪")
+    with st.expander(f"{icon} {row['name']} — {row['instance_name']}", expanded=not healthy):
+        cols = st.columns(4)
+        cols[0].metric(_("Connection"), row["state"])
+        cols[1].metric(_("Rate"), _("{rate}/min").format(rate=row["rate_per_minute"]))
+        cols[2].metric(_("Daily cap"), row["daily_cap"] or "—")
+        cols[3].metric(_("API key"), row["token"])
+        if row["window_start"] or row["window_end"] or row["window_days"]:
+            days_text = ", ".join(DAYS[d] for d in (row["window_days"] or range(7)))
+            st.write(
+                _("Send window: {start}–{end}, {days}").format(
+                    start=row["window_start"] or "00:00",
+                    end=row["window_end"] or "24:00",
+                    days=days_text,
+                )
+            )
+        if healthy:
+            st.write(_("Sending: enabled."))
+        else:
+            st.error(
+                _("Sending stopped: {reason}").format(reason=row["circuit_reason"] or _("unknown"))
+            )
+        if row["webhook_registered_at"]:
+            st.write(
+                _("Webhook registered {when}: {url}").format(
+                    when=local_time(datetime.fromisoformat(row["webhook_registered_at"])),
+                    url=row["webhook_url"],
+                )
+            )
+        else:
+            st.warning(
+                _("Webhook not registered: {error}").format(
+                    error=row["webhook_error"] or _("not tried yet")
+                )
+            )
+        if not can_write:
+            continue
+        cols = st.columns(4)
+        if cols[0].button(_("Test connection"), key=f"test-{row['id']}"):
+            with db() as session:
+                check = instances.check_instance(session, actor, row["id"])
+            if check.error:
+                _done(_("Could not reach the instance: {error}").format(error=check.error), False)
+            _done(_("Connection state: {state}").format(state=check.state))
+        if cols[1].button(_("Re-register webhook"), key=f"hook-{row['id']}"):
+            with db() as session:
+                ok = instances.register_webhook(session, actor, row["id"])
+            _done(_("Webhook registered.") if ok else _("Webhook registration failed."), ok)
+        if not healthy and cols[2].button(
+            _("Re-enable sending"), key=f"reset-{row['id']}", type="primary"
+        ):
+            with db() as session:
+                instances.reset_circuit(session, actor, row["id"])
+            _done(_("Sending re-enabled. Resume the paused campaigns from their pages."))
+        if cols[3].button(_("Delete"), key=f"delete-{row['id']}"):
+            try:
+                with db() as session:
+                    instances.delete_instance(session, actor, row["id"])
+            except DomainError as error:
+                _done(str(error), False)
+            _done(_("Deleted."))
+        st.subheader(_("Edit"))
+        data = _form(f"edit-{row['id']}", row)
+        if data is not None:
+            try:
+                with db() as session:
+                    instances.update_instance(session, actor, row["id"], data)
+            except DomainError as error:
+                st.error(str(error))
+            else:
+                _done(_("Saved."))
+
+if can_write:
+    st.subheader(_("Add a WhatsApp number"))
+    data = _form("add", None)
+    if data is not None:
+        try:
+            with db() as session:
+                created = instances.create_instance(session, actor, data)
+                warning = created.webhook_error
+        except DomainError as error:
+            st.error(str(error))
+        else:
+            _done(
+                _("Number added.")
+                if not warning
+                else _("Number added; webhook: {warning}").format(warning=warning)
+            )

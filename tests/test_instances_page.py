@@ -1,0 +1,92 @@
+"""pages/instances.py through Streamlit's AppTest: admins add and fix numbers, others only look."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+from streamlit.testing.v1 import AppTest
+
+from core import instances
+from core.models import SenderInstance
+from core.security import decrypt_secret
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def page(actor) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "pages" / "instances.py"), default_timeout=30)
+    at.session_state["actor"] = actor
+    return at
+
+
+def _fill(at: AppTest, form_key_prefix: str, values: dict[str, str]) -> None:
+    for widget in at.text_input:
+        if widget.label in values:
+            widget.input(values[widget.label])
+
+
+def test_an_admin_adds_a_number_and_the_token_is_never_shown(session, admin, fake_evolution):
+    inst = fake_evolution.add_instance("shop")
+    at = page(admin).run()
+    assert not at.exception
+    _fill(
+        at,
+        "add",
+        {
+            "Name": "Shop",
+            "Evolution server URL": fake_evolution.base_url,
+            "Instance name": "shop",
+            "API key (token)": inst.token,
+        },
+    )
+    at.button[-1].click().run()
+    assert not at.exception
+    session.expire_all()
+    created = session.scalar(select(SenderInstance).where(SenderInstance.name == "Shop"))
+    assert created is not None and decrypt_secret(created.token_encrypted) == inst.token
+    session.commit()  # SQLite: a reading transaction holds the write lock the page needs
+    at = page(admin).run()  # a fresh visit: nothing the page draws comes with the token
+    rendered = " ".join(str(e.value) for e in at.text_input) + " ".join(
+        str(m.value) for m in at.metric
+    )
+    assert inst.token not in rendered
+    assert any(m.label == "API key" and m.value == instances.TOKEN_MASK for m in at.metric)
+
+
+def test_a_bad_url_shows_the_field_problem(session, admin):
+    at = page(admin).run()
+    _fill(at, "add", {"Name": "x", "Evolution server URL": "nope", "Instance name": "x",
+                      "API key (token)": "t"})  # fmt: skip
+    at.button[-1].click().run()
+    assert any("base_url" in e.value for e in at.error)
+    assert session.scalar(select(SenderInstance)) is None
+
+
+def test_a_broken_number_can_be_re_enabled_by_an_admin(session, admin, fake_evolution):
+    inst = fake_evolution.add_instance("shop")
+    created = instances.create_instance(
+        session, admin, {"name": "Shop", "base_url": fake_evolution.base_url,
+                         "instance_name": "shop", "token": inst.token},
+    )  # fmt: skip
+    created.circuit, created.circuit_reason = "open", "401: the instance's API key was refused"
+    session.commit()
+    at = page(admin).run()
+    assert any("API key was refused" in e.value for e in at.error)
+    next(b for b in at.button if b.label == "Re-enable sending").click().run()
+    assert not at.exception
+    session.expire_all()
+    assert session.get(SenderInstance, created.id).circuit == "closed"
+
+
+def test_viewers_see_numbers_but_no_actions(session, admin, viewer, fake_evolution):
+    inst = fake_evolution.add_instance("shop")
+    instances.create_instance(
+        session, admin, {"name": "Shop", "base_url": fake_evolution.base_url,
+                         "instance_name": "shop", "token": inst.token},
+    )  # fmt: skip
+    session.commit()
+    at = page(viewer).run()
+    assert not at.exception
+    assert any("Shop" in e.label for e in at.expander)
+    assert not at.button and not at.text_input
