@@ -7,7 +7,7 @@ import time
 
 from fastapi import FastAPI, Request
 
-from api.errors import install_error_handlers
+from api.errors import install_error_handlers, internal_error
 from api.metrics import build_registry
 from api.routes import accounts, campaigns, contacts, health, instances, webhooks
 
@@ -42,7 +42,10 @@ access_log = logging.getLogger("api.access")
 async def _access_log(request: Request, call_next):  # type: ignore[no-untyped-def]
     # The path only: query strings may carry a webhook secret (`?token=`), headers carry tokens.
     started = time.perf_counter()
-    response = await call_next(request)
+    try:
+        response = await call_next(request)
+    except Exception as exc:  # noqa: BLE001 - answered here so no server logs its message
+        response = internal_error(request, exc)
     access_log.info(
         "request method=%s path=%s status=%s ms=%.1f",
         request.method,

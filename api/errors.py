@@ -110,12 +110,17 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        frames = "".join(traceback.format_tb(exc.__traceback__))
-        log.error(
-            "unhandled error method=%s path=%s type=%s\n%s",
-            request.method,
-            request.url.path,
-            type(exc).__name__,
-            frames,
-        )
-        return _answer(500, "internal error")
+        return internal_error(request, exc)
+
+
+def internal_error(request: Request, exc: Exception) -> JSONResponse:
+    """Log where it happened (frames, no message: messages and values may hold secrets)."""
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    log.error(
+        "unhandled error method=%s path=%s type=%s\n%s",
+        request.method,
+        request.url.path,
+        type(exc).__name__,
+        frames,
+    )
+    return _answer(500, "internal error")
