@@ -15,8 +15,11 @@ row); what is held for the whole file is one phone -> id map for the account.
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import csv
 import io
+import multiprocessing
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
@@ -50,6 +53,7 @@ ATTRIBUTE_TYPES = (TEXT, NUMBER, BOOLEAN, AUTO)
 TARGETS = (PHONE, NAME, LABELS, *ATTRIBUTE_TYPES, SKIP)
 
 CHUNK_ROWS = 5000
+PARALLEL_MIN_BYTES = 4 * 1024 * 1024  # below this, starting processes costs more than it saves
 MAX_NAME = 200
 MAX_LABEL = 100
 LABEL_SEPARATORS = re.compile(r"[,;|]")
@@ -197,15 +201,15 @@ def preview(fileobj: BinaryIO, rows: int = 5, typed: bool = False) -> Preview:
     try:
         stream = records(text, fmt.delimiter)
         header = next(stream, None)
-        if header is None or header.fields is None:
+        if header is None or header[1] is None:
             raise ValidationError("the file has no header row", "file")
-        columns = column_names(header.fields)
+        columns = column_names(header[1])
         sample: list[list[str]] = []
-        for record in stream:
+        for _line, fields, _error in stream:
             if len(sample) >= rows:
                 break
-            if record.fields is not None:
-                sample.append((record.fields + [""] * len(columns))[: len(columns)])
+            if fields is not None:
+                sample.append((fields + [""] * len(columns))[: len(columns)])
     finally:
         release(text)
         fileobj.seek(0)
@@ -341,7 +345,7 @@ def _row_parser(
             used.add(key)
             attributes.append((index, key, kind, column))
 
-    def parse(line: int, fields: list[str]) -> Row:
+    def parse(line: int, fields: list[str]) -> tuple:
         if len(fields) < width:
             fields = fields + [""] * (width - len(fields))
         elif len(fields) > width and any(f.strip() for f in fields[width:]):
@@ -375,7 +379,7 @@ def _row_parser(
                 values[key] = value if kind == TEXT else _convert(value, kind, column)
         if check_nul and any("\x00" in f for f in fields):  # 8-bit files: refused whole
             raise RowRejected("the row contains a NUL character (binary data)")
-        return Row(line, phone, name or None, labels, values)
+        return (line, phone, name or None, labels, values)
 
     return parse
 
@@ -401,12 +405,16 @@ def import_contacts(
     default_country: str | None = None,
     progress: Progress | None = None,
     typed: bool = False,
+    processes: int = 0,
 ) -> ImportBatch:
     """Import a CSV into the actor's account; returns the report (an `ImportBatch`, flushed).
 
     `mapping` maps column names (as `preview` gives them) to a target in `TARGETS`; columns it
     leaves out are attributes ("auto"-typed when `typed`, else text). `default_country`
     defaults to the account's. Raises `ValidationError` when the file is refused as a whole.
+
+    `processes` > 0 parses rows in that many extra (forked) processes while this one writes:
+    for single-threaded callers such as the CLI; a server process keeps the default 0.
     """
     require(actor, "contacts.import")
     account = get_account(session, actor.account_id)
@@ -419,12 +427,12 @@ def import_contacts(
     try:
         stream = records(text, fmt.delimiter)
         header = next(stream, None)
-        if header is None or header.fields is None:
+        if header is None or header[1] is None:
             raise ValidationError("the file has no header row", "file")
-        columns = column_names(header.fields)
+        columns = column_names(header[1])
         full = _full_mapping(columns, mapping, typed)
-        _check_mapping(columns, full, header.fields)
-        parse = _row_parser(columns, full, country, fmt.encoding.startswith("utf-16"))
+        _check_mapping(columns, full, header[1])
+        config = _ParseConfig(columns, full, country, fmt.encoding.startswith("utf-16"))
 
         session.flush()
         # Two imports into one account at once would race on the same phones: take turns.
@@ -435,23 +443,17 @@ def import_contacts(
         session.add(batch)
         session.flush()
 
-        writer = _Writer(session, account.id)
         tally = _Tally()
         done = 0
-        for chunk in _chunks(stream, CHUNK_ROWS):
-            rows: list[Row] = []
-            for record in chunk:
-                if record.fields is None:
-                    _reject(tally, record.line, record.error or "malformed CSV", [])
-                    continue
-                try:
-                    rows.append(parse(record.line, record.fields))
-                except RowRejected as error:
-                    _reject(tally, record.line, str(error), record.fields)
-            writer.write(rows, tally)
-            done += len(chunk)
-            if progress is not None:
-                progress(min(fileobj.tell() / size, 1.0) if size else 1.0, done)
+        with _Parsers(config, processes if size >= PARALLEL_MIN_BYTES else 0) as parsers:
+            writer = _Writer(session, account.id)  # after forking: the children need none of it
+            for count, (parsed, rejected) in parsers.parse(_chunks(stream, CHUNK_ROWS)):
+                for line, reason, fields in rejected:
+                    _reject(tally, line, reason, fields)
+                writer.write([Row(*values) for values in parsed], tally)
+                done += count
+                if progress is not None:
+                    progress(min(fileobj.tell() / size, 1.0) if size else 1.0, done)
     finally:
         release(text)
 
@@ -502,6 +504,78 @@ def _size(fileobj: BinaryIO) -> int:
     size = fileobj.tell()
     fileobj.seek(0)
     return size
+
+
+@dataclass(frozen=True)
+class _ParseConfig:
+    columns: list[str]
+    mapping: dict[str, str]
+    country: str | None
+    check_nul: bool
+
+
+_parser: tuple[_ParseConfig, Callable[[int, list[str]], tuple]] | None = None
+Parsed = tuple[int, list[tuple], list[tuple[int, str, list[str]]]]
+
+
+def _parse_chunk(config: _ParseConfig, chunk: list[Record]) -> Parsed:
+    """Rows of one chunk as (line, phone, name, labels, attributes) tuples, and the rejections."""
+    global _parser
+    if _parser is None or _parser[0] != config:
+        _parser = (
+            config,
+            _row_parser(config.columns, config.mapping, config.country, config.check_nul),
+        )
+    parse = _parser[1]
+    rows: list[tuple] = []
+    rejected: list[tuple[int, str, list[str]]] = []
+    for line, fields, error in chunk:
+        if fields is None:
+            rejected.append((line, error or "malformed CSV", []))
+            continue
+        try:
+            rows.append(parse(line, fields))
+        except RowRejected as reason:
+            rejected.append((line, str(reason), fields))
+    return len(chunk), rows, rejected
+
+
+class _Parsers:
+    """Parses chunks here, or in forked processes while this one writes (kept in order)."""
+
+    def __init__(self, config: _ParseConfig, processes: int) -> None:
+        self.config = config
+        self.processes = processes
+        self.pool: concurrent.futures.ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> _Parsers:
+        if self.processes > 0 and "fork" in multiprocessing.get_all_start_methods():
+            self.pool = concurrent.futures.ProcessPoolExecutor(
+                self.processes, mp_context=multiprocessing.get_context("fork")
+            )
+            # Fork now, before the writer loads the account's phones into this process.
+            list(self.pool.map(int, range(self.processes)))
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def parse(self, chunks: Iterable[list[Record]]) -> Iterator[tuple[int, tuple[list, list]]]:
+        if self.pool is None:
+            for chunk in chunks:
+                count, rows, rejected = _parse_chunk(self.config, chunk)
+                yield count, (rows, rejected)
+            return
+        pending: collections.deque[concurrent.futures.Future[Parsed]] = collections.deque()
+        for chunk in chunks:
+            pending.append(self.pool.submit(_parse_chunk, self.config, chunk))
+            if len(pending) > 2 * self.processes:
+                count, rows, rejected = pending.popleft().result()
+                yield count, (rows, rejected)
+        while pending:
+            count, rows, rejected = pending.popleft().result()
+            yield count, (rows, rejected)
 
 
 def _chunks(stream: Iterator[Record], size: int) -> Iterator[list[Record]]:

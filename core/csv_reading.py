@@ -190,11 +190,8 @@ def detect_format(fileobj: BinaryIO) -> CsvFormat:
     return CsvFormat(encoding, detect_delimiter(sample))
 
 
-@dataclass(frozen=True)
-class Record:
-    line: int  # where the record starts in the file (1-based)
-    fields: list[str] | None  # None when the CSV itself is broken at this point
-    error: str | None = None
+# (line where the record starts, its fields or None when the CSV is broken there, the error)
+Record = tuple[int, list[str] | None, str | None]
 
 
 def records(text: io.TextIOWrapper, delimiter: str) -> Iterator[Record]:
@@ -209,10 +206,10 @@ def records(text: io.TextIOWrapper, delimiter: str) -> Iterator[Record]:
             return
         except csv.Error as error:
             start, previous_end = previous_end + 1, reader.line_num
-            yield Record(start, None, f"malformed CSV: {error}")
+            yield start, None, f"malformed CSV: {error}"
             continue
         start, previous_end = previous_end + 1, reader.line_num
         for value in fields:
             if value and not value.isspace():
-                yield Record(start, fields)
+                yield start, fields, None
                 break

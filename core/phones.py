@@ -25,7 +25,6 @@ _NON_GEO = "001"
 _MAX_FAST_LENGTH = 40
 
 # One compiled check per region: national significant number -> is it a valid number there?
-_validators: dict[str, Callable[[str], bool]] = {}
 _region_metadata: dict[str, PhoneMetadata | None] = {}
 
 
@@ -103,75 +102,107 @@ def _fast_e164(text: str, region: str | None) -> str | None:
         return None
     plus = text[0] == "+"
     digits = (text[1:] if plus else text).translate(_FORMATTING)
-    if not digits.isascii() or not digits.isdigit() or digits[0] == "0":
+    if not digits.isdigit() or not digits.isascii() or digits[0] == "0":
         return None
     if plus:
-        country_code, national = _split_country_code(digits)
-        if country_code is None:
+        code = digits[:1] if digits[:1] in _CODES else None
+        code = code or (digits[:2] if digits[:2] in _CODES else None)
+        code = code or (digits[:3] if digits[:3] in _CODES else None)
+        if code is None:
             return None
+        national = digits[len(code) :]
+        parsing = None  # the parser reads the number with its country's main metadata
     else:
-        metadata = _metadata(region) if region else None
-        if metadata is None or metadata.country_code is None:
+        parsing = _region(region) if region else None
+        if parsing is None:
             return None
-        idd = metadata.international_prefix
-        if idd and re.match(idd, digits):
+        if parsing.idd is not None and parsing.idd.match(digits):
             return None
-        country_code, national = metadata.country_code, digits
-        code = str(country_code)
+        code, national = parsing.code, digits
         if digits.startswith(code):
             # Typed without '+': the parser takes the country code off when the rest is a
             # better fit (the same rule, in the same order, as phonenumbers).
             rest = digits[len(code) :]
-            if _may_strip_national_prefix(rest, metadata):
+            if parsing.may_strip_prefix(rest):
                 return None
-            general = metadata.general_desc.national_number_pattern
+            general = parsing.general
             if (
-                not re.fullmatch(general, digits) and re.fullmatch(general, rest)
-            ) or _test_number_length(digits, metadata) == ValidationResult.TOO_LONG:
-                national = rest
+                general is not None and not general.fullmatch(digits) and general.fullmatch(rest)
+            ) or _test_number_length(digits, parsing.metadata) == ValidationResult.TOO_LONG:
+                national, parsing = rest, None
     if national[:1] == "0" or len(national) < 2:
         return None
-    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(country_code)
-    if not regions or regions[0] == _NON_GEO:
+    group = _code_group(code)
+    if group is None:
         return None
-    main = _metadata(regions[0])
-    if main is None or _may_strip_national_prefix(national, main):
+    if (parsing or group[0]).may_strip_prefix(national):
         return None
-    if _valid_for_code(national, regions):
-        return f"+{country_code}{national}"
+    if _valid_in_group(national, group):
+        return "+" + code + national
     return None
 
 
-def _split_country_code(digits: str) -> tuple[int | None, str]:
-    for size in (1, 2, 3):
-        code = int(digits[:size])
-        if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
-            return code, digits[size:]
-    return None, digits
+class _Region:
+    """What the fast path needs of one region's metadata, with its patterns compiled once."""
+
+    __slots__ = ("code", "general", "idd", "leading", "metadata", "prefix", "valid")
+
+    def __init__(self, metadata: PhoneMetadata) -> None:
+        self.metadata = metadata
+        self.code = str(metadata.country_code)
+        general = metadata.general_desc
+        pattern = general.national_number_pattern if general is not None else None
+        self.general = re.compile(pattern) if pattern else None
+        self.idd = (
+            re.compile(metadata.international_prefix) if metadata.international_prefix else None
+        )
+        prefix = metadata.national_prefix_for_parsing
+        self.prefix = re.compile(prefix) if prefix else None
+        self.leading = re.compile(metadata.leading_digits) if metadata.leading_digits else None
+        self.valid = _build_validator(metadata)
+
+    def may_strip_prefix(self, national: str) -> bool:
+        """Whether the parser could take a national prefix or carrier code off this number."""
+        if self.prefix is None:
+            return False
+        match = self.prefix.match(national)
+        if match is None:
+            return False
+        return match.end() > 0 or any(group is not None for group in match.groups())
 
 
-def _may_strip_national_prefix(national: str, metadata: PhoneMetadata) -> bool:
-    pattern = metadata.national_prefix_for_parsing
-    if not pattern:
-        return False
-    match = re.match(pattern, national)
-    if match is None:
-        return False
-    return match.end() > 0 or any(group is not None for group in match.groups())
+_CODES = {str(code) for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE}
+_regions: dict[str, _Region | None] = {}
+_groups: dict[str, tuple[_Region, ...] | None] = {}
 
 
-def _valid_for_code(national: str, regions: tuple[str, ...] | list[str]) -> bool:
-    """phonenumbers' is_valid_number: the region chosen as region_code_for_number does it."""
-    if len(regions) == 1:
-        return _validator(regions[0])(national)
-    for region in regions:
+def _region(region: str) -> _Region | None:
+    if region not in _regions:
         metadata = _metadata(region)
-        if metadata is None:
-            continue
-        if metadata.leading_digits is not None:
-            if re.match(metadata.leading_digits, national):
-                return _validator(region)(national)
-        elif _validator(region)(national):
+        ok = metadata is not None and metadata.country_code is not None
+        _regions[region] = _Region(metadata) if ok else None  # type: ignore[arg-type]
+    return _regions[region]
+
+
+def _code_group(code: str) -> tuple[_Region, ...] | None:
+    """The regions sharing a country code, main region first; None for non-geographic codes."""
+    if code not in _groups:
+        names = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(code)) or ()
+        regions = tuple(r for r in (_region(n) for n in names if n != _NON_GEO) if r)
+        geographic = bool(names) and names[0] != _NON_GEO and len(regions) == len(names)
+        _groups[code] = regions if geographic and regions else None
+    return _groups[code]
+
+
+def _valid_in_group(national: str, group: tuple[_Region, ...]) -> bool:
+    """phonenumbers' is_valid_number: valid in the region region_code_for_number picks."""
+    if len(group) == 1:
+        return group[0].valid(national)
+    for region in group:
+        if region.leading is not None:
+            if region.leading.match(national):
+                return region.valid(national)
+        elif region.valid(national):
             return True
     return False
 
@@ -180,13 +211,6 @@ def _metadata(region: str) -> PhoneMetadata | None:
     if region not in _region_metadata:
         _region_metadata[region] = PhoneMetadata.metadata_for_region(region, None)
     return _region_metadata[region]
-
-
-def _validator(region: str) -> Callable[[str], bool]:
-    check = _validators.get(region)
-    if check is None:
-        check = _validators[region] = _build_validator(_metadata(region))
-    return check
 
 
 def _build_validator(metadata: PhoneMetadata | None) -> Callable[[str], bool]:

@@ -641,3 +641,84 @@ def test_random_csv_never_crashes_and_every_row_is_accounted_for(
         assert all(p.startswith("+") and p[1:].isdigit() for p in phones)
     finally:
         session.rollback()
+
+
+# --- parsing in a second process, and the command line ---------------------------------------------
+
+
+def _sample_file(rows: int = 300) -> bytes:
+    lines = ["name;phone;labels;city"]
+    for n in range(rows):
+        phone = "123" if n % 10 == 0 else f"(11) 9{n:04d}-{n:04d}"
+        lines.append(f"P{n};{phone};{'vip' if n % 3 else 'lead, vip'};City {n % 7}")
+    lines.append("Again;(11) 90001-0001;novo;")  # a duplicate of row 3
+    return "\n".join(lines).encode("utf-8")
+
+
+def test_parsing_in_another_process_gives_the_same_import(
+    session: Session, manager: Actor, account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(contacts_import, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(contacts_import, "CHUNK_ROWS", 40)
+    other = make_account(session, "Other", default_country="BR")
+    session.commit()
+    alone = Actor(None, other.id, Role.MANAGER, "alone")
+
+    parallel = run(session, manager, _sample_file(), processes=1)
+    serial = run(session, alone, _sample_file(), processes=0)
+
+    def shape(batch: ImportBatch) -> tuple:
+        return (
+            batch.created_count,
+            batch.merged_count,
+            batch.rejected_count,
+            [(e["row"], e["reason"]) for e in batch.errors],
+        )
+
+    assert shape(parallel) == shape(serial)
+    assert parallel.created_count == 270 and parallel.merged_count == 1
+    mine, theirs = stored(session, manager.account_id), stored(session, other.id)
+    assert {p: (c.name, c.label_names, c.custom_attributes) for p, c in mine.items()} == {
+        p: (c.name, c.label_names, c.custom_attributes) for p, c in theirs.items()
+    }
+
+
+def test_command_line_import(
+    session: Session, account: Account, tmp_path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from core.cli import main
+
+    source = tmp_path / "contacts.csv"
+    source.write_bytes(_sample_file(50))
+    rejected_out = tmp_path / "rejected.csv"
+
+    code = main(
+        [
+            "import-contacts",
+            str(source),
+            "--account",
+            str(account.id),
+            "--rejected-out",
+            str(rejected_out),
+        ]
+    )
+
+    out = capsys.readouterr()
+    assert code == 0
+    assert "created 45, updated 0, unchanged 0, merged duplicates 1, rejected 5" in out.out
+    assert "row 2: phone '123': too short for BR (+55)" in out.err
+    assert rejected_out.read_text(encoding="utf-8-sig").count("\n") == 6
+    assert len(stored(session, account.id)) == 45
+
+
+def test_command_line_refuses_a_file_without_phone_column(
+    session: Session, account: Account, tmp_path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from core.cli import main
+
+    source = tmp_path / "contacts.csv"
+    source.write_text("name,email\nAna,a@b.c\n")
+
+    assert main(["import-contacts", str(source), "--account", str(account.id)]) == 2
+    assert "no phone column" in capsys.readouterr().err
+    assert stored(session, account.id) == {}

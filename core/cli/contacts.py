@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -31,6 +32,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="store attribute values that look like numbers or true/false as such",
     )
     command.add_argument(
+        "--processes",
+        type=int,
+        default=1 if (os.cpu_count() or 1) > 1 else 0,
+        help="extra processes parsing rows while this one writes (default: 1 on multi-core)",
+    )
+    command.add_argument(
         "--rejected-out", type=Path, help="write the rejected rows (with reasons) to this CSV"
     )
     command.set_defaults(handler=_import_contacts)
@@ -48,6 +55,7 @@ def _import_contacts(args: argparse.Namespace) -> int:
             args.file.name,
             default_country=args.default_country,
             typed=args.typed,
+            processes=max(0, args.processes),
         )
     print(
         f"{args.file.name}: {batch.message}\n"
