@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import sys
@@ -115,11 +116,13 @@ def seed(engine: Engine) -> int:
     return account_id
 
 
-def report(name: str, seconds: float, note: str = "") -> bool:
+def report(name: str, seconds: float, note: str = "", cpu: float | None = None) -> bool:
     target = TARGETS[name]
     ok = seconds <= target
     shown = f"{seconds * 1000:.0f} ms" if target < 1 else f"{seconds:.2f} s"
     goal = f"{target * 1000:.0f} ms" if target < 1 else f"{target:.0f} s"
+    if cpu is not None:  # on a shared machine wall time includes waiting for a core
+        note += f" [cpu {cpu * 1000:.0f} ms]" if target < 1 else f" [cpu {cpu:.2f} s]"
     print(f"{name:8} {shown:>10}   target <= {goal:7} {'ok' if ok else 'MISSED'}  {note}")
     return ok
 
@@ -142,22 +145,33 @@ def main() -> int:
             account_id, count = None, 0
     if args.reseed or account_id is None or count != CONTACTS:
         account_id = seed(engine)
-    print(f"database: {engine.dialect.name}, {CONTACTS:,} contacts")
+    print(
+        f"database: {engine.dialect.name}, {CONTACTS:,} contacts; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
     results = []
     with Session(engine) as session:
         audience.clear_cache()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         audience.snapshot(session, account_id)
-        results.append(report("load", time.perf_counter() - started, "(cold cache, one account)"))
+        results.append(
+            report(
+                "load",
+                time.perf_counter() - started,
+                "(cold cache, one account)",
+                time.process_time() - cpu,
+            )
+        )
 
         started = time.perf_counter()
         first = audience.preview(session, account_id, COMBINED)
         cold = time.perf_counter() - started
-        timings = []
+        timings, cpu_timings = [], []
         for _ in range(20):
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             again = audience.preview(session, account_id, COMBINED)
             timings.append(time.perf_counter() - started)
+            cpu_timings.append(time.process_time() - cpu)
         assert again.count == first.count
         results.append(
             report(
@@ -165,6 +179,7 @@ def main() -> int:
                 statistics.median(timings),
                 f"(median of 20, version query included; {first.count:,} recipients; "
                 f"first use of the two attributes {cold * 1000:.0f} ms)",
+                statistics.median(cpu_timings),
             )
         )
         session.rollback()
@@ -188,14 +203,16 @@ def main() -> int:
         session.commit()
         audience.snapshot(session, account_id)  # the worker's cache is warm after the first start
         session.commit()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         assert campaigns.start(session, campaign.id, datetime.now(UTC), campaigns.EDITABLE)
         session.commit()
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         frozen = session.scalar(
             select(func.count()).where(CampaignRecipient.campaign_id == campaign.id)
         )
-        results.append(report("freeze", elapsed, f"({frozen:,} recipients rendered and inserted)"))
+        results.append(
+            report("freeze", elapsed, f"({frozen:,} recipients rendered and inserted)", cpu)
+        )
         session.execute(delete(Campaign).where(Campaign.id == campaign.id))
         session.commit()
     engine.dispose()
