@@ -144,8 +144,9 @@ NOT_WORDS = re.compile(
 
 
 def _has_words(text: str) -> bool:
+    """Two letters in a row outside placeholders and markup ("v2", "#1", "x" are not words)."""
     stripped = NOT_WORDS.sub("", text)
-    return any(c.isalpha() for c in stripped) and text.strip() not in ALLOWED
+    return bool(re.search(r"[^\W\d_]{2,}", stripped)) and text.strip() not in ALLOWED
 
 
 def _root_name(node: ast.AST) -> str | None:
@@ -387,7 +388,7 @@ def test_the_scan_catches_unwrapped_text_and_lets_wrapped_text_pass(tmp_path: Pa
         'st.radio(_("Mode"), ["now", N_("Later")], format_func=_)\n'  # 8
         'st.tabs([_("One"), "Two"])\n'  # 9
         'st.dataframe(df, column_config={"phone": "Phone"})\n'  # 10
-        'st.write(_("ok"), ":material/check:", "---", f"**{x}**", key="k")\n'
+        'st.write(_("ok"), ":material/check:", "---", f"**{x}**", "v2", key="k")\n'
         'st.selectbox(_("Lang"), ["en", "es"], format_func=names.get)\n'
         'st.markdown(_("Sent: {n}").format(n=3))\n'
         'logger.error("not streamlit")\n'
