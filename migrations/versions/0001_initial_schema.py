@@ -2,14 +2,13 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 17:49:51.033159
+Create Date: 2026-11-28
 """
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy import Text  # noqa: F401  (autogenerate renders JSONB(astext_type=Text()))
-from sqlalchemy.dialects import postgresql  # noqa: F401
 
 import core.models.base
 from sqlalchemy.dialects import postgresql
@@ -50,6 +49,12 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('email', name=op.f('uq_users_email')),
     sa.UniqueConstraint('username', name=op.f('uq_users_username'))
+    )
+    op.create_table('webhook_event_counts',
+    sa.Column('event', sa.String(length=40), nullable=False),
+    sa.Column('count', sa.Integer(), nullable=False),
+    sa.Column('last_received_at', core.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('event', name=op.f('pk_webhook_event_counts'))
     )
     op.create_table('worker_heartbeats',
     sa.Column('worker_id', sa.String(length=100), nullable=False),
@@ -134,7 +139,9 @@ def upgrade() -> None:
     sa.UniqueConstraint('account_id', 'phone', name=op.f('uq_contacts_account_id_phone'))
     )
     with op.batch_alter_table('contacts', schema=None) as batch_op:
+        batch_op.create_index('ix_contacts_account_id_id', ['account_id', 'id'], unique=False)
         batch_op.create_index('ix_contacts_account_id_name', ['account_id', 'name'], unique=False)
+        batch_op.create_index('ix_contacts_account_id_updated_at', ['account_id', 'updated_at'], unique=False)
 
     op.create_table('import_batches',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -148,6 +155,7 @@ def upgrade() -> None:
     sa.Column('rejected_count', sa.Integer(), nullable=False),
     sa.Column('merged_count', sa.Integer(), nullable=False),
     sa.Column('errors', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.Column('columns', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=True),
     sa.Column('message', sa.String(length=500), nullable=True),
     sa.Column('created_at', core.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('finished_at', core.models.base.UTCDateTime(timezone=True), nullable=True),
@@ -271,6 +279,7 @@ def upgrade() -> None:
     sa.Column('http_status', sa.Integer(), nullable=True),
     sa.Column('provider_message_id', sa.String(length=100), nullable=True),
     sa.Column('instance_id', sa.Integer(), nullable=True),
+    sa.Column('parts_sent', sa.Integer(), nullable=False),
     sa.Column('claimed_by', sa.String(length=100), nullable=True),
     sa.Column('claimed_at', core.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('sent_at', core.models.base.UTCDateTime(timezone=True), nullable=True),
@@ -285,6 +294,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('campaign_id', 'contact_id', name=op.f('uq_campaign_recipients_campaign_id_contact_id'))
     )
     with op.batch_alter_table('campaign_recipients', schema=None) as batch_op:
+        batch_op.create_index('ix_campaign_recipients_campaign_id_is_test_sent_at_status', ['campaign_id', 'is_test', 'sent_at', 'status'], unique=False)
         batch_op.create_index('ix_campaign_recipients_campaign_id_status', ['campaign_id', 'status'], unique=False)
         batch_op.create_index('ix_campaign_recipients_instance_id_sent_at', ['instance_id', 'sent_at'], unique=False)
         batch_op.create_index('ix_campaign_recipients_provider_message_id', ['provider_message_id'], unique=False)
@@ -357,6 +367,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_campaign_recipients_provider_message_id')
         batch_op.drop_index('ix_campaign_recipients_instance_id_sent_at')
         batch_op.drop_index('ix_campaign_recipients_campaign_id_status')
+        batch_op.drop_index('ix_campaign_recipients_campaign_id_is_test_sent_at_status')
 
     op.drop_table('campaign_recipients')
     with op.batch_alter_table('campaign_instances', schema=None) as batch_op:
@@ -386,7 +397,9 @@ def downgrade() -> None:
 
     op.drop_table('import_batches')
     with op.batch_alter_table('contacts', schema=None) as batch_op:
+        batch_op.drop_index('ix_contacts_account_id_updated_at')
         batch_op.drop_index('ix_contacts_account_id_name')
+        batch_op.drop_index('ix_contacts_account_id_id')
 
     op.drop_table('contacts')
     with op.batch_alter_table('campaigns', schema=None) as batch_op:
@@ -403,6 +416,7 @@ def downgrade() -> None:
 
     op.drop_table('api_tokens')
     op.drop_table('worker_heartbeats')
+    op.drop_table('webhook_event_counts')
     op.drop_table('users')
     op.drop_table('accounts')
     # ### end Alembic commands ###
