@@ -15,10 +15,10 @@ row); what is held for the whole file is one phone -> id map for the account.
 
 from __future__ import annotations
 
-import collections
-import concurrent.futures
+import contextlib
 import csv
 import io
+import json
 import multiprocessing
 import re
 import unicodedata
@@ -53,6 +53,7 @@ ATTRIBUTE_TYPES = (TEXT, NUMBER, BOOLEAN, AUTO)
 TARGETS = (PHONE, NAME, LABELS, *ATTRIBUTE_TYPES, SKIP)
 
 CHUNK_ROWS = 5000
+SQLITE_CACHE_KIB = 128 * 1024
 PARALLEL_MIN_BYTES = 4 * 1024 * 1024  # below this, starting processes costs more than it saves
 MAX_NAME = 200
 MAX_LABEL = 100
@@ -279,6 +280,7 @@ class Row:
     name: str | None
     labels: list[str]
     attributes: dict[str, Any]
+    attributes_json: str | None  # encoded while parsing; None once merged with another row
 
 
 def _convert(value: str, kind: str, column: str) -> Any:
@@ -379,7 +381,7 @@ def _row_parser(
                 values[key] = value if kind == TEXT else _convert(value, kind, column)
         if check_nul and any("\x00" in f for f in fields):  # 8-bit files: refused whole
             raise RowRejected("the row contains a NUL character (binary data)")
-        return (line, phone, name or None, labels, values)
+        return (line, phone, name or None, labels, values, json.dumps(values))
 
     return parse
 
@@ -413,8 +415,8 @@ def import_contacts(
     leaves out are attributes ("auto"-typed when `typed`, else text). `default_country`
     defaults to the account's. Raises `ValidationError` when the file is refused as a whole.
 
-    `processes` > 0 parses rows in that many extra (forked) processes while this one writes:
-    for single-threaded callers such as the CLI; a server process keeps the default 0.
+    `processes` > 0 reads and parses the file in a forked process while this one writes (for
+    single-threaded callers such as the CLI; a server process keeps the default 0).
     """
     require(actor, "contacts.import")
     account = get_account(session, actor.account_id)
@@ -445,15 +447,16 @@ def import_contacts(
 
         tally = _Tally()
         done = 0
-        with _Parsers(config, processes if size >= PARALLEL_MIN_BYTES else 0) as parsers:
-            writer = _Writer(session, account.id)  # after forking: the children need none of it
-            for count, (parsed, rejected) in parsers.parse(_chunks(stream, CHUNK_ROWS)):
+        parallel = processes > 0 and size >= PARALLEL_MIN_BYTES
+        with _Parsers(config, fileobj, fmt, stream, parallel) as parsers, _page_cache(session):
+            writer = _Writer(session, account.id)
+            for (count, parsed, rejected), position in parsers.parse():
                 for line, reason, fields in rejected:
                     _reject(tally, line, reason, fields)
                 writer.write([Row(*values) for values in parsed], tally)
                 done += count
                 if progress is not None:
-                    progress(min(fileobj.tell() / size, 1.0) if size else 1.0, done)
+                    progress(min(position / size, 1.0) if size else 1.0, done)
     finally:
         release(text)
 
@@ -489,6 +492,21 @@ def import_contacts(
     if progress is not None:
         progress(1.0, done)
     return batch
+
+
+@contextlib.contextmanager
+def _page_cache(session: Session) -> Iterator[None]:
+    """A bigger SQLite page cache for the import: the contact indexes take random inserts."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    before = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+    connection.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql(f"PRAGMA cache_size = {int(before)}")
 
 
 def _summary(fmt: CsvFormat, country: str | None) -> str:
@@ -541,41 +559,66 @@ def _parse_chunk(config: _ParseConfig, chunk: list[Record]) -> Parsed:
 
 
 class _Parsers:
-    """Parses chunks here, or in forked processes while this one writes (kept in order)."""
+    """Chunks of parsed rows, in file order: parsed here, or by a forked producer process that
+    reads and parses the file while this process writes to the database."""
 
-    def __init__(self, config: _ParseConfig, processes: int) -> None:
-        self.config = config
-        self.processes = processes
-        self.pool: concurrent.futures.ProcessPoolExecutor | None = None
+    def __init__(
+        self,
+        config: _ParseConfig,
+        fileobj: BinaryIO,
+        fmt: CsvFormat,
+        stream: Iterator[Record],
+        parallel: bool,
+    ) -> None:
+        self.config, self.fileobj, self.fmt, self.stream = config, fileobj, fmt, stream
+        self.parallel = parallel and "fork" in multiprocessing.get_all_start_methods()
+        self.process: multiprocessing.process.BaseProcess | None = None
 
     def __enter__(self) -> _Parsers:
-        if self.processes > 0 and "fork" in multiprocessing.get_all_start_methods():
-            self.pool = concurrent.futures.ProcessPoolExecutor(
-                self.processes, mp_context=multiprocessing.get_context("fork")
+        if self.parallel:
+            context = multiprocessing.get_context("fork")
+            self.queue: Any = context.Queue(maxsize=4)
+            # Forked now, before the writer loads the account's phones into this process.
+            self.process = context.Process(
+                target=_produce,
+                args=(self.fileobj, self.fmt, self.config, self.queue),
+                daemon=True,
             )
-            # Fork now, before the writer loads the account's phones into this process.
-            list(self.pool.map(int, range(self.processes)))
+            self.process.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+        if self.process is not None:
+            if self.process.is_alive():
+                self.process.terminate()
+            self.process.join()
 
-    def parse(self, chunks: Iterable[list[Record]]) -> Iterator[tuple[int, tuple[list, list]]]:
-        if self.pool is None:
-            for chunk in chunks:
-                count, rows, rejected = _parse_chunk(self.config, chunk)
-                yield count, (rows, rejected)
+    def parse(self) -> Iterator[tuple[Parsed, int]]:
+        """(count, rows, rejected) per chunk, with the byte position reached in the file."""
+        if self.process is None:
+            for chunk in _chunks(self.stream, CHUNK_ROWS):
+                yield _parse_chunk(self.config, chunk), self.fileobj.tell()
             return
-        pending: collections.deque[concurrent.futures.Future[Parsed]] = collections.deque()
-        for chunk in chunks:
-            pending.append(self.pool.submit(_parse_chunk, self.config, chunk))
-            if len(pending) > 2 * self.processes:
-                count, rows, rejected = pending.popleft().result()
-                yield count, (rows, rejected)
-        while pending:
-            count, rows, rejected = pending.popleft().result()
-            yield count, (rows, rejected)
+        while True:
+            item = self.queue.get()
+            if item is None:
+                return
+            if isinstance(item, str):
+                raise RuntimeError(f"the CSV reading process failed: {item}")
+            yield item
+
+
+def _produce(fileobj: BinaryIO, fmt: CsvFormat, config: _ParseConfig, out: Any) -> None:
+    """In the forked process: read and parse the whole file, chunk by chunk, into `out`."""
+    try:
+        text = open_text(fileobj, fmt.encoding)
+        stream = records(text, fmt.delimiter)
+        next(stream, None)  # the header
+        for chunk in _chunks(stream, CHUNK_ROWS):
+            out.put((_parse_chunk(config, chunk), fileobj.tell()))
+        out.put(None)
+    except BaseException as error:  # noqa: BLE001 - reported to the parent, which raises
+        out.put(f"{type(error).__name__}: {error}")
 
 
 def _chunks(stream: Iterator[Record], size: int) -> Iterator[list[Record]]:
@@ -609,7 +652,6 @@ class _Writer:
         dialect = self.connection.dialect
         self.postgres = dialect.name == "postgresql"
         contacts = Contact.__table__
-        self.to_json = _processor(contacts.c.custom_attributes.type, dialect) or _identity
         self.now = (_processor(contacts.c.updated_at.type, dialect) or _identity)(utcnow())
         self.ids: dict[str, int] = dict(
             self.connection.execute(
@@ -696,8 +738,9 @@ class _Writer:
     def _insert(self, rows: list[Row], tally: _Tally) -> None:
         if not rows:
             return
-        account_id, now, to_json = self.account_id, self.now, self.to_json
+        account_id, now = self.account_id, self.now
         status = WhatsAppStatus.UNKNOWN.value
+        last_before = self._last_id() if not self.postgres else None
         self._executemany(
             self.insert_sql,
             [
@@ -705,22 +748,14 @@ class _Writer:
                     "account_id": account_id,
                     "phone": row.phone,
                     "name": row.name,
-                    "attributes": to_json(row.attributes),
+                    "attributes": row.attributes_json or json.dumps(row.attributes),
                     "status": status,
                     "now": now,
                 }
                 for row in rows
             ],
         )
-        contacts = Contact.__table__
-        new_ids = dict(
-            self.connection.execute(
-                select(contacts.c.phone, contacts.c.id).where(
-                    contacts.c.account_id == account_id,
-                    contacts.c.phone.in_([row.phone for row in rows]),
-                )
-            ).all()
-        )
+        new_ids = self._sequential_ids(rows, last_before) or self._look_up_ids(rows)
         self.ids.update(new_ids)
         self.created.update(new_ids.values())
         tally.created += len(rows)
@@ -732,6 +767,35 @@ class _Writer:
                 for row in rows
                 for label in row.labels
             ],
+        )
+
+    def _last_id(self) -> int:
+        return self.connection.exec_driver_sql("SELECT max(id) FROM contacts").scalar() or 0
+
+    def _sequential_ids(self, rows: list[Row], last_before: int | None) -> dict[str, int] | None:
+        """SQLite numbers new rows max(id)+1, +2, ... while this transaction holds the write lock;
+        checked (count and both ends) before it is relied on, else the ids are looked up."""
+        if last_before is None:
+            return None
+        first, last = last_before + 1, last_before + len(rows)
+        check = self.connection.exec_driver_sql(
+            "SELECT max(id), (SELECT phone FROM contacts WHERE id = ?), "
+            "(SELECT phone FROM contacts WHERE id = ?) FROM contacts",
+            (first, last),
+        ).one()
+        if tuple(check) != (last, rows[0].phone, rows[-1].phone):
+            return None
+        return {row.phone: first + offset for offset, row in enumerate(rows)}
+
+    def _look_up_ids(self, rows: list[Row]) -> dict[str, int]:
+        contacts = Contact.__table__
+        return dict(
+            self.connection.execute(
+                select(contacts.c.phone, contacts.c.id).where(
+                    contacts.c.account_id == self.account_id,
+                    contacts.c.phone.in_([row.phone for row in rows]),
+                )
+            ).all()
         )
 
     def _update(self, rows: list[Row], tally: _Tally) -> None:
@@ -766,7 +830,7 @@ class _Writer:
                     {
                         "id": contact_id,
                         "name": new_name,
-                        "attributes": self.to_json(new_attributes),
+                        "attributes": json.dumps(new_attributes),
                         "now": self.now,
                     }
                 )
@@ -797,6 +861,7 @@ def _apply(current: Row, later: Row) -> None:
         if label not in current.labels:
             current.labels.append(label)
     current.attributes.update(later.attributes)
+    current.attributes_json = None
     current.line = later.line
 
 
