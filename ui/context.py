@@ -34,9 +34,16 @@ def _st_navigation_only() -> None:
     try:
         from streamlit.runtime.pages_manager import PagesManager
 
+        started_in_old_mode = bool(PagesManager.uses_pages_directory)
         PagesManager.uses_pages_directory = False
     except (ImportError, AttributeError):  # a Streamlit without the old mechanism
-        pass
+        return
+    if started_in_old_mode and st.runtime.exists():
+        # The first run after the server started is already under way in the old mode: its
+        # widgets got ids (they include the page's hash) that the next run will not know, so
+        # that browser's first click (the login) was lost. Start the run again, now through
+        # app.py's st.navigation, before anything of it is used (found by tests/e2e).
+        st.rerun()
 
 
 _st_navigation_only()

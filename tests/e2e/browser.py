@@ -33,7 +33,14 @@ def launch(playwright):  # type: ignore[no-untyped-def]
 
 
 def wait_idle(page, timeout: float = 30_000) -> None:  # type: ignore[no-untyped-def]
-    """Connected, and the script run finished (Streamlit marks it on the app root)."""
+    """Connected, and the script run finished (Streamlit marks it on the app root).
+
+    Waits a moment first, as Streamlit's own `wait_for_app_run` does: right after a click the
+    root still says `notRunning` from the previous run until the rerun request is answered."""
+    page.wait_for_timeout(100)
+    page.wait_for_selector(
+        "[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=timeout
+    )
     page.wait_for_selector(
         "[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout
     )

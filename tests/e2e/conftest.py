@@ -1,0 +1,159 @@
+"""Browser end-to-end fixtures: one real stack per module (UI, worker, API) on a temporary SQLite
+database, seeded through the core services, with the fake Evolution server behind it.
+
+The test process itself talks to the same database (to seed, and to read ids back), so its
+environment points at the stack's for the whole module: `settings_env` from tests/conftest.py is
+overridden here, since its per-test temporary database would hide the stack's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from core import accounts, instances
+from core.access import Actor
+from core.db import make_engine, reset_engine_cache, session_scope
+from core.models import Base, Role
+from core.settings import reset_settings_cache
+from tests.e2e.browser import launch, require_browser
+from tests.e2e.stack import Stack, running_stack
+from tests.fake_evolution import FakeEvolution
+
+SECRET_KEY = "e2e-secret"
+ADMIN = ("ana", "ana-e2e-password-1")
+VIEWER = ("carla", "carla-e2e-password-1")
+FAST = "loja"  # Evolution instance the campaign of the main flow goes through
+SLOW = "lenta"  # one message a minute: its campaign stays running while the test clicks
+
+
+@dataclass
+class World:
+    """What the module's tests share: the stack, the fake server, the seeded ids."""
+
+    stack: Stack
+    fake: FakeEvolution
+    engine: Engine
+    account_id: int
+    admin: Actor
+    viewer: Actor
+    instance_ids: dict[str, int]  # Evolution instance name -> SenderInstance.id
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+
+def _seed(fake: FakeEvolution) -> tuple[int, Actor, Actor, dict[str, int]]:
+    with session_scope() as session:
+        account = accounts.create_account(
+            session, "Loja da Ana", "America/Sao_Paulo", default_country="BR"
+        )
+        users = {}
+        for (username, password), role in ((ADMIN, Role.ADMIN), (VIEWER, Role.VIEWER)):
+            user = accounts.create_user(
+                session, username, password, account.id, role, must_change_password=False
+            )
+            users[role] = Actor(user.id, account.id, role, username)
+        admin = users[Role.ADMIN]
+        ids = {}
+        for name, rate in ((FAST, 10), (SLOW, 1)):
+            evolution = fake.add_instance(name)
+            created = instances.create_instance(
+                session,
+                admin,
+                {
+                    "name": name,
+                    "base_url": fake.base_url,
+                    "instance_name": name,
+                    "token": evolution.token,
+                    "rate_per_minute": rate,
+                    "extra_delay_max_seconds": 0,
+                },
+            )
+            # Created through the service: its webhook is registered at the API's public URL.
+            assert created.webhook_error is None, created.webhook_error
+            assert created.webhook_registered_at is not None
+            ids[name] = created.id
+        return account.id, admin, users[Role.VIEWER], ids
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    require_browser()
+    data_dir = tmp_path_factory.mktemp("e2e") / "data"
+    data_dir.mkdir()
+    database_url = f"sqlite:///{data_dir / 'e2e.db'}"
+    env = {"DATA_DIR": str(data_dir), "DATABASE_URL": database_url, "SECRET_KEY": SECRET_KEY}
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        patch.delenv("SECRET_KEY_PREVIOUS", raising=False)
+        # The tables straight from the models (tests/test_migrations.py checks that the
+        # migrations agree with them): a migration not yet regenerated must not hide UI bugs.
+        schema_engine = make_engine(database_url)
+        Base.metadata.create_all(schema_engine)
+        schema_engine.dispose()
+        with FakeEvolution() as fake, running_stack(data_dir, database_url, env) as stack:
+            patch.setenv("PUBLIC_API_URL", stack.api_url)
+            reset_settings_cache()
+            reset_engine_cache()
+            engine = make_engine(database_url)
+            try:
+                account_id, admin, viewer, ids = _seed(fake)
+                for name in ids:
+                    assert fake.instance(name).webhook is not None, "webhook/set never arrived"
+                yield World(stack, fake, engine, account_id, admin, viewer, ids)
+            finally:
+                engine.dispose()
+                reset_engine_cache()
+                reset_settings_cache()
+                for name in ("api", "worker", "ui"):
+                    _print_tail(stack, name)
+
+
+def _print_tail(stack: Stack, name: str) -> None:
+    """The processes' logs end up in the pytest report of a failing test (captured output)."""
+    try:
+        text = stack.log(name)
+    except OSError:
+        return
+    print(f"----- {name}.log (last 40 lines) -----")
+    print("\n".join(text.splitlines()[-40:]))
+
+
+@pytest.fixture(autouse=True)
+def settings_env(world: World) -> Iterator[Path]:
+    """Overrides tests/conftest.py's: keep the stack's database and secret for the test process."""
+    reset_settings_cache()
+    reset_engine_cache()
+    yield Path(world.stack.env["DATA_DIR"])
+
+
+@pytest.fixture(scope="module")
+def browser(world: World) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = launch(playwright)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh browser context per test: a new Streamlit session, logged out."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        context.close()
