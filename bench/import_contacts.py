@@ -12,6 +12,7 @@ resident set size (`ru_maxrss`), which covers everything the import held, not ju
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import resource
 import sys
@@ -132,6 +133,11 @@ def generate(path: Path, rows: int, seed: int = 7) -> None:
             out.write(f"{name},{number},{labels},{city},{plan},{age}\n")
 
 
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -158,6 +164,8 @@ def main() -> int:
             session.commit()
             actor = Actor.system(account.id, "bench")
             rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+            children_before = _cpu(resource.RUSAGE_CHILDREN)
+            cpu_before = time.process_time()
             started = time.perf_counter()
             with csv_path.open("rb") as handle:
                 batch = import_contacts(
@@ -165,6 +173,8 @@ def main() -> int:
                 )
             session.commit()
             elapsed = time.perf_counter() - started
+            main_cpu = time.process_time() - cpu_before
+            child_cpu = _cpu(resource.RUSAGE_CHILDREN) - children_before
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
             child_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
             stored = session.scalar(select(func.count()).select_from(Contact))
@@ -194,6 +204,16 @@ def main() -> int:
     )
     if args.processes:
         print(f"parser process  {child_peak / 2**20:8.0f} MiB peak RSS (largest child)")
+    busiest = max(main_cpu, child_cpu)
+    load = os.getloadavg()[0]
+    print(
+        f"cpu time        writer {main_cpu:.1f} s, parser {child_cpu:.1f} s; "
+        f"load average {load:.1f} on {os.cpu_count()} cores"
+    )
+    print(
+        f"cpu-bound rate  {args.rows / busiest:10,.0f}   (rows / busier process's CPU time: "
+        "what two idle cores would sustain; wall-clock is the figure above)"
+    )
     return 0
 
 
