@@ -72,7 +72,7 @@ def main() -> int:
 
     scheduler = BlockingScheduler(
         timezone=UTC,
-        executors={"default": ThreadPoolExecutor(4)},
+        executors={"default": ThreadPoolExecutor(6)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
     )
     maintain_every = max(0.05, min(settings.heartbeat_seconds, settings.lease_seconds / 3))
@@ -81,6 +81,21 @@ def main() -> int:
     scheduler.add_job(
         dispatcher.tick, "interval", seconds=max(0.02, settings.worker_tick_seconds), id="tick"
     )
+    # Side jobs: their own threads and HTTP clients, so a slow webhook URL or Evolution server
+    # never holds up the ticks that hand out sends.
+    scheduler.add_job(
+        dispatcher.deliver_webhooks,
+        "interval",
+        seconds=_env_number("NOTIFICATION_WEBHOOK_SECONDS", 15),
+        id="notification_webhooks",
+    )
+    if settings.instance_check_seconds > 0:
+        scheduler.add_job(
+            dispatcher.check_instances,
+            "interval",
+            seconds=settings.instance_check_seconds,
+            id="instance_check",
+        )
 
     stopping = threading.Event()
 

@@ -16,13 +16,27 @@ whatever the latency did.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from functools import lru_cache
+from time import monotonic
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    and_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from core import pacing
@@ -74,6 +88,8 @@ class Claim:
     instance_name: str
     api_version: str
     token_encrypted: str
+    next_send_at: datetime | None = None  # the gap this claim set: the next claim's earliest
+    rate_per_minute: int = 0
 
 
 @dataclass(frozen=True)
@@ -117,7 +133,7 @@ def window_earliest(recent: Sequence[datetime], rate_per_minute: int, now: datet
 
 
 def effective_window(
-    campaign: Any, instance: SenderInstance
+    campaign: Any, instance: Any
 ) -> tuple[time | None, time | None, list[int] | None]:
     """A campaign's own window, when it has one, overrides its instances' windows."""
     if (
@@ -137,200 +153,311 @@ def local_day_bounds(now: datetime, zone: ZoneInfo) -> tuple[datetime, datetime]
 
 
 def claim_next(
-    session: Session,
+    connection: Session | Connection,
     instance_id: int,
     worker_id: str,
     now: datetime,
     *,
     rng: random.Random | None = None,
+    campaigns: CampaignCache | None = None,
+    continuation: bool = True,
 ) -> ClaimStep:
-    """Claim the instance's next send, if it may send now. The caller commits before sending."""
-    row = session.execute(
-        select(SenderInstance, Account.timezone)
-        .join(Account, Account.id == SenderInstance.account_id)
-        .where(
-            SenderInstance.id == instance_id,
-            SenderInstance.lease_owner == worker_id,
-            SenderInstance.lease_expires_at > now,
-        )
-        .with_for_update(of=SenderInstance)
-    ).first()
-    if row is None:
+    """Claim the instance's next send, if it may send now. The caller commits before sending.
+
+    Works on a Session or a Connection (the worker uses a bare Connection: every statement here
+    is built once, with bind parameters). `campaigns` may cache the instance's campaign list
+    for a second (their status is re-checked by the claim itself); `continuation=False` skips
+    the look-up of a half-sent message when the caller knows there is none.
+    """
+    params = {"p_instance": instance_id, "p_worker": worker_id, "p_now": now}
+    instance = connection.execute(_INSTANCE, params).first()
+    if instance is None:
         return NotOwner()
-    instance, tz_name = row
-    if not instance.is_active or instance.circuit != Circuit.CLOSED:
+    if (
+        not instance.is_active
+        or instance.circuit != Circuit.CLOSED
+        or not instance.campaigns_enabled
+    ):
         return Idle(now + WINDOW_RECHECK)
-    zone = ZoneInfo(tz_name or "UTC")
+    zone = _zone(instance.timezone)
 
     if instance.daily_cap:
         day_start, day_end = local_day_bounds(now, zone)
-        sent_today = session.scalar(
-            select(func.count())
-            .select_from(InstanceSend)
-            .where(InstanceSend.instance_id == instance_id, InstanceSend.sent_at >= day_start)
-        )
+        sent_today = connection.execute(
+            _SENT_SINCE, {"p_instance": instance_id, "p_since": day_start}
+        ).scalar()
         if (sent_today or 0) >= instance.daily_cap:
             return Wait(day_end, "daily cap reached")
 
     # Only the rate-th most recent send of the last minute matters for the window.
-    rate_th = session.scalar(
-        select(InstanceSend.sent_at)
-        .where(
-            InstanceSend.instance_id == instance_id,
-            InstanceSend.sent_at > now - pacing.WINDOW,
-        )
-        .order_by(InstanceSend.sent_at.desc())
-        .offset(instance.rate_per_minute - 1)
-        .limit(1)
-    )
+    rate_th = connection.execute(
+        _RATE_TH,
+        {
+            "p_instance": instance_id,
+            "p_cutoff": now - pacing.WINDOW,
+            "p_offset": max(0, instance.rate_per_minute - 1),
+        },
+    ).scalar()
     earliest = now if rate_th is None else max(now, rate_th + pacing.WINDOW)
     if instance.next_send_at is not None:
         earliest = max(earliest, instance.next_send_at)
     if earliest > now:
         return Wait(earliest, "pacing")
 
-    # The second part of a message already under way (audio after its text) comes first.
-    continuation = session.execute(
-        select(R, Campaign.multimedia)
-        .join(Campaign, Campaign.id == R.campaign_id)
-        .where(
-            R.status == RecipientStatus.SENDING,
-            R.claimed_by == worker_id,
-            R.instance_id == instance_id,
-            R.parts_sent > 0,
-        )
-        .limit(1)
-    ).first()
-    if continuation is not None:
-        recipient, multimedia = continuation
-        parts = message_parts(multimedia, recipient.rendered_text)
-        if recipient.parts_sent < len(parts):
-            return _record_claim(
-                session, instance, recipient, multimedia, parts, now, rng, continuing=True
-            )
+    if continuation:
+        # The second part of a message already under way (audio after its text) comes first.
+        row = connection.execute(_CONTINUATION, params).first()
+        if row is not None:
+            parts = message_parts(row.multimedia, row.rendered_text)
+            if row.parts_sent < len(parts):
+                return _record_claim(
+                    connection, instance, row, row.multimedia, parts, now, rng, continuing=True
+                )
 
-    campaigns = session.execute(
-        select(
-            Campaign.id,
-            Campaign.status,
-            Campaign.window_start,
-            Campaign.window_end,
-            Campaign.window_days,
-            Campaign.multimedia,
-        )
-        .join(campaign_instances, campaign_instances.c.campaign_id == Campaign.id)
-        .where(
-            campaign_instances.c.instance_id == instance_id,
-            Campaign.status.in_(TEST_SEND_STATUSES),
-        )
-        .order_by(Campaign.id)
-    ).all()
-    media_of = {c.id: c.multimedia for c in campaigns}
-    open_running: list[Any] = []
+    rows = (
+        campaigns.get(connection, instance_id)
+        if campaigns is not None
+        else _campaigns_of(connection, instance_id)
+    )
+    media_of = {c.id: c.multimedia for c in rows}
+    open_running: list[int] = []
     test_ok: list[int] = []
     reopen: list[datetime] = []
-    for campaign in campaigns:
+    for campaign in rows:
         test_ok.append(campaign.id)  # tests go to staff's own phones: no window
         if campaign.status != CampaignStatus.RUNNING:
             continue
         start, end, days = effective_window(campaign, instance)
         if pacing.in_send_window(now, zone, start, end, days):
-            open_running.append(campaign)
+            open_running.append(campaign.id)
         else:
             opens = pacing.next_window_open(now, zone, start, end, days)
             if opens is not None:
                 reopen.append(opens)
 
-    due = or_(R.next_attempt_at.is_(None), R.next_attempt_at <= now)
-    candidates: list[tuple[Any, Any]] = []
+    attempts: list[tuple[Any, dict[str, Any]]] = []
     if test_ok:
-        candidates.append(
-            (
-                select(R.id)
-                .where(
-                    R.campaign_id.in_(test_ok),
-                    R.status == RecipientStatus.PENDING,
-                    R.is_test.is_(True),
-                    due,
-                )
-                .limit(1)
-                .with_for_update(skip_locked=True),
-                None,
-            )
-        )
-    for campaign in open_running:
-        candidates.append(
-            (
-                select(R.id)
-                .where(R.campaign_id == campaign.id, R.status == RecipientStatus.PENDING, due)
-                .limit(1)
-                .with_for_update(skip_locked=True),
-                campaign,
-            )
-        )
-    for query, _campaign in candidates:
-        for _ in range(3):  # another instance of the campaign may win a row: take the next
-            recipient_id = session.scalar(query)
-            if recipient_id is None:
-                break
-            recipient = _claim_row(session, recipient_id, worker_id, instance_id, now)
-            if recipient is not None:
-                multimedia = media_of.get(recipient.campaign_id)
-                parts = message_parts(multimedia, recipient.rendered_text)
+        attempts.append((_CLAIM_TEST, {**params, "p_campaigns": test_ok}))
+    for campaign_id in open_running:
+        attempts.append((_CLAIM_ONE, {**params, "p_campaign": campaign_id}))
+    for statement, values in attempts:
+        for _ in range(3):  # another worker may win the row on PostgreSQL: take the next
+            row = connection.execute(statement, values).first()
+            if row is not None:
+                multimedia = media_of.get(row.campaign_id)
+                parts = message_parts(multimedia, row.rendered_text)
                 return _record_claim(
-                    session, instance, recipient, multimedia, parts, now, rng, continuing=False
+                    connection, instance, row, multimedia, parts, now, rng, continuing=False
                 )
+            if not _pending_left(connection, statement, values):
+                break
     if reopen and not open_running:
         return Wait(min(min(reopen), now + WINDOW_RECHECK), "outside the send window")
     return Idle(now + IDLE_RECHECK)
 
 
+# -- statements, built once (bind parameters only: SQLAlchemy compiles each once per dialect) --
+
+_I = SenderInstance.__table__
+_S = InstanceSend.__table__
+_RT = CampaignRecipient.__table__
+_C = Campaign.__table__
+_A = Account.__table__
+
+_INSTANCE = (
+    select(
+        _I.c.id,
+        _I.c.account_id,
+        _I.c.is_active,
+        _I.c.circuit,
+        _I.c.rate_per_minute,
+        _I.c.extra_delay_max_seconds,
+        _I.c.daily_cap,
+        _I.c.window_start,
+        _I.c.window_end,
+        _I.c.window_days,
+        _I.c.next_send_at,
+        _I.c.base_url,
+        _I.c.instance_name,
+        _I.c.api_version,
+        _I.c.token_encrypted,
+        _A.c.timezone,
+        _A.c.campaigns_enabled,
+    )
+    .join_from(_I, _A, _A.c.id == _I.c.account_id)
+    .where(
+        _I.c.id == bindparam("p_instance"),
+        _I.c.lease_owner == bindparam("p_worker"),
+        _I.c.lease_expires_at > bindparam("p_now"),
+    )
+    .with_for_update(of=_I)
+)
+_SENT_SINCE = (
+    select(func.count())
+    .select_from(_S)
+    .where(_S.c.instance_id == bindparam("p_instance"), _S.c.sent_at >= bindparam("p_since"))
+)
+_RATE_TH = (
+    select(_S.c.sent_at)
+    .where(_S.c.instance_id == bindparam("p_instance"), _S.c.sent_at > bindparam("p_cutoff"))
+    .order_by(_S.c.sent_at.desc())
+    .limit(1)
+    .offset(bindparam("p_offset", type_=Integer))
+)
 _CLAIMED_COLUMNS = (
-    R.id,
-    R.campaign_id,
-    R.contact_id,
-    R.phone,
-    R.rendered_text,
-    R.attempts,
-    R.is_test,
-    R.parts_sent,
-    R.claimed_by,
-    R.claimed_at,
+    _RT.c.id,
+    _RT.c.campaign_id,
+    _RT.c.contact_id,
+    _RT.c.phone,
+    _RT.c.rendered_text,
+    _RT.c.attempts,
+    _RT.c.is_test,
+    _RT.c.parts_sent,
+    _RT.c.claimed_by,
+    _RT.c.claimed_at,
+)
+_CONTINUATION = (
+    select(*_CLAIMED_COLUMNS, _C.c.multimedia)
+    .join_from(_RT, _C, _C.c.id == _RT.c.campaign_id)
+    .where(
+        _RT.c.status == RecipientStatus.SENDING,
+        _RT.c.claimed_by == bindparam("p_worker"),
+        _RT.c.instance_id == bindparam("p_instance"),
+        _RT.c.parts_sent > 0,
+    )
+    .limit(1)
+)
+_CAMPAIGNS = (
+    select(
+        _C.c.id,
+        _C.c.status,
+        _C.c.window_start,
+        _C.c.window_end,
+        _C.c.window_days,
+        _C.c.multimedia,
+    )
+    .join_from(_C, campaign_instances, campaign_instances.c.campaign_id == _C.c.id)
+    .where(
+        campaign_instances.c.instance_id == bindparam("p_instance"),
+        _C.c.status.in_(TEST_SEND_STATUSES),
+    )
+    .order_by(_C.c.id)
+)
+_DUE = or_(_RT.c.next_attempt_at.is_(None), _RT.c.next_attempt_at <= bindparam("p_now"))
+_CAMPAIGN_MAY_SEND = (
+    select(_C.c.id)
+    .where(
+        _C.c.id == _RT.c.campaign_id,
+        or_(
+            _C.c.status == CampaignStatus.RUNNING,
+            and_(_RT.c.is_test.is_(True), _C.c.status.in_(TEST_SEND_STATUSES)),
+        ),
+    )
+    .exists()
 )
 
 
-def _claim_row(
-    session: Session, recipient_id: int, worker_id: str, instance_id: int, now: datetime
-) -> Any:
-    """Compare-and-set pending -> sending, only while its campaign may still send it."""
-    campaign_may_send = exists().where(
-        Campaign.id == R.campaign_id,
-        or_(
-            Campaign.status == CampaignStatus.RUNNING,
-            and_(R.is_test.is_(True), Campaign.status.in_(TEST_SEND_STATUSES)),
-        ),
-    )
-    result = session.execute(
-        update(R)
-        .where(R.id == recipient_id, R.status == RecipientStatus.PENDING, campaign_may_send)
+def _claim_statement(pick: Any) -> Any:
+    """Compare-and-set pending -> sending of the row `pick` finds, only while its campaign may
+    still send it (re-checked here: the campaign list may be a second old). One statement."""
+    picked = pick.limit(1).with_for_update(skip_locked=True).scalar_subquery()
+    return (
+        update(_RT)
+        .where(_RT.c.id == picked, _RT.c.status == RecipientStatus.PENDING, _CAMPAIGN_MAY_SEND)
         .values(
             status=RecipientStatus.SENDING,
-            claimed_by=worker_id,
-            claimed_at=now,
-            instance_id=instance_id,
-            attempts=R.attempts + 1,
-            last_attempt_at=now,
+            claimed_by=bindparam("p_worker"),
+            claimed_at=bindparam("p_now"),
+            instance_id=bindparam("p_instance"),
+            attempts=_RT.c.attempts + 1,
+            last_attempt_at=bindparam("p_now"),
         )
-        .returning(*_CLAIMED_COLUMNS),
-        execution_options=_NO_SYNC,
+        .returning(*_CLAIMED_COLUMNS)
     )
-    return result.first()
+
+
+_PICK_ONE = select(_RT.c.id).where(
+    _RT.c.campaign_id == bindparam("p_campaign"), _RT.c.status == RecipientStatus.PENDING, _DUE
+)
+_PICK_TEST = select(_RT.c.id).where(
+    _RT.c.campaign_id.in_(bindparam("p_campaigns", expanding=True)),
+    _RT.c.status == RecipientStatus.PENDING,
+    _RT.c.is_test.is_(True),
+    _DUE,
+)
+_CLAIM_ONE = _claim_statement(_PICK_ONE)
+_CLAIM_TEST = _claim_statement(_PICK_TEST)
+_LEFT = {
+    id(_CLAIM_ONE): select(_PICK_ONE.limit(1).exists()),
+    id(_CLAIM_TEST): select(_PICK_TEST.limit(1).exists()),
+}
+_RECORD_SEND = (
+    insert(_S)
+    .values(
+        instance_id=bindparam("p_instance"),
+        recipient_id=bindparam("p_recipient"),
+        sent_at=bindparam("p_now"),
+    )
+    .returning(_S.c.id)
+)
+_SET_NEXT = (
+    update(_I).where(_I.c.id == bindparam("p_instance")).values(next_send_at=bindparam("p_next"))
+)
+_TOUCH = (
+    update(_RT)
+    .where(_RT.c.id == bindparam("p_recipient"))
+    .values(last_attempt_at=bindparam("p_now"))
+)
+
+
+def _pending_left(connection: Any, statement: Any, values: dict[str, Any]) -> bool:
+    """After a lost race: is there another pending row to try (else stop looking)?"""
+    return bool(connection.execute(_LEFT[id(statement)], values).scalar())
+
+
+def _campaigns_of(connection: Any, instance_id: int) -> list[Any]:
+    return list(connection.execute(_CAMPAIGNS, {"p_instance": instance_id}).all())
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str | None) -> ZoneInfo:
+    return ZoneInfo(name or "UTC")
+
+
+class CampaignCache:
+    """The campaigns each instance serves, kept `ttl` seconds (a claim re-checks the status of
+    the campaign it claims from, so a stale list can delay a start by `ttl`, never send for a
+    paused campaign). Thread-safe; one per worker."""
+
+    def __init__(self, ttl: float = 1.0, clock: Callable[[], float] = monotonic) -> None:
+        self.ttl = ttl
+        self.clock = clock
+        self._rows: dict[int, tuple[float, list[Any]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, connection: Any, instance_id: int) -> list[Any]:
+        now = self.clock()
+        with self._lock:
+            cached = self._rows.get(instance_id)
+        if cached is not None and now - cached[0] < self.ttl:
+            return cached[1]
+        rows = _campaigns_of(connection, instance_id)
+        with self._lock:
+            self._rows[instance_id] = (now, rows)
+        return rows
+
+    def forget(self, instance_id: int | None = None) -> None:
+        with self._lock:
+            if instance_id is None:
+                self._rows.clear()
+            else:
+                self._rows.pop(instance_id, None)
 
 
 def _record_claim(
-    session: Session,
-    instance: SenderInstance,
-    recipient: Any,  # a CampaignRecipient, or a row of _CLAIMED_COLUMNS
+    connection: Any,
+    instance: Any,  # a row of _INSTANCE
+    recipient: Any,  # a row of _CLAIMED_COLUMNS
     multimedia: dict[str, Any] | None,
     parts: tuple[str, ...],
     now: datetime,
@@ -338,23 +465,14 @@ def _record_claim(
     *,
     continuing: bool,
 ) -> Claim:
-    send_id = session.scalar(
-        insert(InstanceSend)
-        .values(instance_id=instance.id, recipient_id=recipient.id, sent_at=now)
-        .returning(InstanceSend.id)
-    )
+    send_id = connection.execute(
+        _RECORD_SEND, {"p_instance": instance.id, "p_recipient": recipient.id, "p_now": now}
+    ).scalar()
     extra = pacing.random_extra_delay(0.0, instance.extra_delay_max_seconds or 0.0, rng)
-    session.execute(
-        update(SenderInstance)
-        .where(SenderInstance.id == instance.id)
-        .values(next_send_at=now + pacing.min_gap(instance.rate_per_minute) + extra),
-        execution_options=_NO_SYNC,
-    )
+    next_at = now + pacing.min_gap(instance.rate_per_minute) + extra
+    connection.execute(_SET_NEXT, {"p_instance": instance.id, "p_next": next_at})
     if continuing:
-        session.execute(
-            update(R).where(R.id == recipient.id).values(last_attempt_at=now),
-            execution_options=_NO_SYNC,
-        )
+        connection.execute(_TOUCH, {"p_recipient": recipient.id, "p_now": now})
     return Claim(
         recipient_id=recipient.id,
         campaign_id=recipient.campaign_id,
@@ -375,6 +493,8 @@ def _record_claim(
         instance_name=instance.instance_name,
         api_version=instance.api_version,
         token_encrypted=instance.token_encrypted,
+        next_send_at=next_at,
+        rate_per_minute=instance.rate_per_minute,
     )
 
 

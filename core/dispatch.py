@@ -13,23 +13,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import random
 import threading
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, exists, select
+from sqlalchemy import Connection, Engine, exists, select
 from sqlalchemy.orm import Session
 
-from core import leases
+from core import leases, pacing
 from core.claims import (
     TEST_SEND_STATUSES,
+    CampaignCache,
     Claim,
     ClaimStep,
     Idle,
@@ -40,14 +43,20 @@ from core.claims import (
     recover_own_orphans,
 )
 from core.clock import utcnow
-from core.evolution import EvolutionClient
+from core.evolution import EvolutionClient, EvolutionError
+from core.instances import client_for
 from core.models import (
+    Account,
     Campaign,
     CampaignRecipient,
     CampaignStatus,
+    Circuit,
+    Notification,
     RecipientStatus,
+    SenderInstance,
     campaign_instances,
 )
+from core.notifications import notify
 from core.outcome import Outcome, SendResult
 from core.outcome_rules import apply_outcome, complete_finished, release_claim
 from core.security import SecretUnreadable, decrypt_secret
@@ -56,6 +65,7 @@ from core.stats import refresh_delivery_stats
 
 log = logging.getLogger("worker")
 R = CampaignRecipient
+_ANSWERS_KEPT = 240  # enough for the window hint of any rate the UI allows (<= 60/min)
 
 
 @dataclass(frozen=True)
@@ -126,13 +136,38 @@ class Dispatcher:
         self._clients: dict[tuple[str, ...], EvolutionClient] = {}
         self._media: dict[tuple[int, str], _Media] = {}
         self._stopping = threading.Event()
+        self._webhook_http: httpx.Client | None = None
         self._start_due: Callable[[Session, datetime], Any] | None | bool = None
         self.stats = DispatchStats()
+        self._campaigns = CampaignCache(ttl=min(1.0, self.horizon * 2))
+        # Instances whose last send left a message half sent (audio after its text), and those
+        # this worker has looked at once: only they need the continuation look-up.
+        self._continuing: set[int] = set()
+        self._checked: set[int] = set()
+        # Answer times of this worker's recent sends per instance: a hint of the window's next
+        # free slot so a lane does not wake up for a claim the database would refuse.
+        self._answers: dict[int, deque[datetime]] = {}
+        # SQLite has one writer at a time: threads queue here, in order, instead of sleeping in
+        # the driver's busy handler (which backs off in steps of up to 100 ms).
+        self._db_lock: Any = (
+            threading.RLock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+        )
 
     # -- sessions ---------------------------------------------------------------------------
 
     def _session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        """A bare Connection in a transaction (committed at the end): the hot path."""
+        with self._db_lock, self.engine.begin() as connection:
+            yield connection
+
+    @contextlib.contextmanager
+    def _locked_session(self) -> Iterator[Session]:
+        with self._db_lock, self._session() as session:
+            yield session
 
     # -- periodic jobs ----------------------------------------------------------------------
 
@@ -142,7 +177,7 @@ class Dispatcher:
             return
         now = self.clock()
         settings = self.settings
-        with self._session() as session:
+        with self._locked_session() as session:
             leases.heartbeat(session, self.worker_id, now)
             with self._lock:
                 busy = set(self._lanes)
@@ -152,7 +187,7 @@ class Dispatcher:
             session.commit()
         with self._lock:
             self._owned = owned
-        with self._session() as session:
+        with self._locked_session() as session:
             touched = recover_expired_claims(session, now)
             with self._lock:
                 in_flight = set(self._in_flight)
@@ -180,7 +215,7 @@ class Dispatcher:
         start_due = self._load_start_due()
         if start_due is None:
             return []
-        with self._session() as session:
+        with self._locked_session() as session:
             started = list(start_due(session, self.clock()) or [])
             session.commit()
         for campaign_id in started:
@@ -204,11 +239,13 @@ class Dispatcher:
         with self._lock:
             owned = set(self._owned)
             idle = owned - self._lanes
+        horizon = now + timedelta(seconds=self.horizon)
+        # Instances whose next slot is known to be further away need no look-up now.
+        idle = {i for i in idle if self._due.get(i, now) <= horizon}
         if not idle:
             return 0
-        with self._session() as session:
+        with self._locked_session() as session:
             ready = self.instances_with_work(session, idle)
-        horizon = now + timedelta(seconds=self.horizon)
         started = 0
         for instance_id in sorted(ready):
             if self._due.get(instance_id, now) > horizon:
@@ -235,9 +272,11 @@ class Dispatcher:
             session.scalars(
                 select(campaign_instances.c.instance_id)
                 .join(Campaign, Campaign.id == campaign_instances.c.campaign_id)
+                .join(Account, Account.id == Campaign.account_id)
                 .where(
                     campaign_instances.c.instance_id.in_(ids),
                     Campaign.status.in_(TEST_SEND_STATUSES),
+                    Account.campaigns_enabled.is_(True),
                     pending,
                 )
                 .distinct()
@@ -257,7 +296,69 @@ class Dispatcher:
         )
         return found
 
+    # -- side jobs (never on the sending path) ----------------------------------------------
+
+    def session_factory(self) -> Session:
+        """A Session usable as a context manager whose transactions queue with the sends' on
+        SQLite (for `core.notifications.deliver_pending_webhooks`)."""
+        return _LockedSession(self._db_lock, self.engine, expire_on_commit=False)
+
+    def deliver_webhooks(self) -> Any:
+        """POST due notifications to their accounts' webhook URLs (own HTTP client and thread)."""
+        if self._stopping.is_set():
+            return None
+        from core.notifications import deliver_pending_webhooks
+
+        if self._webhook_http is None:
+            self._webhook_http = httpx.Client()
+        report = deliver_pending_webhooks(self.session_factory, self.clock(), self._webhook_http)
+        if report.sent or report.retrying or report.failed:
+            log.info(
+                "notification webhooks",
+                extra={"sent": report.sent, "retrying": report.retrying, "failed": report.failed},
+            )
+        return report
+
+    def check_instances(self, max_threads: int = 8) -> dict[int, str]:
+        """Ask Evolution for the connection state of every instance this worker leases and
+        record it. An instance whose circuit is open and that reports `open` again is announced
+        once (`instance_up`); its campaigns stay paused until staff resume them."""
+        if self._stopping.is_set():
+            return {}
+        with self._lock:
+            owned = sorted(self._owned)
+        if not owned:
+            return {}
+        with self._locked_session() as session:
+            instances = list(
+                session.scalars(select(SenderInstance).where(SenderInstance.id.in_(owned)))
+            )
+            session.commit()  # ends the transaction, keeps the loaded values (no expiry)
+        if not instances:
+            return {}
+        # No transaction is open during the HTTP calls (SQLite's write lock would stop sends).
+        with ThreadPoolExecutor(min(max_threads, len(instances))) as pool:
+            answers = list(pool.map(_connection_state, instances))
+        states = {i.id: state for i, state in zip(instances, answers, strict=True)}
+        now = self.clock()
+        with self._locked_session() as session:
+            for instance_id, state in states.items():
+                record_instance_state(session, instance_id, state, now)
+            session.commit()
+        return states
+
     # -- lanes ------------------------------------------------------------------------------
+
+    def next_slot_hint(self, claim: Claim) -> datetime | None:
+        """When the instance may next send, as far as this worker knows (the claim decides):
+        the gap the claim set, and the 60-s window over this worker's recent answers."""
+        hint = claim.next_send_at
+        answers = self._answers.get(claim.instance_id)
+        rate = claim.rate_per_minute
+        if answers and rate and len(answers) >= rate:
+            window = answers[-rate] + pacing.WINDOW
+            hint = window if hint is None else max(hint, window)
+        return hint
 
     def _lane(self, instance_id: int) -> None:
         try:
@@ -265,6 +366,13 @@ class Dispatcher:
                 step = self.process_instance(instance_id)
                 now = self.clock()
                 if isinstance(step, Sent):
+                    hint = self.next_slot_hint(step.claim)
+                    if hint is not None and hint > now:
+                        self._due[instance_id] = hint
+                        delay = (hint - now).total_seconds()
+                        if delay > self.horizon:
+                            return
+                        self._stopping.wait(delay)
                     continue
                 if isinstance(step, Wait):
                     self._due[instance_id] = step.until
@@ -288,24 +396,33 @@ class Dispatcher:
 
     def process_instance(self, instance_id: int, now: datetime | None = None) -> Step:
         """One claim → HTTP send → outcome, synchronously."""
-        now = now or self.clock()
         due = self._due.pop(instance_id, None)
-        with self._session() as session:
-            step: ClaimStep = claim_next(session, instance_id, self.worker_id, now, rng=self.rng)
+        continuation = instance_id in self._continuing or instance_id not in self._checked
+        with self._transaction() as connection:
+            # `now` is read under the lock: claims of one instance are then in time order.
+            now = now or self.clock()
+            step: ClaimStep = claim_next(
+                connection,
+                instance_id,
+                self.worker_id,
+                now,
+                rng=self.rng,
+                campaigns=self._campaigns,
+                continuation=continuation,
+            )
             if not isinstance(step, Claim):
-                session.rollback()
+                connection.rollback()
                 return step
             with self._lock:
                 self._in_flight.add(step.recipient_id)
-            session.commit()
+        self._checked.add(instance_id)
         claim = step
         try:
             if self._stopping.is_set() and claim.part == 0:
                 # Stopping between the claim and the request: nothing went out, so the
                 # recipient goes back to the queue untouched.
-                with self._session() as session:
-                    release_claim(session, claim)
-                    session.commit()
+                with self._transaction() as connection:
+                    release_claim(connection, claim)
                 return Idle(now)
             result = self._send(claim)
             done = self.clock()
@@ -313,6 +430,12 @@ class Dispatcher:
         finally:
             with self._lock:
                 self._in_flight.discard(claim.recipient_id)
+        if status == RecipientStatus.SENDING:
+            self._continuing.add(instance_id)
+        else:
+            self._continuing.discard(instance_id)
+        answers = self._answers.setdefault(instance_id, deque(maxlen=_ANSWERS_KEPT))
+        answers.append(done)
         self.stats.count(result.outcome)
         if due is not None and due <= now and len(self.stats.lateness) < 100_000:
             self.stats.lateness.append((now - due).total_seconds())
@@ -336,9 +459,9 @@ class Dispatcher:
         last_error: Exception | None = None
         for attempt in range(5):  # the outcome must land; the DB may be briefly unavailable
             try:
-                with self._session() as session:
+                with self._transaction() as connection:
                     status = apply_outcome(
-                        session,
+                        connection,
                         claim,
                         result,
                         done,
@@ -347,7 +470,6 @@ class Dispatcher:
                         backoff_max=settings.retry_backoff_max_seconds,
                         rng=self.rng,
                     )
-                    session.commit()
                 with self._lock:
                     self._touched.add(claim.campaign_id)
                 return status
@@ -416,7 +538,7 @@ class Dispatcher:
         except (ImportError, AttributeError):
             resolve = None
         if resolve is not None:
-            with self._session() as session:
+            with self._locked_session() as session:
                 mediatype, media, file_name, mimetype = resolve(session, multimedia)
         else:  # before core.media lands: URL attachments only
             mediatype, media = multimedia["type"], multimedia["url"]
@@ -450,7 +572,7 @@ class Dispatcher:
                 threading.Event().wait(0.05)
         with self._lock:
             hanging = set(self._lanes)
-        with self._session() as session:
+        with self._locked_session() as session:
             if hanging:
                 # Keep no lease we cannot vouch for; their rows become unknown.
                 log.warning("shutting down with sends in flight", extra={"instances": len(hanging)})
@@ -458,6 +580,8 @@ class Dispatcher:
             session.commit()
         if self._owns_http:
             self._http.close()
+        if self._webhook_http is not None:
+            self._webhook_http.close()
 
     @property
     def owned(self) -> set[int]:
@@ -469,7 +593,7 @@ class Dispatcher:
         steps = 0
         while steps < max_steps:
             self.maintain()
-            with self._session() as session:
+            with self._locked_session() as session:
                 ready = self.instances_with_work(session, self.owned)
             if not ready:
                 self.maintain()
@@ -488,3 +612,68 @@ class Dispatcher:
                 if delay > 0:
                     threading.Event().wait(min(delay, 1.0))
         return steps
+
+
+class _LockedSession(Session):
+    """A Session holding the worker's SQLite lock while used as a context manager."""
+
+    def __init__(self, lock: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._worker_lock = lock
+
+    def __enter__(self) -> _LockedSession:
+        self._worker_lock.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            self.close()
+        finally:
+            self._worker_lock.__exit__(*exc)
+
+
+def _connection_state(instance: SenderInstance) -> str:
+    """`connectionState` of one instance: open / connecting / close / refused, or unreachable."""
+    try:
+        with client_for(instance) as client:
+            return client.connection_state()
+    except (EvolutionError, SecretUnreadable, ValueError):
+        return "unreachable"
+    except Exception:  # noqa: BLE001 - one broken instance must not stop the others' checks
+        log.exception("instance check failed", extra={"instance_id": instance.id})
+        return "unreachable"
+
+
+def record_instance_state(session: Session, instance_id: int, state: str, now: datetime) -> None:
+    """Store a health check's answer. An open circuit whose instance answers `open` again is
+    announced once per opening (staff re-enable the number and resume its campaigns)."""
+    instance = session.get(SenderInstance, instance_id)
+    if instance is None:
+        return
+    instance.state = state[:20]
+    instance.state_checked_at = now
+    if state != "open" or instance.circuit != Circuit.OPEN:
+        session.flush()
+        return
+    since = instance.circuit_opened_at or datetime.min.replace(tzinfo=now.tzinfo)
+    announced = session.scalar(
+        select(Notification.id)
+        .where(
+            Notification.instance_id == instance_id,
+            Notification.kind == "instance_up",
+            Notification.created_at >= since,
+        )
+        .limit(1)
+    )
+    if announced is None:
+        log.info("instance is connected again", extra={"instance_id": instance_id})
+        notify(
+            session,
+            instance.account_id,
+            "instance_up",
+            f"WhatsApp number '{instance.name}' is connected again",
+            "Its campaigns stay paused: re-enable the number in Settings → WhatsApp numbers, "
+            "then resume them.",
+            instance_id=instance_id,
+        )
+    session.flush()

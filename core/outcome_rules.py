@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import Connection, bindparam, case, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from core import pacing
@@ -37,8 +39,33 @@ _NO_SYNC = {"synchronize_session": False}
 log = logging.getLogger("worker")
 
 
+_S = InstanceSend.__table__
+_RT = CampaignRecipient.__table__
+_MARK_ANSWER = update(_S).where(_S.c.id == bindparam("p_send")).values(sent_at=bindparam("p_now"))
+_OURS = (
+    _RT.c.id == bindparam("p_recipient"),
+    _RT.c.claimed_by == bindparam("p_worker"),
+    _RT.c.claimed_at == bindparam("p_claimed"),
+    _RT.c.status.in_((RecipientStatus.SENDING, RecipientStatus.UNKNOWN)),
+)
+_MARK_SENT = (
+    update(_RT)
+    .where(*_OURS)
+    .values(
+        status=RecipientStatus.SENT,
+        sent_at=bindparam("p_now"),
+        parts_sent=bindparam("p_parts"),
+        http_status=bindparam("p_http"),
+        last_error=bindparam("p_error"),
+        error_kind=None,
+        next_attempt_at=None,
+        provider_message_id=func.coalesce(_RT.c.provider_message_id, bindparam("p_message")),
+    )
+)
+
+
 def apply_outcome(
-    session: Session,
+    session: Session | Connection,
     claim: Claim,
     result: SendResult,
     now: datetime,
@@ -49,42 +76,41 @@ def apply_outcome(
     rng: random.Random | None = None,
 ) -> str | None:
     """Record what happened to a claimed send. Returns the recipient's new status, or None
-    when the claim is no longer ours (nothing is changed then). The caller commits."""
+    when the claim is no longer ours (nothing is changed then). The caller commits.
+
+    Works on a Session or a bare Connection (the worker's hot path: prebuilt statements)."""
     # The answer is the latest moment the server can have sent it: pace from there.
-    session.execute(
-        update(InstanceSend).where(InstanceSend.id == claim.send_id).values(sent_at=now),
-        execution_options=_NO_SYNC,
-    )
+    session.execute(_MARK_ANSWER, {"p_send": claim.send_id, "p_now": now})
+    error = (result.error or "")[:500] or None
+    outcome = result.outcome
+    if outcome is Outcome.SENT and claim.part + 1 >= len(claim.parts):
+        updated = session.execute(
+            _MARK_SENT,
+            {
+                "p_recipient": claim.recipient_id,
+                "p_worker": claim.worker_id,
+                "p_claimed": claim.claimed_at,
+                "p_now": now,
+                "p_parts": len(claim.parts),
+                "p_http": result.http_status,
+                "p_error": error,
+                "p_message": result.message_id or None,
+            },
+        )
+        return RecipientStatus.SENT if updated.rowcount == 1 else None
     ours = (
         R.id == claim.recipient_id,
         R.claimed_by == claim.worker_id,
         R.claimed_at == claim.claimed_at,
         R.status.in_((RecipientStatus.SENDING, RecipientStatus.UNKNOWN)),
     )
-    error = (result.error or "")[:500] or None
-    outcome = result.outcome
     values: dict[str, object]
     if outcome is Outcome.SENT:
-        if claim.part + 1 < len(claim.parts):
-            # More parts to go: stay `sending` (claimed), resume with the next part.
-            values = {"parts_sent": claim.part + 1, "http_status": result.http_status}
-            if result.message_id:
-                values["provider_message_id"] = func.coalesce(
-                    R.provider_message_id, result.message_id
-                )
-            return _update(session, ours, values, RecipientStatus.SENDING)
-        values = {
-            "status": RecipientStatus.SENT,
-            "sent_at": now,
-            "parts_sent": len(claim.parts),
-            "http_status": result.http_status,
-            "last_error": error,
-            "error_kind": None,
-            "next_attempt_at": None,
-        }
+        # More parts to go: stay `sending` (claimed), resume with the next part.
+        values = {"parts_sent": claim.part + 1, "http_status": result.http_status}
         if result.message_id:
             values["provider_message_id"] = func.coalesce(R.provider_message_id, result.message_id)
-        return _update(session, ours, values, RecipientStatus.SENT)
+        return _update(session, ours, values, RecipientStatus.SENDING)
     if outcome is Outcome.NOT_ON_WHATSAPP:
         status = _update(
             session, ours, _failed(now, result, error, "not_on_whatsapp"), RecipientStatus.FAILED
@@ -125,7 +151,8 @@ def apply_outcome(
             "error_kind": "instance_down",
         }
         status = _update(session, ours, values, RecipientStatus.PENDING)
-        open_circuit(session, claim.instance_id, error or "the instance is down", now)
+        with _orm(session) as orm:
+            open_circuit(orm, claim.instance_id, error or "the instance is down", now)
         return status
     # UNKNOWN: it may have gone out; a duplicate is worse than a gap.
     values = {
@@ -136,6 +163,20 @@ def apply_outcome(
         "failed_at": now,
     }
     return _update(session, ours, values, RecipientStatus.UNKNOWN)
+
+
+@contextmanager
+def _orm(connection: Session | Connection) -> Iterator[Session]:
+    """A Session inside the caller's transaction (rare paths that load objects and notify)."""
+    if isinstance(connection, Session):
+        yield connection
+        return
+    session = Session(bind=connection)
+    try:
+        yield session
+        session.flush()
+    finally:
+        session.close()
 
 
 def _failed(now: datetime, result: SendResult, error: str | None, kind: str) -> dict[str, object]:
@@ -149,7 +190,9 @@ def _failed(now: datetime, result: SendResult, error: str | None, kind: str) -> 
     }
 
 
-def _update(session: Session, where: tuple, values: dict[str, object], status: str) -> str | None:
+def _update(
+    session: Session | Connection, where: tuple, values: dict[str, object], status: str
+) -> str | None:
     result = session.execute(update(R).where(*where).values(**values), execution_options=_NO_SYNC)
     return status if result.rowcount == 1 else None
 
@@ -258,7 +301,7 @@ def _summary(counts: dict) -> str:
     return ", ".join(f"{counts.get(k, 0)} {k}" for k in keys if counts.get(k))
 
 
-def release_claim(session: Session, claim: Claim) -> bool:
+def release_claim(session: Session | Connection, claim: Claim) -> bool:
     """Put back a claim whose request was never made (the worker is stopping): the recipient
     returns to the queue with its attempt not counted. The caller commits."""
     session.execute(

@@ -200,3 +200,81 @@ def test_two_workers_on_postgresql_split_the_instances_without_duplicates(
         gaps = [(b - a).total_seconds() for a, b in zip(claims, claims[1:], strict=False)]
         # Whichever worker held the lease, claims through one instance are a gap apart.
         assert min(gaps) >= gap - 0.001, f"burst on {instance.instance_name}: {min(gaps):.3f}s"
+
+
+def _dump_database(engine: Engine) -> str:
+    """Every row of every table, as text (the token must be stored encrypted only)."""
+    from core.models import Base
+
+    lines = []
+    with engine.connect() as connection:
+        for table in Base.metadata.sorted_tables:
+            for row in connection.execute(table.select()):
+                lines.append(f"{table.name}: {tuple(row)!r}")
+    return "\n".join(lines)
+
+
+def test_the_evolution_token_appears_in_no_output_of_a_full_send_run(
+    engine: Engine,
+    session: Session,
+    account,
+    admin,
+    fake_evolution: FakeEvolution,
+    tmp_path: Path,
+):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from tests.builders import make_api_token
+    from tests.fake_evolution import Fault
+
+    fake_evolution.set_latency(0.01)
+    instance = make_instance(session, account, fake_evolution, rate=3000)
+    token = fake_evolution.instance(instance.instance_name).token
+    campaign = make_running_campaign(session, account, [instance], contacts=12)
+    first = session.scalars(
+        select(CampaignRecipient.phone).where(CampaignRecipient.campaign_id == campaign.id)
+    ).first()
+    api_token = make_api_token(session, admin)
+    session.commit()
+    # Every kind of answer: sent, retried, not on WhatsApp, and the instance breaking (401).
+    fake_evolution.fail(Fault.SERVER_ERROR, times=2)
+    fake_evolution.set_not_on_whatsapp(first)
+    log = tmp_path / "worker.log"
+    worker = start_worker(log, INSTANCE_CHECK_SECONDS="0.3", NOTIFICATION_WEBHOOK_SECONDS="0.3")
+    try:
+        assert wait_until(lambda: len(fake_evolution.sends()) >= 6, 30)
+        fake_evolution.set_token(instance.instance_name, "rotated-on-the-server")
+        assert wait_until(lambda: _campaign_status(engine, campaign.id) == "paused", 30)
+        fake_evolution.set_token(instance.instance_name, token)
+        with Session(engine) as fix:
+            fix.execute(
+                update(SenderInstance)
+                .where(SenderInstance.id == instance.id)
+                .values(circuit="closed", circuit_reason=None)
+            )
+            fix.execute(update(Campaign).where(Campaign.id == campaign.id).values(status="running"))
+            fix.commit()
+        assert wait_until(lambda: _campaign_status(engine, campaign.id) == "completed", 60)
+        time.sleep(1)  # a health check and a webhook run or two more
+    finally:
+        _stop(worker)
+
+    outputs = {"worker log": log.read_text(), "database": _dump_database(engine)}
+    headers = {"Authorization": f"Bearer {api_token}"}
+    prefix = f"/api/v1/accounts/{account.id}"
+    with TestClient(create_app()) as api:
+        for path in (
+            f"{prefix}/whatsapp_api_instances",
+            f"{prefix}/whatsapp_api_instances/{instance.id}",
+            f"{prefix}/whatsapp_api_campaigns",
+            f"{prefix}/whatsapp_api_campaigns/{campaign.id}",
+            f"{prefix}/whatsapp_api_campaigns/{campaign.id}/recipients",
+        ):
+            answer = api.get(path, headers=headers)
+            assert answer.status_code == 200, (path, answer.text)
+            outputs[path] = answer.text
+    assert '"event": "send"' in outputs["worker log"]
+    assert "not_on_whatsapp" in outputs["database"] and "instance_down" in outputs["database"]
+    leaked = [name for name, text in outputs.items() if token in text]
+    assert leaked == [], f"the Evolution token appears in: {leaked}"
