@@ -12,7 +12,9 @@ the new entries in locale/*/LC_MESSAGES/messages.po, `... compile`.
 from __future__ import annotations
 
 import ast
+import importlib
 import re
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +28,10 @@ from core.i18n import LANGUAGES, _, ngettext, normalize_language, set_language
 from core.i18n_prefs import set_user_language
 from core.models import Role
 from tests.builders import make_actor
+
+# ui.context switches Streamlit's old `pages/` mode off when first imported; imported inside the
+# first AppTest run instead, it restarts that run and the run's first click is lost.
+importlib.import_module("ui.context")
 
 ROOT = Path(__file__).resolve().parent.parent
 UI_FILES = sorted(
@@ -574,7 +580,12 @@ def logged_in_app(username: str, browser: str) -> AppTest:
 
 
 @pytest.mark.parametrize("language", list(LANGUAGES))
-def test_the_login_page_speaks_the_browsers_language(engine, language: str) -> None:
+def test_the_login_page_speaks_the_browsers_language(
+    engine, language: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As in a fresh server process: only what app.py imports may register the session fallback.
+    monkeypatch.setattr(i18n, "_fallback", None)
+    monkeypatch.delitem(sys.modules, "ui.language", raising=False)
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
     app.context = {"locale": BROWSER[language]}
     app.run()
@@ -602,12 +613,19 @@ def test_after_login_the_page_speaks_the_users_saved_language(engine, session, a
     labels = {button.label for button in app.button}
     assert translated(language, "Log out") in labels
     assert "Log out" in {button.label for button in reference.button}
+    captions = " ".join(caption.value for caption in app.sidebar.caption)
+    assert translated(language, "viewer") in captions  # the role, shown as `_(actor.role)`
 
 
 @pytest.mark.parametrize("language", list(LANGUAGES))
-def test_a_page_run_without_app_py_follows_the_session(engine, session, account, language) -> None:
+def test_a_page_run_without_app_py_follows_the_session(
+    engine, session, account, language, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A fragment rerun runs no app.py in its thread: the session's language must still apply."""
-    import ui.language  # noqa: F401  (registers the session fallback, as app.py's import does)
+    import ui.language
+
+    # what importing ui.language in app.py does (an earlier test may have re-imported it)
+    monkeypatch.setattr(i18n, "_fallback", ui.language._session_language)
 
     actor = make_actor(session, account, Role.VIEWER, "eva")
     session.commit()

@@ -50,6 +50,8 @@ ROLE = {
     Role.MANAGER: N_("Manager"),
     Role.VIEWER: N_("Viewer"),
 }
+# Pages also translate a raw role value in running text (`_(actor.role)`): "admin" -> "administrador".
+ROLE_VALUES = (N_("admin"), N_("manager"), N_("viewer"))
 MEDIA_TYPE = {
     MediaType.IMAGE: N_("Image"),
     MediaType.VIDEO: N_("Video"),

@@ -18,7 +18,7 @@ from core import i18n
 from core.access import Actor
 from core.i18n import LANGUAGES, _
 from core.i18n_prefs import saved_languages, set_user_language
-from ui.context import ACTOR_KEY, db
+from ui.context import ACTOR_KEY, CONTEXT_KEY, db
 
 RUN_LANGUAGE_KEY = "ui_language"  # the language the last full run used
 CHOICE_KEY = "ui_language_choice"  # picked in this session while logged out
@@ -36,7 +36,13 @@ def _session_language() -> str | None:
     if get_script_run_ctx(suppress_warning=True) is None:
         return None  # not a Streamlit script thread: the API, the worker, core's own tests
     state = st.session_state
-    return state.get(RUN_LANGUAGE_KEY) or state.get(CHOICE_KEY) or browser_language()
+    context = state.get(CONTEXT_KEY)  # the login gate's (core.auth.SessionContext), if logged in
+    return (
+        state.get(RUN_LANGUAGE_KEY)
+        or getattr(context, "language", None)
+        or state.get(CHOICE_KEY)
+        or browser_language()
+    )
 
 
 i18n.set_language_fallback(_session_language)
