@@ -184,8 +184,12 @@ def mo_is_stale(language: str) -> bool:
 # -- command handlers ------------------------------------------------------------------------------
 
 
-def _extract(_args: argparse.Namespace) -> int:
+def _extract(_args: argparse.Namespace | None = None) -> int:
     template = extract_template()
+    if TEMPLATE.exists():
+        # Keep the creation date, so that extracting unchanged source rewrites nothing (the date
+        # travels into every .po and .mo header).
+        template.creation_date = read_catalog(TEMPLATE).creation_date
     write_catalog(TEMPLATE, template, template=True)
     print(f"{TEMPLATE.relative_to(ROOT)}: {len(template)} strings")
     return 0
