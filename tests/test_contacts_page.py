@@ -105,7 +105,9 @@ def test_a_refused_file_shows_why_and_imports_nothing(session: Session, manager:
 def test_a_binary_upload_is_refused_before_mapping(session: Session, manager: Actor) -> None:
     at = page(manager).run()
 
-    at.file_uploader(key="contacts_upload").upload("saved-as-excel.csv", b"PK\x03\x04\x14\x00", "text/csv")
+    at.file_uploader(key="contacts_upload").upload(
+        "saved-as-excel.csv", b"PK\x03\x04\x14\x00", "text/csv"
+    )
     at.run()
 
     assert any("Excel or zip file" in e.value for e in at.error)
