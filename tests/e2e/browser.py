@@ -49,4 +49,6 @@ def wait_idle(page, timeout: float = 30_000) -> None:  # type: ignore[no-untyped
 
 def screenshot(page, name: str) -> None:  # type: ignore[no-untyped-def]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{re.sub(r'[^a-z0-9_-]+', '-', name.lower())}.png"))
+    page.screenshot(
+        path=str(ARTIFACTS / f"{re.sub(r'[^a-z0-9_-]+', '-', name.lower())}.png"), full_page=True
+    )

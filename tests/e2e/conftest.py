@@ -22,7 +22,7 @@ from core.access import Actor
 from core.db import make_engine, reset_engine_cache, session_scope
 from core.models import Base, Role
 from core.settings import reset_settings_cache
-from tests.e2e.browser import launch, require_browser
+from tests.e2e.browser import launch, require_browser, screenshot
 from tests.e2e.stack import Stack, running_stack
 from tests.fake_evolution import FakeEvolution
 
@@ -147,13 +147,27 @@ def browser(world: World) -> Iterator[Any]:
             chromium.close()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when == "call":
+        item.stash[_FAILED] = report.failed
+    return report
+
+
+_FAILED = pytest.StashKey[bool]()
+
+
 @pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    """A fresh browser context per test: a new Streamlit session, logged out."""
+def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh browser context per test: a new Streamlit session, logged out. A failing test
+    leaves a screenshot of where it stopped (test-artifacts/e2e/FAILED-<test>.png)."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
     context.set_default_timeout(20_000)
     page = context.new_page()
     try:
         yield page
+        if request.node.stash.get(_FAILED, False):
+            screenshot(page, f"FAILED-{request.node.name}")
     finally:
         context.close()

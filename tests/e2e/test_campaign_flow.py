@@ -10,9 +10,12 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import select
 
+from core.models import Campaign
 from tests.e2e.browser import screenshot, wait_idle
 from tests.e2e.conftest import ADMIN, World
+from tests.evolution_payloads import message_update
 
 pytestmark = pytest.mark.browser
 
@@ -57,6 +60,18 @@ def metric(page: Any, label: str) -> Any:
     )
 
 
+def campaign_id_of(world: World, title: str) -> int:
+    with world.session() as session:
+        return session.scalars(select(Campaign.id).where(Campaign.title == title)).one()
+
+
+def open_campaign(page: Any, campaign_id: int) -> None:
+    """From the campaigns list, the campaign's "Open" button (Streamlit marks it by its key)."""
+    go_to(page, "Campaigns")
+    page.locator(f".st-key-open_{campaign_id}").get_by_role("button", name="Open").click()
+    wait_idle(page)
+
+
 # -- flows -----------------------------------------------------------------------------------------
 
 
@@ -78,3 +93,138 @@ def test_admin_logs_in_and_every_page_renders(page: Any, world: World) -> None:
         go_to(page, title)
         no_exception(page)
         screenshot(page, f"02-page-{title}")
+
+
+CSV = (
+    "phone,name,labels,city\n"
+    "(11) 98765-4301,Ana Souza,vip;news,Recife\n"
+    "11987654302,Bruno Lima,vip,Recife\n"
+    "+55 11 98765-4303,Carla Dias,vip,Salvador\n"
+    "11987654304,Davi Rocha,news,Recife\n"
+    '11987654305,Eva Nunes,"vip,news",Recife\n'
+    "12345,Número Ruim,vip,Recife\n"
+)
+AUDIENCE = {  # vip and city Recife: what WhatsApp should receive, as Evolution digits
+    "5511987654301": "Ana Souza",
+    "5511987654302": "Bruno Lima",
+    "5511987654305": "Eva Nunes",
+}
+MESSAGE = "Olá {{name}}, a promoção de inverno chegou!"
+IMAGE = "https://cdn.example.com/promo-inverno.jpg"
+
+
+def choose(page: Any, widget: Any, option: str) -> None:
+    """Pick `option` in a Streamlit selectbox/multiselect (a searchable listbox)."""
+    # Bring it to the middle first: the dropdown closes itself when the page scrolls.
+    widget.evaluate("element => element.scrollIntoView({block: 'center'})")
+    widget.locator("input").first.click()
+    page.get_by_role("option").filter(has_text=re.compile(f"^{re.escape(option)}$")).click()
+    page.keyboard.press("Escape")
+    wait_idle(page)
+
+
+def test_import_audience_send_and_delivery(page: Any, world: World, tmp_path: Any) -> None:
+    log_in(page, world, ADMIN)
+
+    # -- import a CSV through the file chooser ----------------------------------------------
+    go_to(page, "Contacts")
+    page.get_by_role("tab", name="Import CSV").click()
+    wait_idle(page)
+    upload = tmp_path / "clientes.csv"
+    upload.write_text(CSV, encoding="utf-8")
+    with page.expect_file_chooser() as chooser:
+        page.get_by_test_id("stFileUploader").get_by_role(
+            "button", name="Upload", exact=True
+        ).click()
+    chooser.value.set_files(upload)
+    wait_idle(page)
+    expect(page.get_by_text("What is in each column?")).to_be_visible()
+    expect(page.get_by_role("textbox", name=re.compile("^Country for numbers"))).to_have_value("BR")
+    screenshot(page, "10-contacts-import-mapping")
+    page.get_by_role("button", name="Import contacts").click()
+    wait_idle(page)
+    expect(page.get_by_role("heading", name="Import of clientes.csv")).to_be_visible()
+    expect(metric(page, "Created")).to_have_text("5")
+    expect(metric(page, "Rejected")).to_have_text("1")
+    expect(metric(page, "Updated")).to_have_text("0")
+    no_exception(page)
+    screenshot(page, "11-contacts-import-report")
+
+    # -- the campaign editor: message, image, number, audience --------------------------------
+    go_to(page, "New campaign")
+    page.get_by_role("textbox", name="Title").fill("Promoção de inverno")
+    page.get_by_role("textbox", name="Message").fill(MESSAGE)
+    page.get_by_role("textbox", name="Title").click()  # leave the text area: its value is sent
+    wait_idle(page)
+    page.get_by_test_id("stExpander").filter(has_text="Media").locator("summary").click()
+    page.get_by_text("By URL", exact=True).click()
+    wait_idle(page)
+    page.get_by_role("textbox", name="URL").fill(IMAGE)
+    page.get_by_role("textbox", name="URL").press("Enter")
+    wait_idle(page)
+    choose(
+        page,
+        page.get_by_test_id("stMultiSelect").filter(has_text="Send through"),
+        "loja (10/min)",
+    )
+    page.get_by_text("Send now", exact=True).click()
+    wait_idle(page)
+
+    choose(page, page.get_by_test_id("stMultiSelect").filter(has_text="With labels"), "vip")
+    expect(metric(page, "Recipients")).to_have_text("4")
+    page.get_by_role("button", name="Add a condition").click()
+    wait_idle(page)
+    condition = page.get_by_test_id("stSelectbox").filter(
+        has=page.get_by_role("combobox", name=re.compile("Attribute"))
+    )
+    choose(page, condition.last, "city")
+    values = page.get_by_role("textbox", name="Values")
+    values.fill("Recife")
+    values.press("Enter")
+    wait_idle(page)
+    expect(metric(page, "Recipients")).to_have_text("3")
+    expect(page.get_by_text("Olá Ana Souza, a promoção de inverno chegou!")).to_be_visible()
+    no_exception(page)
+    screenshot(page, "20-campaign-editor")
+    page.get_by_role("button", name="Save and send now").click()
+    wait_idle(page)
+    expect(page.get_by_text("Campaign saved and started.")).to_be_visible()
+    screenshot(page, "21-campaign-saved")
+
+    # -- the campaign page follows the sending by itself ------------------------------------
+    campaign_id = campaign_id_of(world, "Promoção de inverno")
+    open_campaign(page, campaign_id)
+    screenshot(page, "30-campaigns-list")
+    expect(page.get_by_role("heading", name="Promoção de inverno")).to_be_visible()
+    expect(page.get_by_role("heading", name="Status: Running")).to_be_visible()
+    screenshot(page, "31-campaign-running")
+    expect(page.get_by_role("heading", name="Status: Completed")).to_be_visible(timeout=LONG)
+    wait_idle(page)
+    expect(metric(page, "Sent")).to_have_text("3")
+    expect(metric(page, "Delivered")).to_have_text("0")
+    no_exception(page)
+    screenshot(page, "32-campaign-completed")
+
+    # -- what reached WhatsApp: one correct request per recipient ---------------------------
+    sends = world.fake.sends("loja")
+    assert sorted(s.number for s in sends) == sorted(AUDIENCE), sends
+    for sent in sends:
+        assert sent.route == "sendMedia"
+        assert sent.body["mediatype"] == "image"
+        assert sent.body["media"] == IMAGE
+        name = AUDIENCE[sent.number]
+        assert sent.body["caption"] == f"Olá {name}, a promoção de inverno chegou!"
+
+    # -- a delivery receipt turns one "sent" into "delivered" --------------------------------
+    ana = next(s for s in sends if s.number == "5511987654301")
+    answer = world.fake.deliver_webhook(
+        "loja", message_update("loja", ana.message_id, "DELIVERY_ACK", number=ana.number)
+    )
+    assert answer.status_code == 200, answer.text
+    # A finished campaign's page no longer refreshes itself: filter the log, as staff would.
+    choose(page, page.locator(".st-key-log_statuses"), "Delivered")
+    expect(metric(page, "Delivered")).to_have_text("1")
+    expect(metric(page, "Sent")).to_have_text("2")
+    expect(page.get_by_text("1 recipients match")).to_be_visible()
+    no_exception(page)
+    screenshot(page, "33-campaign-delivered")
