@@ -8,6 +8,7 @@ overridden here, since its per-test temporary database would hide the stack's.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +18,10 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from core import accounts, instances
+from core import accounts, campaigns, contacts, instances
 from core.access import Actor
 from core.db import make_engine, reset_engine_cache, session_scope
+from core.errors import DomainError
 from core.models import Base, Role
 from core.settings import reset_settings_cache
 from tests.e2e.browser import launch, require_browser, screenshot
@@ -125,6 +127,37 @@ def _print_tail(stack: Stack, name: str) -> None:
         return
     print(f"----- {name}.log (last 40 lines) -----")
     print("\n".join(text.splitlines()[-40:]))
+
+
+SLOW_TITLE = "Lembrete lento"
+
+
+@pytest.fixture(scope="module")
+def slow_campaign(world: World) -> Iterator[int]:
+    """A campaign on the one-a-minute number, started through the service: it stays running
+    for minutes, long enough to pause and resume it and to show a viewer its page."""
+    with session_scope() as session:
+        for n in range(1, 6):
+            contacts.create_contact(
+                session, world.admin, f"+55 21 99876-540{n}", f"Cliente lento {n}", ["lento"]
+            )
+        campaign = campaigns.create(
+            session,
+            world.admin,
+            {
+                "title": SLOW_TITLE,
+                "message": "Oi {{name}}, lembrete.",
+                "audience": {"labels": ["lento"]},
+                "instance_ids": [world.instance_ids[SLOW]],
+                "status": "draft",
+            },
+        )
+        campaigns.trigger(session, world.admin, campaign.id)
+        campaign_id = campaign.id
+    yield campaign_id
+    # Stop its sending before the stack stops (unless it is already cancelled or finished).
+    with contextlib.suppress(DomainError), session_scope() as session:
+        campaigns.cancel(session, world.admin, campaign_id)
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from core.models import Campaign
 from tests.e2e.browser import screenshot, wait_idle
-from tests.e2e.conftest import ADMIN, World
+from tests.e2e.conftest import ADMIN, SLOW, SLOW_TITLE, VIEWER, World
 from tests.evolution_payloads import message_update
 
 pytestmark = pytest.mark.browser
@@ -228,3 +228,87 @@ def test_import_audience_send_and_delivery(page: Any, world: World, tmp_path: An
     expect(page.get_by_text("1 recipients match")).to_be_visible()
     no_exception(page)
     screenshot(page, "33-campaign-delivered")
+
+
+def campaign_status(world: World, campaign_id: int) -> str:
+    with world.session() as session:
+        return str(session.get(Campaign, campaign_id).status)
+
+
+def confirm(page: Any, action: str, question: str) -> None:
+    page.locator(f".st-key-action_{action}").get_by_role("button").click()
+    wait_idle(page)
+    expect(page.get_by_text(question)).to_be_visible()
+    page.get_by_role("button", name="Yes, go ahead").click()
+    wait_idle(page)
+
+
+def test_pause_and_resume_a_running_campaign(page: Any, world: World, slow_campaign: int) -> None:
+    log_in(page, world, ADMIN)
+    open_campaign(page, slow_campaign)
+    expect(page.get_by_role("heading", name=SLOW_TITLE)).to_be_visible()
+    expect(page.get_by_role("heading", name="Status: Running")).to_be_visible()
+    expect(metric(page, "Targeted")).to_have_text("5")
+    screenshot(page, "40-slow-campaign-running")
+
+    confirm(page, "pause", "Pause this campaign?")
+    expect(page.get_by_role("heading", name="Status: Paused")).to_be_visible()
+    expect(page.get_by_text("Done: Pause.")).to_be_visible()
+    expect(page.locator(".st-key-action_pause")).to_have_count(0)
+    assert campaign_status(world, slow_campaign) == "paused"
+    no_exception(page)
+    screenshot(page, "41-slow-campaign-paused")
+
+    confirm(page, "resume", "Resume this campaign?")
+    expect(page.get_by_role("heading", name="Status: Running")).to_be_visible()
+    expect(page.get_by_text("Done: Resume.")).to_be_visible()
+    assert campaign_status(world, slow_campaign) == "running"
+    no_exception(page)
+    screenshot(page, "42-slow-campaign-resumed")
+    # It never stopped being one campaign: nobody got a message twice.
+    numbers = world.fake.numbers_received(SLOW)
+    assert numbers == sorted(set(numbers))
+
+
+ACTION_BUTTONS = [
+    "Pause",
+    "Resume",
+    "Cancel",
+    "Retry failed",
+    "Send now",
+    "Edit",
+    "Duplicate",
+    "Delete",
+    "New campaign",
+]
+
+
+def test_a_viewer_sees_campaigns_but_no_actions(
+    page: Any, world: World, slow_campaign: int
+) -> None:
+    log_in(page, world, VIEWER)
+    nav = page.get_by_test_id("stSidebarNav")
+    expect(nav.get_by_role("link", name="Campaigns", exact=True)).to_be_visible()
+    for hidden in ("New campaign", "Users", "API tokens", "Audit log"):
+        expect(nav.get_by_role("link", name=hidden, exact=True)).to_have_count(0)
+
+    go_to(page, "Campaigns")
+    expect(page.get_by_text(SLOW_TITLE)).to_be_visible()
+    expect(page.locator(f".st-key-open_{slow_campaign}")).to_be_visible()
+    for name in ACTION_BUTTONS:
+        expect(page.get_by_role("button", name=name, exact=True)).to_have_count(0)
+    screenshot(page, "50-viewer-campaigns")
+
+    open_campaign(page, slow_campaign)
+    expect(page.get_by_role("heading", name=SLOW_TITLE)).to_be_visible()
+    expect(page.get_by_role("heading", name=re.compile(r"^Status: "))).to_be_visible()
+    expect(page.get_by_role("heading", name="Recipients")).to_be_visible()  # drawn to the end
+    for name in ACTION_BUTTONS:
+        expect(page.get_by_role("button", name=name, exact=True)).to_have_count(0)
+    no_exception(page)
+    screenshot(page, "51-viewer-campaign")
+
+    go_to(page, "Contacts")
+    expect(page.get_by_role("heading", name="Contacts")).to_be_visible()
+    expect(page.get_by_role("tab", name="Import CSV")).to_have_count(0)
+    screenshot(page, "52-viewer-contacts")
