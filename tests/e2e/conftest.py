@@ -64,7 +64,7 @@ def _seed(fake: FakeEvolution) -> tuple[int, Actor, Actor, dict[str, int]]:
             users[role] = Actor(user.id, account.id, role, username)
         admin = users[Role.ADMIN]
         ids = {}
-        for name, rate in ((FAST, 10), (SLOW, 1)):
+        for name, rate in ((FAST, 6), (SLOW, 1)):
             evolution = fake.add_instance(name)
             created = instances.create_instance(
                 session,
