@@ -9,6 +9,8 @@ overridden here, since its per-test temporary database would hide the stack's.
 from __future__ import annotations
 
 import contextlib
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,10 +24,10 @@ from core import accounts, campaigns, contacts, instances
 from core.access import Actor
 from core.db import make_engine, reset_engine_cache, session_scope
 from core.errors import DomainError
-from core.models import Base, Role
+from core.models import Role
 from core.settings import reset_settings_cache
 from tests.e2e.browser import launch, require_browser, screenshot
-from tests.e2e.stack import Stack, running_stack
+from tests.e2e.stack import ROOT, Stack, running_stack
 from tests.fake_evolution import FakeEvolution
 
 SECRET_KEY = "e2e-secret"
@@ -96,11 +98,15 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         for key, value in env.items():
             patch.setenv(key, value)
         patch.delenv("SECRET_KEY_PREVIOUS", raising=False)
-        # The tables straight from the models (tests/test_migrations.py checks that the
-        # migrations agree with them): a migration not yet regenerated must not hide UI bugs.
-        schema_engine = make_engine(database_url)
-        Base.metadata.create_all(schema_engine)
-        schema_engine.dispose()
+        # The database as an operator creates it: through the migrations.
+        migrated = subprocess.run(
+            [sys.executable, "-m", "core", "migrate"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert migrated.returncode == 0, migrated.stdout + migrated.stderr
         with FakeEvolution() as fake, running_stack(data_dir, database_url, env) as stack:
             patch.setenv("PUBLIC_API_URL", stack.api_url)
             reset_settings_cache()
