@@ -724,3 +724,26 @@ def test_update_keeps_translations_and_adds_new_strings_untranslated_never_guess
     spanish.get("Save it").string = "Guardarlo"
     catalogs.write_catalog(catalogs.po_path("es"), spanish)
     assert catalogs.mo_is_stale("es")
+
+
+# -- ui/labels ---------------------------------------------------------------------------------------
+
+
+def test_status_names_are_translated_and_a_campaigns_pending_differs_from_a_recipients() -> None:
+    from core.models.enums import CampaignStatus, RecipientStatus
+    from ui.labels import count_label, error_kind_label, role_label, status_label
+
+    set_language("es")
+    assert status_label(CampaignStatus.PENDING) == "Programada"
+    assert status_label(RecipientStatus.PENDING) == "En cola"
+    assert status_label("running") == "En curso"  # a plain value: the campaign's name first
+    assert status_label("something_new") == "something_new"  # unknown values shown as they are
+    assert role_label("viewer") == "Lector"
+    assert error_kind_label("not_on_whatsapp") == "No está en WhatsApp"
+    assert error_kind_label("failed") == status_label("failed")
+    set_language("pt_BR")
+    assert count_label(1234, "contact") == "1.234 contatos"
+    assert count_label(1, "recipient") == "1 destinatário"
+    set_language("en")
+    assert count_label(1, "campaign") == "1 campaign"
+    assert status_label(CampaignStatus.CANCELLED) == "Cancelled"

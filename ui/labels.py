@@ -66,6 +66,17 @@ CONNECTION_STATE = {
     "closed": N_("Disconnected"),
 }
 
+# Why a recipient failed (CampaignRecipient.error_kind, core.outcome.Outcome values and the
+# worker's own); stats group by it, falling back to the status when it is empty.
+ERROR_KIND = {
+    "not_on_whatsapp": N_("Not on WhatsApp"),
+    "rejected": N_("Rejected by WhatsApp (bad data)"),
+    "instance_down": N_("WhatsApp number stopped"),
+    "retry": N_("Temporary error (retried)"),
+    "unknown": N_("Timed out (may have been sent)"),
+    "worker_lost": N_("Worker stopped while sending"),
+}
+
 _BY_ENUM: dict[type[StrEnum], dict] = {
     CampaignStatus: CAMPAIGN_STATUS,
     RecipientStatus: RECIPIENT_STATUS,
@@ -104,6 +115,13 @@ def connection_label(state: str | None) -> str:
     if not state:
         return _("Unknown")
     return _(CONNECTION_STATE.get(state, state))
+
+
+def error_kind_label(kind: str | None) -> str:
+    """A failure reason for charts and tables; a status value (no kind recorded) reads as status."""
+    if kind in ERROR_KIND:
+        return _(ERROR_KIND[kind])
+    return status_label(kind) if kind else _("Unknown")
 
 
 def role_label(role: str) -> str:
