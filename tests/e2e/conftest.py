@@ -9,6 +9,7 @@ overridden here, since its per-test temporary database would hide the stack's.
 from __future__ import annotations
 
 import contextlib
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -26,7 +27,7 @@ from core.db import make_engine, reset_engine_cache, session_scope
 from core.errors import DomainError
 from core.models import Role
 from core.settings import reset_settings_cache
-from tests.e2e.browser import launch, require_browser, screenshot
+from tests.e2e.browser import ARTIFACTS, launch, require_browser, screenshot
 from tests.e2e.stack import ROOT, Stack, running_stack
 from tests.fake_evolution import FakeEvolution
 
@@ -87,6 +88,12 @@ def _seed(fake: FakeEvolution) -> tuple[int, Actor, Actor, dict[str, int]]:
         return account.id, admin, users[Role.VIEWER], ids
 
 
+@pytest.fixture(scope="session", autouse=True)
+def fresh_artifacts() -> None:
+    """Screenshots and logs of this run only (a stale FAILED-*.png would mislead)."""
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     require_browser()
@@ -121,18 +128,16 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 engine.dispose()
                 reset_engine_cache()
                 reset_settings_cache()
-                for name in ("api", "worker", "ui"):
-                    _print_tail(stack, name)
+                print(stack.tails(40))  # shown in the report when the module's last test fails
+        _keep_logs(data_dir / "logs")
 
 
-def _print_tail(stack: Stack, name: str) -> None:
-    """The processes' logs end up in the pytest report of a failing test (captured output)."""
-    try:
-        text = stack.log(name)
-    except OSError:
-        return
-    print(f"----- {name}.log (last 40 lines) -----")
-    print("\n".join(text.splitlines()[-40:]))
+def _keep_logs(logs: Path) -> None:
+    """The processes' logs beside the screenshots, for CI's artefacts."""
+    target = ARTIFACTS / "logs"
+    target.mkdir(parents=True, exist_ok=True)
+    for log in logs.glob("*.log"):
+        shutil.copy(log, target / log.name)
 
 
 SLOW_TITLE = "Lembrete lento"

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 
@@ -55,9 +56,11 @@ class Stack:
     api_url: str
     logs: Path
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    log_files: list[BinaryIO] = field(default_factory=list)
 
     def start(self, name: str, *args: str) -> None:
         log = (self.logs / f"{name}.log").open("ab")
+        self.log_files.append(log)
         self.processes[name] = subprocess.Popen(
             [*args], cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
         )
@@ -70,6 +73,16 @@ class Stack:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
+                process.wait(timeout=10)
+        for log in self.log_files:
+            log.close()
+
+    def tails(self, lines: int = 30) -> str:
+        """The end of every process's log, for a failure message."""
+        return "\n".join(
+            f"----- {name}.log -----\n" + "\n".join(self.log(name).splitlines()[-lines:])
+            for name in self.processes
+        )
 
     def log(self, name: str) -> str:
         return (self.logs / f"{name}.log").read_text(errors="replace")
@@ -116,8 +129,11 @@ def running_stack(data_dir: Path, database_url: str, extra_env: dict[str, str]) 
             "--server.fileWatcherType",
             "none",
         )
-        wait_for(f"{stack.ui_url}/_stcore/health", expect="ok")
-        wait_for(f"{stack.api_url}/healthz")
+        try:
+            wait_for(f"{stack.ui_url}/_stcore/health", expect="ok")
+            wait_for(f"{stack.api_url}/healthz")
+        except TimeoutError as error:
+            raise TimeoutError(f"{error}\n{stack.tails()}") from None
         yield stack
     finally:
         stack.stop()
