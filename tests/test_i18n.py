@@ -747,3 +747,21 @@ def test_status_names_are_translated_and_a_campaigns_pending_differs_from_a_reci
     set_language("en")
     assert count_label(1, "campaign") == "1 campaign"
     assert status_label(CampaignStatus.CANCELLED) == "Cancelled"
+
+
+def test_a_core_error_with_a_constant_message_is_shown_translated() -> None:
+    """Pages show domain errors as `_(str(error))`; constant messages of core are extracted."""
+    from core.errors import ValidationError
+    from core.phones import normalize_phone
+
+    with pytest.raises(ValidationError) as raised:
+        normalize_phone("   ")
+    set_language("pt_BR")
+    assert _(str(raised.value)) == "o telefone está vazio"
+    set_language("en")
+    assert _(str(raised.value)) == "phone is empty"
+    messages = {message for _file, _line, message in catalogs.core_error_messages()}
+    assert "phone is empty" in messages
+    assert not any(
+        file.startswith("core/cli/") for file, _line, _m in catalogs.core_error_messages()
+    )

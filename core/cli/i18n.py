@@ -9,9 +9,10 @@ check    — list strings a language lacks; exit status 1 when any is missing or
 from __future__ import annotations
 
 import argparse
+import ast
 import io
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from babel.messages.catalog import Catalog, Message
@@ -78,7 +79,48 @@ def extract_template(root: Path = ROOT) -> Catalog:
             auto_comments=comments,
             context=context,
         )
+    for filename, lineno, message in core_error_messages(root):
+        template.add(message, None, [(filename, lineno)], auto_comments=[ERROR_COMMENT])
     return template
+
+
+# Pages show a domain error as `_(str(error))`: an error raised with a constant message is a
+# msgid as it stands, with no change to core. (A message built with .format() or an f-string
+# needs `_("... {x} ...").format(x=...)` where it is raised, to be translated.)
+DOMAIN_ERRORS = frozenset(
+    {
+        "DomainError",
+        "ValidationError",
+        "NotFound",
+        "PermissionDenied",
+        "Conflict",
+        "LoginFailed",
+        "AccountLocked",
+    }
+)
+ERROR_COMMENT = "an error message of core, shown in the UI"
+
+
+def core_error_messages(root: Path = ROOT) -> Iterator[tuple[str, int, str]]:
+    """(file, line, message) of every domain error raised with a constant message in core/
+    (the operator's CLI excluded: it speaks English)."""
+    for path in sorted((root / "core").rglob("*.py")):
+        relative = path.relative_to(root).as_posix()
+        if relative.startswith("core/cli/"):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=relative)
+        for node in ast.walk(tree):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in DOMAIN_ERRORS
+            ):
+                continue
+            first = node.args[0] if node.args else None
+            if first is None:
+                first = next((k.value for k in node.keywords if k.arg == "message"), None)
+            if isinstance(first, ast.Constant) and isinstance(first.value, str) and first.value:
+                yield relative, node.lineno, first.value
 
 
 def po_path(language: str) -> Path:
