@@ -1,10 +1,12 @@
 """Claim before send: the one transaction that decides whether, what and when an instance sends.
 
 `claim_next` runs in one short transaction that (1) proves this worker still holds the instance's
-lease (row lock on PostgreSQL, the write lock on SQLite), (2) checks the daily cap and the pacing
-from the database, (3) picks a pending recipient of a campaign that is still running and inside
-its send window, (4) marks it `sending` with the claim and records an `InstanceSend` row. The
-caller commits, and only then makes the HTTP call. Nothing is sent for an unclaimed recipient.
+lease (row lock on PostgreSQL, the write lock on SQLite) and that its account's campaigns are
+enabled, (2) checks the daily cap and the pacing from the database, (3) picks and claims a pending
+recipient of a campaign that is still running and inside its send window, in one
+`UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED) RETURNING`, (4) records an `InstanceSend`
+row and the next gap. The caller commits, and only then makes the HTTP call. Nothing is sent for
+an unclaimed recipient. Statements are built once at import, with bind parameters only.
 
 Pacing: `SenderInstance.next_send_at` keeps the gap (claim to claim: 60/rate + random extra), and
 the `InstanceSend` rows of the last minute keep the window. Their `sent_at` is the claim time while

@@ -1,12 +1,23 @@
 """The worker's loop body: who sends what, when, through which instance (no APScheduler here).
 
-`Dispatcher` is driven by three periodic calls (see scheduler_service.py):
+`Dispatcher` is driven by periodic calls (see scheduler_service.py):
 - `maintain()`: heartbeat, lease renewal and balancing, recovery of claims left by dead workers,
   completion of finished campaigns;
 - `poll_due()`: starts due campaigns (`core.campaigns.start_due`);
-- `tick()`: hands each owned instance that has work to a thread-pool "lane". A lane claims
-  (committed), sends over HTTP, records the outcome, and sleeps until the instance's next slot
-  when that is near. One lane per instance at a time: one request in flight per instance.
+- `tick()`: hands each owned instance that has work, and no known slot still ahead, to a
+  thread-pool "lane". A lane claims (committed), sends over HTTP, records the outcome, and
+  either waits in place (next slot within 20 ms) or arms a timer that starts the lane again
+  exactly at the instance's next slot. One lane per instance at a time: one request in flight
+  per instance;
+- `deliver_webhooks()`, `check_instances()`: notification webhooks and Evolution health
+  checks, with their own HTTP clients and no transaction open during a request.
+
+Cost per send (the hot path): the claim is one transaction of prebuilt Core statements on a bare
+Connection (instance row locked, window count, one `UPDATE … RETURNING` that picks and claims
+the recipient, the pacing row); outcomes arriving together are written in one transaction
+("group commit"), each lane waiting for its own commit before it claims again. On SQLite the
+worker's threads queue for the single writer on an in-process lock rather than in the driver's
+busy handler, which sleeps in steps of up to 100 ms.
 
 `process_instance()` does one claim → send → outcome synchronously; tests drive it directly.
 """
@@ -14,6 +25,7 @@
 from __future__ import annotations
 
 import contextlib
+import heapq
 import importlib
 import logging
 import random
@@ -22,7 +34,8 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from time import monotonic
 from typing import Any
 
 import httpx
@@ -65,6 +78,8 @@ from core.stats import refresh_delivery_stats
 
 log = logging.getLogger("worker")
 R = CampaignRecipient
+_STATS_EVERY = timedelta(seconds=10)  # delivery stats of campaigns being sent, refreshed
+_SLEEP_IN_LANE = 0.02  # a next slot closer than this is waited for in the lane itself
 _ANSWERS_KEPT = 240  # enough for the window hint of any rate the UI allows (<= 60/min)
 
 
@@ -86,6 +101,17 @@ class _Media:
     media: str
     file_name: str | None
     mimetype: str | None
+
+
+@dataclass
+class _Outcome:
+    """A send's outcome waiting to be written (see `Dispatcher._record`)."""
+
+    claim: Claim
+    result: SendResult
+    done: datetime
+    status: str | None = None
+    committed: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass
@@ -137,6 +163,13 @@ class Dispatcher:
         self._media: dict[tuple[int, str], _Media] = {}
         self._stopping = threading.Event()
         self._webhook_http: httpx.Client | None = None
+        self._outcomes: list[_Outcome] = []
+        self._stats_due = datetime.min.replace(tzinfo=UTC)
+        self._timers: list[tuple[float, int]] = []
+        self._timer_wakeup = threading.Condition()
+        self._timer_thread: threading.Thread | None = None
+        self._outcomes_lock = threading.Lock()
+        self._writing = False
         self._start_due: Callable[[Session, datetime], Any] | None | bool = None
         self.stats = DispatchStats()
         self._campaigns = CampaignCache(ttl=min(1.0, self.horizon * 2))
@@ -187,6 +220,8 @@ class Dispatcher:
             session.commit()
         with self._lock:
             self._owned = owned
+        # Short transactions, one after the other: on SQLite each holds the one write lock
+        # that every send needs too.
         with self._locked_session() as session:
             touched = recover_expired_claims(session, now)
             with self._lock:
@@ -195,16 +230,24 @@ class Dispatcher:
                 seconds=settings.http_connect_timeout + settings.http_read_timeout + 60
             )
             touched += recover_own_orphans(session, self.worker_id, in_flight, now - grace, now)
-            for campaign_id in touched:
-                log.warning(
-                    "claims of a lost worker marked unknown", extra={"campaign_id": campaign_id}
-                )
-            with self._lock:
-                touched_all = set(touched) | self._touched
-                self._touched.clear()
+            session.commit()
+        for campaign_id in touched:
+            log.warning(
+                "claims of a lost worker marked unknown", extra={"campaign_id": campaign_id}
+            )
+        with self._lock:
+            self._touched.update(touched)
+            refresh = now >= self._stats_due
+            if refresh:
+                touched_all, self._touched = self._touched, set()
+                self._stats_due = now + _STATS_EVERY
+        if refresh:
             for campaign_id in sorted(touched_all):
-                refresh_delivery_stats(session, campaign_id)
-            complete_finished(session, now)
+                with self._locked_session() as session:
+                    refresh_delivery_stats(session, campaign_id)
+                    session.commit()
+        with self._locked_session() as session:
+            complete_finished(session, now)  # refreshes the stats of those it completes
             leases.forget_dead_workers(session, now, settings.lease_seconds)
             session.commit()
 
@@ -239,23 +282,17 @@ class Dispatcher:
         with self._lock:
             owned = set(self._owned)
             idle = owned - self._lanes
-        horizon = now + timedelta(seconds=self.horizon)
-        # Instances whose next slot is known to be further away need no look-up now.
-        idle = {i for i in idle if self._due.get(i, now) <= horizon}
+        # Instances whose next slot is known and still ahead need no look-up now (a timer
+        # starts their lane on time, see `_wake_at`).
+        idle = {i for i in idle if self._due.get(i, now) <= now}
         if not idle:
             return 0
         with self._locked_session() as session:
             ready = self.instances_with_work(session, idle)
         started = 0
         for instance_id in sorted(ready):
-            if self._due.get(instance_id, now) > horizon:
-                continue
-            with self._lock:
-                if instance_id in self._lanes or self._stopping.is_set():
-                    continue
-                self._lanes.add(instance_id)
-            self._pool.submit(self._lane, instance_id)
-            started += 1
+            if self._start_lane(instance_id):
+                started += 1
         return started
 
     def instances_with_work(self, session: Session, instance_ids: set[int]) -> set[int]:
@@ -370,16 +407,18 @@ class Dispatcher:
                     if hint is not None and hint > now:
                         self._due[instance_id] = hint
                         delay = (hint - now).total_seconds()
-                        if delay > self.horizon:
+                        if delay > _SLEEP_IN_LANE:
+                            self._wake_at(instance_id, delay)
                             return
                         self._stopping.wait(delay)
                     continue
                 if isinstance(step, Wait):
                     self._due[instance_id] = step.until
                     delay = (step.until - now).total_seconds()
-                    if delay <= self.horizon:
+                    if delay <= _SLEEP_IN_LANE:
                         self._stopping.wait(max(0.0, delay))
                         continue
+                    self._wake_at(instance_id, delay)
                     return
                 if isinstance(step, Idle):
                     self._due[instance_id] = step.recheck_at
@@ -393,6 +432,43 @@ class Dispatcher:
         finally:
             with self._lock:
                 self._lanes.discard(instance_id)
+
+    def _start_lane(self, instance_id: int) -> bool | None:
+        """Hand the instance to a lane: True started, False one is running, None not ours."""
+        with self._lock:
+            if self._stopping.is_set() or instance_id not in self._owned:
+                return None
+            if instance_id in self._lanes:
+                return False
+            self._lanes.add(instance_id)
+        self._pool.submit(self._lane, instance_id)
+        return True
+
+    def _wake_at(self, instance_id: int, delay: float) -> None:
+        """Start the instance's lane again in `delay` seconds (its next slot), on time: the
+        periodic tick alone would start it up to a tick late."""
+        with self._timer_wakeup:
+            heapq.heappush(self._timers, (monotonic() + delay, instance_id))
+            if self._timer_thread is None:
+                self._timer_thread = threading.Thread(
+                    target=self._timer_loop, name="lane-timer", daemon=True
+                )
+                self._timer_thread.start()
+            self._timer_wakeup.notify()
+
+    def _timer_loop(self) -> None:
+        while not self._stopping.is_set():
+            with self._timer_wakeup:
+                while not self._timers or self._timers[0][0] > monotonic():
+                    if self._stopping.is_set():
+                        return
+                    timeout = self._timers[0][0] - monotonic() if self._timers else 1.0
+                    self._timer_wakeup.wait(min(1.0, max(0.0, timeout)))
+                _at, instance_id = heapq.heappop(self._timers)
+            if self._start_lane(instance_id) is False:
+                # Its lane is just finishing: look again in a moment.
+                with self._timer_wakeup:
+                    heapq.heappush(self._timers, (monotonic() + 0.005, instance_id))
 
     def process_instance(self, instance_id: int, now: datetime | None = None) -> Step:
         """One claim → HTTP send → outcome, synchronously."""
@@ -455,21 +531,59 @@ class Dispatcher:
         return Sent(claim, result, status)
 
     def _record(self, claim: Claim, result: SendResult, done: datetime) -> str | None:
+        """Record the outcome (committed when this returns). Outcomes that arrive together are
+        written in one transaction by whichever lane comes first ("group commit"): each lane
+        still waits for its own commit before it claims again."""
+        entry = _Outcome(claim, result, done)
+        with self._outcomes_lock:
+            self._outcomes.append(entry)
+            leader = not self._writing
+            self._writing = True
+        if not leader:
+            entry.committed.wait()
+            return entry.status
+        while True:
+            with self._outcomes_lock:
+                batch, self._outcomes = self._outcomes, []
+                if not batch:
+                    self._writing = False
+                    break
+            try:
+                self._record_batch(batch)
+            except Exception:  # noqa: BLE001 - one by one then, each retried
+                for item in batch:
+                    item.status = self._record_one(item.claim, item.result, item.done)
+            for item in batch:
+                item.committed.set()
+        return entry.status
+
+    def _apply(self, connection: Connection, claim: Claim, result: SendResult, done: datetime):
         settings = self.settings
+        return apply_outcome(
+            connection,
+            claim,
+            result,
+            done,
+            max_attempts=settings.max_attempts,
+            backoff_base=settings.retry_backoff_base_seconds,
+            backoff_max=settings.retry_backoff_max_seconds,
+            rng=self.rng,
+        )
+
+    def _record_batch(self, batch: list[_Outcome]) -> None:
+        with self._transaction() as connection:
+            statuses = [self._apply(connection, i.claim, i.result, i.done) for i in batch]
+        for item, status in zip(batch, statuses, strict=True):
+            item.status = status
+        with self._lock:
+            self._touched.update(i.claim.campaign_id for i in batch)
+
+    def _record_one(self, claim: Claim, result: SendResult, done: datetime) -> str | None:
         last_error: Exception | None = None
         for attempt in range(5):  # the outcome must land; the DB may be briefly unavailable
             try:
                 with self._transaction() as connection:
-                    status = apply_outcome(
-                        connection,
-                        claim,
-                        result,
-                        done,
-                        max_attempts=settings.max_attempts,
-                        backoff_base=settings.retry_backoff_base_seconds,
-                        backoff_max=settings.retry_backoff_max_seconds,
-                        rng=self.rng,
-                    )
+                    status = self._apply(connection, claim, result, done)
                 with self._lock:
                     self._touched.add(claim.campaign_id)
                 return status
@@ -562,6 +676,8 @@ class Dispatcher:
         `unknown` once the lease is gone — never resent.
         """
         self._stopping.set()
+        with self._timer_wakeup:
+            self._timer_wakeup.notify_all()
         self._pool.shutdown(wait=timeout is None, cancel_futures=True)
         if timeout is not None:
             deadline = self.clock() + timedelta(seconds=timeout)

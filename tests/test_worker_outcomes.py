@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from core.claims import Claim, NotOwner, claim_next
+from core.claims import Claim, NotOwner, Wait, claim_next
 from core.clock import utcnow
 from core.dispatch import Dispatcher, Sent
 from core.models import Account, Campaign, Contact, Notification, SenderInstance
@@ -149,6 +150,8 @@ def test_a_retry_does_not_hold_up_the_other_recipients(session, account, fake_ev
         order = []
         for _ in range(20):
             step = worker.process_instance(instance.id)
+            if isinstance(step, Wait):  # pacing: 10 ms between sends
+                time.sleep(max(0.0, (step.until - utcnow()).total_seconds()))
             if isinstance(step, Sent):
                 order.append(step.claim.recipient_id)
             if len(order) == 3:
