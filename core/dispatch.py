@@ -79,6 +79,7 @@ from core.stats import refresh_delivery_stats
 log = logging.getLogger("worker")
 R = CampaignRecipient
 _STATS_EVERY = timedelta(seconds=10)  # delivery stats of campaigns being sent, refreshed
+_DB_CONCURRENCY = 8  # transactions at once on PostgreSQL (none of them nests another)
 _SLEEP_IN_LANE = 0.02  # a next slot closer than this is waited for in the lane itself
 _ANSWERS_KEPT = 240  # enough for the window hint of any rate the UI allows (<= 60/min)
 
@@ -181,9 +182,12 @@ class Dispatcher:
         # free slot so a lane does not wake up for a claim the database would refuse.
         self._answers: dict[int, deque[datetime]] = {}
         # SQLite has one writer at a time: threads queue here, in order, instead of sleeping in
-        # the driver's busy handler (which backs off in steps of up to 100 ms).
+        # the driver's busy handler (which backs off in steps of up to 100 ms). PostgreSQL gets
+        # a few transactions at once: a hundred backends fighting for the CPU are slower.
         self._db_lock: Any = (
-            threading.RLock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+            threading.RLock()
+            if engine.dialect.name == "sqlite"
+            else threading.BoundedSemaphore(_DB_CONCURRENCY)
         )
 
     # -- sessions ---------------------------------------------------------------------------
