@@ -27,8 +27,11 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The suite runs on two processes (a module stays on one); the browser tests run after it, alone,
+# because they time a live campaign.
 test: lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 --dist loadfile -m "not browser" $(PYTEST_ARGS)
+	$(BIN)/pytest -m browser tests/e2e $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev
 	$(BIN)/python bench/run_all.py
