@@ -192,10 +192,17 @@ def campaign_progress(session: Session, actor: Actor, campaign_id: int, now: dat
             R.campaign_id == campaign_id, R.is_test.is_(False), attempted_at >= now - PACE_WINDOW
         )
     )
-    pace = (recent or 0) / (PACE_WINDOW.total_seconds() / 60)
+    # A campaign younger than the window has had less time to send: divide by what it had, or a
+    # slow start reads as a pace far below the rate (4 left at 1/min shown as 40 minutes).
+    window = PACE_WINDOW
+    if campaign.started_at is not None:
+        window = min(PACE_WINDOW, max(now - campaign.started_at, timedelta(minutes=1)))
+    pace = (recent or 0) / (window.total_seconds() / 60)
     rate = _healthy_rate(campaign.instances)
     remaining = sum(counts[status] for status in OPEN_STATUSES)
     speed = pace or (rate if campaign.status == CampaignStatus.RUNNING else 0)
+    if rate:
+        speed = min(speed, rate)  # it can never go faster than its numbers allow
     if remaining == 0:
         eta: timedelta | None = timedelta(0)
     elif speed:

@@ -121,6 +121,21 @@ def test_progress_and_funnel_match_the_recipient_rows(db, shop, staff):
     assert progress.eta == timedelta(minutes=progress.remaining / progress.pace_per_minute)
 
 
+def test_a_young_campaign_is_paced_over_the_time_it_has_run(db, shop, staff):
+    slow = make_instance(db, shop, rate_per_minute=1)
+    campaign = make_campaign(db, shop, instances=[slow], started_at=NOW - timedelta(minutes=2))
+    for minutes in (2, 1):
+        make_recipient(db, campaign, "sent", sent_at=NOW - timedelta(minutes=minutes))
+    for _ in range(4):
+        make_recipient(db, campaign, "pending")
+    db.commit()
+
+    progress = stats.campaign_progress(db, staff, campaign.id, NOW)
+
+    assert progress.pace_per_minute == pytest.approx(1.0)  # 2 sends in 2 minutes, not in 10
+    assert progress.eta == timedelta(minutes=4)
+
+
 def test_time_to_finish_falls_back_to_the_rate_then_to_unknown(db, shop, staff):
     healthy = make_instance(db, shop, rate_per_minute=12)
     broken = make_instance(db, shop, rate_per_minute=30, circuit=Circuit.OPEN)
