@@ -9,10 +9,13 @@ import streamlit as st
 from core.auth import SessionContext
 from core.i18n import _
 from ui.auth import ensure_logged_in, sidebar
+from ui.language import language_picker
+from ui.notifications import sidebar_badge
 
 st.set_page_config(page_title="WhatsApp API Campaigns", page_icon="💬", layout="wide")
 
-PAGES_DIR = Path(__file__).parent / "pages"
+# Not "pages/": Streamlit would run such a folder's files directly, around this gate.
+VIEWS_DIR = Path(__file__).parent / "views"
 
 # (section, file, title, icon, action the role needs, needs campaigns enabled, visible in menu)
 PAGES = [
@@ -36,12 +39,12 @@ def navigation(context: SessionContext) -> dict[str, list[st.Page]]:
     account has campaigns enabled. A page left out here cannot be opened by URL either."""
     sections: dict[str, list[st.Page]] = {}
     for section, filename, title, icon, action, needs_campaigns, visible in PAGES:
-        if not (PAGES_DIR / filename).exists() or not context.actor.can(action):
+        if not (VIEWS_DIR / filename).exists() or not context.actor.can(action):
             continue
         if needs_campaigns and not context.campaigns_enabled:
             continue
         page = st.Page(
-            f"pages/{filename}",
+            f"views/{filename}",
             title=_(title),
             icon=icon,
             url_path=filename.removesuffix(".py"),
@@ -52,6 +55,8 @@ def navigation(context: SessionContext) -> dict[str, list[st.Page]]:
 
 
 context = ensure_logged_in()
+language_picker(context.actor)  # before the menu, so its titles come out in the chosen language
 current_page = st.navigation(navigation(context))
 sidebar(context)
+sidebar_badge(context.actor)
 current_page.run()

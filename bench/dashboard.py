@@ -43,7 +43,7 @@ from core.models import (  # noqa: E402
 )
 
 TARGET_MS = 500
-PAGE_PERIODS = (1, 7, 30, 90)  # the dashboard's period picker (pages/dashboard.py)
+PAGE_PERIODS = (1, 7, 30, 90)  # the dashboard's period picker (views/dashboard.py)
 CAMPAIGNS = 1_000
 PER_CAMPAIGN = 1_000
 NOW = datetime.now(UTC).replace(microsecond=0)

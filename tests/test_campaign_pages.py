@@ -17,7 +17,7 @@ TIMEOUT = 30
 
 
 def page(name: str, actor: Actor, **query: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / name), default_timeout=TIMEOUT)
+    at = AppTest.from_file(str(ROOT / "views" / name), default_timeout=TIMEOUT)
     at.session_state["actor"] = actor
     for key, value in query.items():
         at.query_params[key] = value

@@ -24,7 +24,7 @@ TIMEOUT = 30
 
 
 def page(actor: Actor) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / "contacts.py"), default_timeout=TIMEOUT)
+    at = AppTest.from_file(str(ROOT / "views" / "contacts.py"), default_timeout=TIMEOUT)
     at.session_state["actor"] = actor
     return at
 

@@ -12,7 +12,6 @@ the new entries in locale/*/LC_MESSAGES/messages.po, `... compile`.
 from __future__ import annotations
 
 import ast
-import importlib
 import re
 import sys
 import threading
@@ -29,13 +28,9 @@ from core.i18n_prefs import set_user_language
 from core.models import Role
 from tests.builders import make_actor
 
-# ui.context switches Streamlit's old `pages/` mode off when first imported; imported inside the
-# first AppTest run instead, it restarts that run and the run's first click is lost.
-importlib.import_module("ui.context")
-
 ROOT = Path(__file__).resolve().parent.parent
 UI_FILES = sorted(
-    [ROOT / "app.py", *(ROOT / "pages").glob("*.py"), *(ROOT / "ui").glob("*.py")],
+    [ROOT / "app.py", *(ROOT / "views").glob("*.py"), *(ROOT / "ui").glob("*.py")],
 )
 TRANSLATED = [language for language in LANGUAGES if language != "en"]
 
@@ -629,7 +624,7 @@ def test_a_page_run_without_app_py_follows_the_session(
 
     actor = make_actor(session, account, Role.VIEWER, "eva")
     session.commit()
-    app = AppTest.from_file(str(ROOT / "pages" / "profile.py"), default_timeout=30)
+    app = AppTest.from_file(str(ROOT / "views" / "profile.py"), default_timeout=30)
     app.context = {"locale": BROWSER[language]}
     app.session_state["actor"] = actor
     app.run()

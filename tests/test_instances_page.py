@@ -1,4 +1,4 @@
-"""pages/instances.py through Streamlit's AppTest: admins add and fix numbers, others only look."""
+"""views/instances.py through Streamlit's AppTest: admins add and fix numbers, others only look."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def page(actor) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / "instances.py"), default_timeout=30)
+    at = AppTest.from_file(str(ROOT / "views" / "instances.py"), default_timeout=30)
     at.session_state["actor"] = actor
     return at
 

@@ -13,8 +13,9 @@ import streamlit as st
 from core import auth
 from core.auth import AccountLocked, LoginFailed, SessionContext
 from core.errors import DomainError
-from core.i18n import _, set_language
+from core.i18n import _
 from ui.context import ACCOUNT_KEY, ACTOR_KEY, CONTEXT_KEY, TOKEN_KEY, db
+from ui.language import apply_language
 
 _ENDED_KEY = "session_ended"
 
@@ -35,7 +36,7 @@ def ensure_logged_in() -> SessionContext:
         _login_page()
         st.stop()
     assert context is not None
-    set_language(context.language)
+    apply_language(context.actor)  # saved choice, else the browser's, else the account's
     st.session_state[ACTOR_KEY] = context.actor
     st.session_state[ACCOUNT_KEY] = context.actor.account_id
     st.session_state[CONTEXT_KEY] = context

@@ -18,35 +18,13 @@ from sqlalchemy.orm import Session
 from core.access import Actor
 from core.db import session_scope
 from core.errors import PermissionDenied
-from core.i18n import _
+from core.formatting import format_datetime
+from core.i18n import _, current_language
 
 ACTOR_KEY = "actor"
 TOKEN_KEY = "session_token"  # the browser session's token (its digest is in user_sessions)
 ACCOUNT_KEY = "account_id"  # the account chosen in the switcher
 CONTEXT_KEY = "session_context"  # core.auth.SessionContext of this run (absent in page tests)
-
-
-def _st_navigation_only() -> None:
-    """Streamlit treats a `pages/` folder beside app.py as its old multipage app and, for a page's
-    URL, runs that page file WITHOUT app.py: no login gate, no role-filtered menu. Turning that
-    off (a process-wide flag read on every run) makes every run go through app.py's
-    st.navigation. Set on import, since every page imports this module."""
-    try:
-        from streamlit.runtime.pages_manager import PagesManager
-
-        started_in_old_mode = bool(PagesManager.uses_pages_directory)
-        PagesManager.uses_pages_directory = False
-    except (ImportError, AttributeError):  # a Streamlit without the old mechanism
-        return
-    if started_in_old_mode and st.runtime.exists():
-        # The first run after the server started is already under way in the old mode: its
-        # widgets got ids (they include the page's hash) that the next run will not know, so
-        # that browser's first click (the login) was lost. Start the run again, now through
-        # app.py's st.navigation, before anything of it is used (found by tests/e2e).
-        st.rerun()
-
-
-_st_navigation_only()
 
 
 def current_actor() -> Actor:
@@ -80,9 +58,12 @@ def current_timezone() -> ZoneInfo:
     return ZoneInfo(context.account_timezone if context else "UTC")
 
 
-def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """A stored UTC time shown in the account's timezone."""
-    return value.astimezone(current_timezone()).strftime(fmt) if value else ""
+def local_time(value: datetime | None, format: str = "short") -> str:
+    """A stored UTC time in the account's timezone, written the way the UI's language writes it
+    (`format`: short, medium — with seconds —, long)."""
+    if value is None:
+        return ""
+    return format_datetime(value, current_timezone().key, current_language(), format)
 
 
 @contextmanager

@@ -38,4 +38,4 @@ def _badge(actor: Actor) -> None:
         _("Notifications ({unread} unread)").format(unread=unread) if unread else _("Notifications")
     )
     if st.button(label, icon="🔔", type="tertiary", key="notifications_badge"):
-        st.switch_page("pages/notifications.py")
+        st.switch_page("views/notifications.py")

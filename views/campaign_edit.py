@@ -57,7 +57,7 @@ if existing and existing["status"] not in campaigns.EDITABLE:
         )
     )
     if st.button(_("Open campaign")):
-        st.switch_page("pages/campaign_detail.py", query_params={"id": str(campaign_id)})
+        st.switch_page("views/campaign_detail.py", query_params={"id": str(campaign_id)})
     st.stop()
 
 

@@ -47,12 +47,12 @@ for notification in rows:
         head.markdown(f"{marker}{ICONS.get(notification.kind, '🔔')} **{notification.title}**")
         if notification.body:
             head.write(notification.body)
-        head.caption(local_time(notification.created_at, "%Y-%m-%d %H:%M:%S"))
+        head.caption(local_time(notification.created_at, "medium"))
         if notification.campaign_id and head.button(
             _("Open the campaign"), key=f"open_{notification.id}"
         ):
             st.switch_page(
-                "pages/campaign_detail.py", query_params={"id": str(notification.campaign_id)}
+                "views/campaign_detail.py", query_params={"id": str(notification.campaign_id)}
             )
         if notification.read_at is None and action.button(
             _("Mark read"), key=f"read_{notification.id}"

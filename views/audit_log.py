@@ -57,7 +57,7 @@ with db() as session:
     table = pd.DataFrame(
         [
             {
-                _("When"): local_time(entry.created_at, "%Y-%m-%d %H:%M:%S"),
+                _("When"): local_time(entry.created_at, "medium"),
                 _("Who"): entry.actor,
                 _("Action"): entry.action,
                 _("Object"): entry.object_type,

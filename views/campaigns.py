@@ -36,7 +36,7 @@ status = top[0].selectbox(
 )
 page = int(top[1].number_input(_("Page"), min_value=1, value=1, step=1, key="campaigns_page"))
 if actor.can("campaigns.write") and top[2].button(_("New campaign"), type="primary"):
-    st.switch_page("pages/campaign_edit.py")
+    st.switch_page("views/campaign_edit.py")
 
 
 def run(label: str, action: Callable[..., Any], campaign_id: int) -> None:
@@ -97,10 +97,10 @@ for row in shown:
             st.warning(_(row["error"]))
         buttons = st.columns(7)
         if buttons[0].button(_("Open"), key=f"open_{cid}"):
-            st.switch_page("pages/campaign_detail.py", query_params={"id": str(cid)})
+            st.switch_page("views/campaign_detail.py", query_params={"id": str(cid)})
         editable = state in campaigns.EDITABLE and actor.can("campaigns.write")
         if editable and buttons[1].button(_("Edit"), key=f"edit_{cid}"):
-            st.switch_page("pages/campaign_edit.py", query_params={"id": str(cid)})
+            st.switch_page("views/campaign_edit.py", query_params={"id": str(cid)})
         if actor.can("campaigns.trigger"):
             if state in (S.DRAFT, S.PENDING):
                 buttons[2].button(

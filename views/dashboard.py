@@ -66,7 +66,7 @@ if live:
             ),
         )
         if right.button(_("Open"), key=f"open_{campaign.id}"):
-            st.switch_page("pages/campaign_detail.py", query_params={"id": str(campaign.id)})
+            st.switch_page("views/campaign_detail.py", query_params={"id": str(campaign.id)})
 
 left, right = st.columns(2)
 left.plotly_chart(charts.messages_over_time(per_day), key="per_day")
