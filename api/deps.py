@@ -6,13 +6,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Path, Query, Security
+from fastapi import Depends, HTTPException, Path, Query, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from core import accounts
 from core.access import Actor
-from core.db import new_session
+from core.db import new_session, read_only_session, session_scope
 from core.errors import PermissionDenied
 from core.models import Account, User
 
@@ -30,10 +30,11 @@ bearer = HTTPBearer(
 )
 
 
-def get_session() -> Iterator[Session]:
+def get_session(request: Request) -> Iterator[Session]:
     """One session per request. Routes commit their writes themselves, before answering, so a
-    failed commit is an error answer and never a success the database did not keep."""
-    session = new_session()
+    failed commit is an error answer and never a success the database did not keep. GET requests
+    only read, and get a session that does not queue behind writers."""
+    session = read_only_session() if request.method in ("GET", "HEAD") else new_session()
     try:
         yield session
     finally:
@@ -54,7 +55,10 @@ def current_user(
         raise HTTPException(
             401, "a valid API token is required", headers={"WWW-Authenticate": "Bearer"}
         )
-    session.commit()  # keeps the token's last_used_at
+    if session.dirty:  # the token's last use is due (once a minute): record it in a write
+        session.rollback()
+        with session_scope() as writer:
+            accounts.user_for_token(writer, token.strip())
     return user
 
 

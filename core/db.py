@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.settings import get_settings
 
+READ_ONLY = "wac_read_only"
+
 
 def make_engine(url: str, **kwargs: object) -> Engine:
     if url.startswith("sqlite"):
@@ -36,8 +38,12 @@ def _configure_sqlite(engine: Engine) -> None:
     def on_begin(conn) -> None:  # type: ignore[no-untyped-def]
         # A deferred transaction that reads, then writes, fails at once with "database is locked"
         # when another process wrote in between; taking the write lock up front makes it wait
-        # (busy_timeout) instead. Three processes share this file.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # (busy_timeout) instead. Three processes share this file. Sessions that only read say
+        # so (read_only_session) and do not queue behind writers.
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 @lru_cache(maxsize=1)
@@ -59,6 +65,12 @@ def reset_engine_cache() -> None:
 
 def new_session() -> Session:
     return _factory()()
+
+
+def read_only_session() -> Session:
+    """A session for requests that only read: on SQLite it does not take the write lock, so it
+    neither waits for writers nor makes them wait. Writing in it is a bug."""
+    return Session(get_engine().execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
 
 @contextmanager

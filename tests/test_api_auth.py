@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -74,6 +75,27 @@ def test_a_used_token_records_when(client, session, account, token):
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(token)))
     assert row.last_used_at is not None
     session.commit()
+
+
+def test_token_use_is_recorded_once_a_minute_so_reads_stay_reads(client, session, account, token):
+    def last_used():
+        session.expire_all()
+        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(token)))
+        session.commit()  # end the read: on SQLite it would hold the lock the API needs
+        return row.last_used_at
+
+    path = f"/api/v1/accounts/{account.id}/whatsapp_api_campaigns"
+    assert client.get(path, headers={"api_access_token": token}).status_code == 200
+    first = last_used()
+    assert first is not None
+    assert client.get(path, headers={"api_access_token": token}).status_code == 200
+    assert last_used() == first  # within the minute: no write
+
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(token)))
+    row.last_used_at = first - timedelta(minutes=5)
+    session.commit()
+    assert client.get(path, headers={"api_access_token": token}).status_code == 200
+    assert last_used() > first
 
 
 def test_another_accounts_path_is_404_like_a_missing_account(client, session, account, token):
