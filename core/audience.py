@@ -300,16 +300,22 @@ def _version(session: Session, account_id: int) -> tuple[Any, ...]:
 
 # One row of big strings instead of a million rows of tuples: building Python row objects is
 # what makes a plain SELECT slow, and numpy/json parse the joined strings in C.
+# On SQLite the contacts are read by a rowid range scan (`+account_id` keeps the planner off the
+# account index, whose per-row lookups cost more than the scan) and the label pairs from the
+# primary-key index of contact_labels; rows come back in id order, which `_load` checks.
+_ACCOUNT_ID_RANGE = """
+    BETWEEN (SELECT min(id) FROM contacts WHERE account_id = :account_id)
+        AND (SELECT max(id) FROM contacts WHERE account_id = :account_id)
+"""
 _CONTACTS_SQL = {
-    "sqlite": """
+    "sqlite": f"""
         SELECT group_concat(id),
                group_concat(CASE WHEN opted_out_at IS NULL
                                   AND whatsapp_status != 'not_on_whatsapp' THEN '1' ELSE '0' END, ''),
                group_concat(phone, char(31)),
-               group_concat(coalesce(replace(name, char(31), ' '), ''), char(31)),
-               '[' || group_concat(coalesce(custom_attributes, '{}')) || ']'
-        FROM (SELECT id, opted_out_at, whatsapp_status, phone, name, custom_attributes
-              FROM contacts WHERE account_id = :account_id ORDER BY id)
+               group_concat(coalesce(name, ''), char(31)),
+               '[' || group_concat(coalesce(custom_attributes, '{{}}')) || ']'
+        FROM contacts WHERE +account_id = :account_id AND id {_ACCOUNT_ID_RANGE}
     """,
     "postgresql": """
         SELECT string_agg(id::text, ',' ORDER BY id),
@@ -317,21 +323,24 @@ _CONTACTS_SQL = {
                                 AND whatsapp_status != 'not_on_whatsapp' THEN '1' ELSE '0' END,
                           '' ORDER BY id),
                string_agg(phone, chr(31) ORDER BY id),
-               string_agg(coalesce(replace(name, chr(31), ' '), ''), chr(31) ORDER BY id),
+               string_agg(coalesce(name, ''), chr(31) ORDER BY id),
                '[' || string_agg(coalesce(custom_attributes::text, '{}'), ',' ORDER BY id) || ']'
         FROM contacts WHERE account_id = :account_id
     """,
 }
-_LABELS_SQL = {
-    "sqlite": """
-        SELECT l.name, group_concat(cl.contact_id)
-        FROM labels l JOIN contact_labels cl ON cl.label_id = l.id
-        WHERE l.account_id = :account_id GROUP BY l.id, l.name
+# Fallbacks for the rare phone or name holding the separator itself.
+_COLUMN_SQL = "SELECT id, {column} FROM contacts WHERE account_id = :account_id ORDER BY id"
+_LABEL_PAIRS_SQL = {
+    "sqlite": f"""
+        SELECT group_concat(contact_id), group_concat(label_id)
+        FROM contact_labels
+        WHERE contact_id {_ACCOUNT_ID_RANGE}
+          AND +label_id IN (SELECT id FROM labels WHERE account_id = :account_id)
     """,
     "postgresql": """
-        SELECT l.name, string_agg(cl.contact_id::text, ',')
-        FROM labels l JOIN contact_labels cl ON cl.label_id = l.id
-        WHERE l.account_id = :account_id GROUP BY l.id, l.name
+        SELECT string_agg(cl.contact_id::text, ','), string_agg(cl.label_id::text, ',')
+        FROM contact_labels cl JOIN labels l ON l.id = cl.label_id
+        WHERE l.account_id = :account_id
     """,
 }
 
@@ -342,10 +351,31 @@ def _int_array(joined: str | None) -> np.ndarray:
     return np.fromstring(joined, dtype=np.int64, sep=",")
 
 
+def _text_column(
+    session: Session,
+    params: dict[str, Any],
+    column: str,
+    joined: str,
+    ids: np.ndarray,
+    empty_is_none: bool = False,
+) -> np.ndarray:
+    """A joined text column split back into an object array."""
+    parts = joined.split(_SEP) if len(ids) else []
+    if len(parts) != len(ids):  # a value holds the separator: read this column row by row
+        rows = dict(session.execute(text(_COLUMN_SQL.format(column=column)), params).all())
+        parts = [rows.get(int(i)) or "" for i in ids.tolist()]
+    values = np.array(parts, dtype=object)
+    if empty_is_none:
+        values[values == ""] = None
+    return values
+
+
 def _load(session: Session, account_id: int, version: tuple[Any, ...]) -> Snapshot:
     dialect = session.get_bind().dialect.name
     params = {"account_id": account_id}
-    ids_s, flags, phones, names, attrs = session.execute(text(_CONTACTS_SQL[dialect]), params).one()
+    ids_s, flags, phones_s, names_s, attrs = session.execute(
+        text(_CONTACTS_SQL[dialect]), params
+    ).one()
     ids = _int_array(ids_s)
     count = len(ids)
     eligible = (
@@ -353,24 +383,39 @@ def _load(session: Session, account_id: int, version: tuple[Any, ...]) -> Snapsh
         if count
         else np.zeros(0, dtype=bool)
     )
-    phone_list = phones.split(_SEP) if count else []
-    name_list = [n or None for n in names.split(_SEP)] if count else []
+    phones = _text_column(session, params, "phone", phones_s or "", ids)
+    names = _text_column(session, params, "name", names_s or "", ids, empty_is_none=True)
     attributes = json.loads(attrs) if count else []
     attributes = [a if type(a) is dict else {} for a in attributes]
+    if count > 1 and not bool((ids[1:] > ids[:-1]).all()):  # not in id order: sort everything
+        order = np.argsort(ids, kind="stable")
+        ids, eligible, phones, names = ids[order], eligible[order], phones[order], names[order]
+        attributes = [attributes[i] for i in order.tolist()]
+
+    names_by_id = dict(
+        session.execute(select(Label.id, Label.name).where(Label.account_id == account_id)).all()
+    )
+    contact_s, label_s = session.execute(text(_LABEL_PAIRS_SQL[dialect]), params).one()
+    member_ids, label_ids = _int_array(contact_s), _int_array(label_s)
+    at = np.searchsorted(ids, member_ids)
+    inside = at < count
+    at, label_ids = at[inside], label_ids[inside]
+    known = ids[at] == member_ids[inside]  # a contact added after the first query
+    at, label_ids = at[known], label_ids[known]
     labels: dict[str, np.ndarray] = {}
-    for name, members in session.execute(text(_LABELS_SQL[dialect]), params):
-        member_ids = _int_array(members)
-        at = np.searchsorted(ids, member_ids)
-        inside = at < count
-        at = at[inside]
-        known = ids[at] == member_ids[inside]  # a contact added after the first query
-        labels[name] = np.unique(at[known])
+    for label_id, name in names_by_id.items():
+        positions = at[label_ids == label_id]
+        if positions.size == 0:
+            continue
+        if positions.size > 1 and not bool((positions[1:] > positions[:-1]).all()):
+            positions = np.unique(positions)
+        labels[name] = positions
     return Snapshot(
         version=version,
         ids=ids,
         eligible=eligible,
-        phones=np.array(phone_list, dtype=object),
-        names=np.array(name_list, dtype=object),
+        phones=phones,
+        names=names,
         attributes=attributes,
         labels=labels,
     )
