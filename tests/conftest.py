@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -70,6 +71,15 @@ def pg_engine(settings_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[E
     """Always PostgreSQL (for races between workers); skips without it, except on CI."""
     with postgres_schema(require_postgres()) as url:
         yield from _engine_for(url, monkeypatch)
+
+
+@pytest.fixture
+def client(engine: Engine) -> Iterator[TestClient]:
+    """The API app in process, over this test's database."""
+    from api.app import create_app
+
+    with TestClient(create_app()) as test_client:
+        yield test_client
 
 
 @pytest.fixture

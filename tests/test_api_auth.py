@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from api.app import create_app
 from core.clock import utcnow
 from core.models import ApiToken, User
 from core.security import token_digest
 from tests.builders import make_account, make_actor, make_api_token
-
-
-@pytest.fixture
-def client(engine) -> Iterator[TestClient]:
-    with TestClient(create_app()) as test_client:
-        yield test_client
 
 
 @pytest.fixture

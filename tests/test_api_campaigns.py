@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
-from api.app import create_app
 from core.clock import utcnow
 from tests.builders import (
     make_account,
@@ -22,12 +19,6 @@ from tests.builders import (
 )
 
 STATS_KEYS = {"total", "pending", "sent", "delivered", "read", "failed", "unknown"}
-
-
-@pytest.fixture
-def client(engine) -> Iterator[TestClient]:
-    with TestClient(create_app()) as test_client:
-        yield test_client
 
 
 @pytest.fixture

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
-import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -16,12 +14,6 @@ from core.models import WorkerHeartbeat
 from core.settings import reset_settings_cache
 from tests import evolution_payloads as evo
 from tests.builders import make_campaign_row, make_recipient_row, make_sender_instance
-
-
-@pytest.fixture
-def client(engine) -> Iterator[TestClient]:
-    with TestClient(create_app()) as test_client:
-        yield test_client
 
 
 def scrape(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import uvicorn
-from fastapi.testclient import TestClient
 
 from api.app import create_app
 from core.settings import reset_settings_cache
@@ -22,12 +21,6 @@ from tests import evolution_payloads as evo
 from tests.builders import make_account, make_api_token, make_sender_instance
 
 TOKEN = "evo-secret-token-123456"
-
-
-@pytest.fixture
-def client(engine) -> Iterator[TestClient]:
-    with TestClient(create_app()) as test_client:
-        yield test_client
 
 
 @pytest.fixture

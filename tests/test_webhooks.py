@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,7 +17,6 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.app import create_app
 from core.models import (
     Account,
     AuditLog,
@@ -46,12 +44,6 @@ from tests.builders import (
 
 SECRET = "webhook-secret-123"
 HEADERS = {"x-webhook-token": SECRET}
-
-
-@pytest.fixture
-def client(engine) -> Iterator[TestClient]:
-    with TestClient(create_app()) as test_client:
-        yield test_client
 
 
 @pytest.fixture
