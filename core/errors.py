@@ -1,25 +1,65 @@
-"""Errors the domain raises; shells turn them into messages, HTTP codes or exit codes."""
+"""Errors the domain raises; shells turn them into messages, HTTP codes or exit codes.
+
+A message is a constant English TEMPLATE plus keyword PARAMS:
+`ValidationError("choose one phone column, not {count}: {columns}", "mapping", count=2, columns=...)`.
+`str(error)` and `error.message` are the English text with the params filled in (the API, the CLI
+and the logs use it); the UI shows `core.i18n.localize_error(error)`, which translates the template
+(the constant is extracted into the catalogs) and fills in the same params.
+"""
 
 from __future__ import annotations
+
+from typing import Any
+
+from core.i18n import format_message, term_names
 
 
 class DomainError(Exception):
     """Base for every error a user can act on."""
 
+    def __init__(self, message: str = "", /, **params: Any) -> None:
+        self.template = message
+        self.params = params
+        self.message = format_message(message, params)
+        super().__init__(*([self.message] if message else []))
+
 
 class ValidationError(DomainError):
-    """Bad input. `field` names what is wrong; `errors` lists several problems at once."""
+    """Bad input. `field` names what is wrong; `errors` lists several problems at once.
+
+    `errors` is what the API returns (each {"field", "message"} in English); `details` holds the
+    same problems as templates ({"field", "template", "params"}) for the UI to translate.
+    """
 
     def __init__(
         self,
         message: str,
         field: str | None = None,
         errors: list[dict[str, str]] | None = None,
+        *,
+        details: list[dict[str, Any]] | None = None,
+        **params: Any,
     ) -> None:
-        super().__init__(message)
-        self.message = message
+        super().__init__(message, **params)
         self.field = field
-        self.errors = errors or ([{"field": field, "message": message}] if field else [])
+        if errors is None and field:
+            errors = [{"field": field, "message": self.message}]
+            details = [self.detail(field)]
+        self.errors = errors or []
+        # Sub-errors given only as English text translate as well as their constant part allows.
+        self.details = details or [
+            {"field": e.get("field"), "template": e.get("message", ""), "params": {}}
+            for e in self.errors
+        ]
+
+    def detail(self, field: str | None = None) -> dict[str, Any]:
+        """This error as one entry of another error's `details`."""
+        return {
+            "field": self.field if field is None else field,
+            "template": self.template,
+            "params": dict(self.params),
+            "terms": term_names(self.params),
+        }
 
 
 class NotFound(DomainError):

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import gettext
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from pathlib import Path
+from typing import Any
 
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 DOMAIN = "messages"
@@ -106,3 +107,83 @@ def N_(message: str) -> str:
     """Mark a string for extraction without translating it now (module-level tables, options);
     translate it with `_()` where it is shown."""
     return message
+
+
+# -- messages with parameters (domain errors, import reasons, stored notifications) ---------------
+
+
+class Term(str):
+    """A parameter value that is a word of our own vocabulary (a status, a role, an action).
+
+    `localize` translates it with the message; any other parameter (a column name, a phone number,
+    a campaign title) is user data and is shown as it is, never run through the catalog. Mark the
+    word for extraction too: `Term(N_("paused"))`, or pass a value that already is a msgid.
+    """
+
+    __slots__ = ()
+
+
+def term_names(params: Mapping[str, Any] | None) -> list[str]:
+    """The names of the parameters that are `Term`s, to store beside params saved as JSON (where
+    a `Term` becomes a plain string) and hand back to `localize(..., terms=...)`."""
+    return [name for name, value in (params or {}).items() if _is_term(value)]
+
+
+def _is_term(value: Any) -> bool:
+    if isinstance(value, Term):
+        return True
+    return (
+        isinstance(value, list | tuple) and bool(value) and all(isinstance(v, Term) for v in value)
+    )
+
+
+def _shown(value: Any, translate: bool) -> Any:
+    if isinstance(value, list | tuple):  # a list of words reads as "a, b, c" in every language
+        return ", ".join(str(_shown(v, translate)) for v in value)
+    # `_("")` would be the catalog's header
+    return _(value) if translate and isinstance(value, str) and value else value
+
+
+def format_message(template: str, params: Mapping[str, Any] | None = None) -> str:
+    """The English text of a message: the template with its parameters filled in."""
+    if not params:
+        return template
+    values = {name: _shown(value, False) for name, value in params.items()}
+    try:
+        return template.format(**values)
+    except (
+        KeyError,
+        IndexError,
+        ValueError,
+    ):  # a bad template must not hide the error it describes
+        return f"{template} {values}"
+
+
+def localize(
+    template: str, params: Mapping[str, Any] | None = None, terms: Iterable[str] = ()
+) -> str:
+    """`template` translated into the current language, with `params` filled in.
+
+    Parameters that are `Term`s (or whose names are listed in `terms`, for params read back from
+    JSON) are translated too; the others are user data and stay as they are. A translation whose
+    placeholders do not fit the params falls back to the English text rather than failing.
+    """
+    translated = _(template) if template else template
+    if not params:
+        return translated
+    terms = set(terms)
+    values = {
+        name: _shown(value, name in terms or _is_term(value)) for name, value in params.items()
+    }
+    try:
+        return translated.format(**values)
+    except (KeyError, IndexError, ValueError):
+        return format_message(template, params)
+
+
+def localize_error(error: BaseException) -> str:
+    """The message of a domain error (or any exception) in the current language."""
+    template = getattr(error, "template", None)
+    if isinstance(template, str) and template:
+        return localize(template, getattr(error, "params", None))
+    return _(str(error))
