@@ -109,7 +109,21 @@ def N_(message: str) -> str:
     return message
 
 
+def N_plural(singular: str, plural: str) -> tuple[str, str]:
+    """`N_` for a message with plural forms: marks both for extraction; `ngettext` them where shown."""
+    return singular, plural
+
+
 # -- messages with parameters (domain errors, import reasons, stored notifications) ---------------
+#
+# A message is a constant English template ("a {status} campaign cannot send tests") and params.
+# English is `format_message`, the reader's language `localize`. A param value is one of:
+#   - user data (a column name, a phone number, a title): shown as it is, never translated;
+#   - a `Term`, a word of our vocabulary: translated with the sentence;
+#   - another message, as `entry()` makes it ("{phone}: {problem}"): rendered in the same language;
+#   - a list of these: shown as "a, b, c".
+# An `entry` is plain JSON, so a stored message (ImportBatch.errors, notifications) keeps its
+# template, params and the names of its Term params ("terms") and renders later in any language.
 
 
 class Term(str):

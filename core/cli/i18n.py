@@ -1,6 +1,7 @@
 """`python -m core i18n extract|update|compile|check`: the gettext catalogs under locale/.
 
-extract  — collect `_()`, `ngettext()` and `N_()` strings (see babel.cfg) into locale/messages.pot
+extract  — collect `_()`, `ngettext()`, `N_()` and `N_plural()` strings (see babel.cfg) into
+           locale/messages.pot
 update   — merge the template into every language's messages.po (new strings arrive untranslated)
 compile  — write each messages.mo from its messages.po (the .mo files are committed)
 check    — list strings a language lacks; exit status 1 when any is missing or a .mo is stale
@@ -26,7 +27,7 @@ ROOT = LOCALE_DIR.parent
 TEMPLATE = LOCALE_DIR / f"{DOMAIN}.pot"
 BABEL_CFG = ROOT / "babel.cfg"
 PROJECT = "WhatsApp API Campaigns"
-KEYWORDS = {"_": None, "ngettext": (1, 2), "N_": None}
+KEYWORDS = {"_": None, "ngettext": (1, 2), "N_": None, "N_plural": (1, 2)}
 # Two forms, as gettext tools and translators expect (Babel's CLDR rules add a third for millions).
 PLURAL_FORMS = {"es": "nplurals=2; plural=(n != 1);", "pt_BR": "nplurals=2; plural=(n > 1);"}
 TRANSLATED = [language for language in LANGUAGES if language != DEFAULT_LANGUAGE]
