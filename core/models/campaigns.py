@@ -63,6 +63,8 @@ class Campaign(Base):
     started_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     error_message: Mapped[str | None] = mapped_column(Text)
+    # error_message as a message (core.stored_text) the UI translates; NULL on older rows.
+    error_text: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -76,5 +76,7 @@ class ImportBatch(Base):
     # The file's header (as column names), so the rejected rows can be downloaded as a CSV.
     columns: Mapped[list[str] | None] = mapped_column(JSONType)
     message: Mapped[str | None] = mapped_column(String(500))
+    # message as a message (core.stored_text) the UI translates; NULL on older rows.
+    message_text: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]

@@ -24,6 +24,11 @@ class Notification(Base):
     kind: Mapped[str] = mapped_column(String(40))  # campaign_completed, instance_down, ...
     title: Mapped[str] = mapped_column(String(255))
     body: Mapped[str] = mapped_column(Text, default="")
+    # The same title and body as messages (core.stored_text: template + params), for the UI to
+    # say in the reader's language; the English above is what the API and the webhook send.
+    # NULL on notifications written before they were stored this way.
+    title_text: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    body_text: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"))
     instance_id: Mapped[int | None] = mapped_column(
         ForeignKey("sender_instances.id", ondelete="SET NULL")
