@@ -5,24 +5,32 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.errors import PermissionDenied
+from core.i18n import N_, Term
 from core.models.enums import Role
 
+# N_: an action is named in PermissionDenied messages, translated there as a word of ours.
 READ_ACTIONS = frozenset(
-    {"contacts.read", "campaigns.read", "instances.read", "stats.read", "notifications.read"}
+    {
+        N_("contacts.read"),
+        N_("campaigns.read"),
+        N_("instances.read"),
+        N_("stats.read"),
+        N_("notifications.read"),
+    }
 )
 MANAGER_ACTIONS = READ_ACTIONS | {
-    "contacts.write",
-    "contacts.import",
-    "campaigns.write",
-    "campaigns.trigger",
-    "campaigns.test_send",
+    N_("contacts.write"),
+    N_("contacts.import"),
+    N_("campaigns.write"),
+    N_("campaigns.trigger"),
+    N_("campaigns.test_send"),
 }
 ADMIN_ACTIONS = MANAGER_ACTIONS | {
-    "instances.write",
-    "users.manage",
-    "tokens.manage",
-    "settings.manage",
-    "audit.read",
+    N_("instances.write"),
+    N_("users.manage"),
+    N_("tokens.manage"),
+    N_("settings.manage"),
+    N_("audit.read"),
 }
 ALLOWED: dict[Role, frozenset[str]] = {
     Role.VIEWER: READ_ACTIONS,
@@ -52,4 +60,6 @@ class Actor:
 
 def require(actor: Actor, action: str) -> None:
     if not actor.can(action):
-        raise PermissionDenied(f"the {actor.role} role may not do {action}")
+        raise PermissionDenied(
+            "the {role} role may not do {action}", role=Term(actor.role), action=Term(action)
+        )

@@ -27,7 +27,9 @@ def validate_timezone(name: str) -> str:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValidationError(
-            f"unknown timezone {name!r} (use an IANA name such as America/Sao_Paulo)", "timezone"
+            "unknown timezone {name!r} (use an IANA name such as America/Sao_Paulo)",
+            "timezone",
+            name=name,
         ) from None
     return name
 
@@ -38,7 +40,9 @@ def validate_country(code: str | None) -> str | None:
     code = code.strip().upper()
     if code not in phonenumbers.SUPPORTED_REGIONS:
         raise ValidationError(
-            f"unknown country code {code!r} (use two letters, such as BR or MX)", "default_country"
+            "unknown country code {code!r} (use two letters, such as BR or MX)",
+            "default_country",
+            code=code,
         )
     return code
 
@@ -46,7 +50,7 @@ def validate_country(code: str | None) -> str | None:
 def validate_password(password: str) -> str:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationError(
-            f"password must have at least {MIN_PASSWORD_LENGTH} characters", "password"
+            "password must have at least {count} characters", "password", count=MIN_PASSWORD_LENGTH
         )
     return password
 
@@ -56,7 +60,7 @@ def parse_role(value: str) -> Role:
         return Role(value)
     except ValueError:
         raise ValidationError(
-            f"unknown role {value!r}: use admin, manager or viewer", "role"
+            "unknown role {value!r}: use admin, manager or viewer", "role", value=value
         ) from None
 
 
@@ -79,14 +83,14 @@ def create_account(
 def get_account(session: Session, account_id: int) -> Account:
     account = session.get(Account, account_id)
     if account is None:
-        raise NotFound(f"account {account_id} does not exist")
+        raise NotFound("account {id} does not exist", id=account_id)
     return account
 
 
 def get_user_by_username(session: Session, username: str) -> User:
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
-        raise NotFound(f"user {username!r} does not exist")
+        raise NotFound("user {username!r} does not exist", username=username)
     return user
 
 
@@ -108,7 +112,9 @@ def create_user(
     if not USERNAME.match(username):
         raise ValidationError("username must be 2-100 letters, digits or _ . @ + -", "username")
     if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise ValidationError(f"username {username!r} is already taken", "username")
+        raise ValidationError(
+            "username {username!r} is already taken", "username", username=username
+        )
     user = User(
         username=username,
         email=(email or None) and email.strip().lower(),
@@ -143,7 +149,7 @@ def actor_for(session: Session, user: User, account_id: int) -> Actor:
         select(Membership).where(Membership.user_id == user.id, Membership.account_id == account_id)
     )
     if membership is None or not user.is_active:
-        raise NotFound(f"account {account_id} does not exist")
+        raise NotFound("account {id} does not exist", id=account_id)
     return Actor(user.id, account_id, Role(membership.role), user.username)
 
 

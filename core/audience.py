@@ -49,7 +49,7 @@ def _is_scalar(value: Any) -> bool:
 
 def _id_list(value: Any, key: str) -> list[int]:
     problem = ValidationError(
-        f"audience.{key} must be a list of contact ids (whole numbers)", f"audience.{key}"
+        "audience.{key} must be a list of contact ids (whole numbers)", f"audience.{key}", key=key
     )
     if not isinstance(value, list | tuple):
         raise problem
@@ -68,7 +68,9 @@ def _id_list(value: Any, key: str) -> list[int]:
 
 def _label_list(value: Any, key: str) -> list[str]:
     if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-        raise ValidationError(f"audience.{key} must be a list of label names", f"audience.{key}")
+        raise ValidationError(
+            "audience.{key} must be a list of label names", f"audience.{key}", key=key
+        )
     names = {normalize_label(v) for v in value}
     names.discard("")
     return sorted(names)
@@ -95,13 +97,14 @@ def _attribute_conditions(value: Any) -> dict[str, list[Any]]:
         values = list(wanted) if isinstance(wanted, list | tuple) else [wanted]
         if not values:
             raise ValidationError(
-                f"audience.custom_attributes.{key} lists no values", f"{field_name}.{key}"
+                "audience.custom_attributes.{key} lists no values", f"{field_name}.{key}", key=key
             )
         if not all(_is_scalar(v) for v in values):
             raise ValidationError(
-                f"audience.custom_attributes.{key} must be a text, number or true/false "
+                "audience.custom_attributes.{key} must be a text, number or true/false "
                 "value, or a list of them",
                 f"{field_name}.{key}",
+                key=key,
             )
         conditions[key.strip()] = values
     return conditions
@@ -122,8 +125,10 @@ def validate_criteria(criteria: Any) -> dict[str, Any]:
     unknown = sorted(str(key) for key in criteria if key not in CRITERIA_KEYS)
     if unknown:
         raise ValidationError(
-            f"audience has an unknown key {unknown[0]!r} (use {', '.join(CRITERIA_KEYS)})",
+            "audience has an unknown key {key!r} (use {choices})",
             f"audience.{unknown[0]}",
+            key=unknown[0],
+            choices=", ".join(CRITERIA_KEYS),
         )
     result: dict[str, Any] = {}
     if criteria.get("contact_ids"):
@@ -143,7 +148,7 @@ def validate_criteria(criteria: Any) -> dict[str, Any]:
         result["custom_attributes"] = _attribute_conditions(criteria["custom_attributes"])
     for key in ("contact_ids", "labels", "exclude_labels"):
         if key in criteria and criteria[key] and not result.get(key):
-            raise ValidationError(f"audience.{key} lists nothing usable", f"audience.{key}")
+            raise ValidationError("audience.{key} lists nothing usable", f"audience.{key}", key=key)
     if not any(result.get(key) for key in SELECTING_KEYS):
         raise ValidationError(
             "audience is empty: choose contacts, labels or attribute conditions", "audience"

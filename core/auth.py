@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from sqlalchemy import delete, func, select
@@ -18,7 +19,7 @@ from core.access import Actor
 from core.accounts import MIN_PASSWORD_LENGTH, validate_password
 from core.clock import as_utc, utcnow
 from core.errors import DomainError, NotFound, ValidationError
-from core.i18n import LANGUAGES
+from core.i18n import LANGUAGES, N_
 from core.models import Account, Membership, Role, User, UserSession
 from core.security import hash_password, new_token, token_digest, verify_password
 from core.settings import get_settings
@@ -31,13 +32,13 @@ _DUMMY_HASH = hash_password("no-such-user-dummy-password")
 class LoginFailed(DomainError):
     """Wrong credentials, unknown user, deactivated user: one message, so none of them is revealed."""
 
-    def __init__(self, message: str = "wrong username or password") -> None:
-        super().__init__(message)
+    def __init__(self, message: str = N_("wrong username or password"), **params: Any) -> None:
+        super().__init__(message, **params)
 
 
 class AccountLocked(LoginFailed):
     def __init__(self, until: datetime) -> None:
-        super().__init__("too many failed attempts: try again in a few minutes")
+        super().__init__(N_("too many failed attempts: try again in a few minutes"))
         self.until = until
 
 
@@ -150,7 +151,9 @@ def login_sso(session: Session, email: str | None, now: datetime | None = None) 
         raise LoginFailed("the identity provider sent no e-mail address")
     user = session.scalar(select(User).where(func.lower(User.email) == email))
     if user is None or not user.is_active or not _memberships(session, user.id):
-        raise LoginFailed(f"no active user has the e-mail {email}: ask an administrator to add you")
+        raise LoginFailed(
+            "no active user has the e-mail {email}: ask an administrator to add you", email=email
+        )
     now = now or utcnow()
     user.last_login_at = now
     return user, start_session(session, user, now)
@@ -225,10 +228,10 @@ def change_password(
 def set_language(session: Session, user_id: int, language: str) -> None:
     if language not in LANGUAGES:
         raise ValidationError(
-            "unknown language {language!r}: use one of {choices}".format(
-                language=language, choices=", ".join(LANGUAGES)
-            ),
+            "unknown language {language!r}: use one of {choices}",
             "language",
+            language=language,
+            choices=", ".join(LANGUAGES),
         )
     user = session.get(User, user_id)
     if user is None:

@@ -24,6 +24,7 @@ from core.audit import record
 from core.campaign_estimate import Estimate, Pace, estimate
 from core.clock import utcnow
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from core.i18n import N_, Term
 from core.models import (
     Account,
     Campaign,
@@ -89,7 +90,7 @@ def get(session: Session, actor: Actor, campaign_id: int) -> Campaign:
     require(actor, "campaigns.read")
     campaign = session.get(Campaign, campaign_id)
     if campaign is None or campaign.account_id != actor.account_id:
-        raise NotFound(f"campaign {campaign_id} does not exist")
+        raise NotFound("campaign {id} does not exist", id=campaign_id)
     return campaign
 
 
@@ -108,7 +109,12 @@ def list_campaigns(
     scope = [Campaign.account_id == actor.account_id]
     if status:
         if status not in set(S):
-            raise ValidationError(f"unknown status {status!r} (use {', '.join(S)})", "status")
+            raise ValidationError(
+                "unknown status {status!r} (use {choices})",
+                "status",
+                status=status,
+                choices=", ".join(S),
+            )
         scope.append(Campaign.status == status)
     total = session.scalar(select(func.count()).select_from(Campaign).where(*scope)) or 0
     rows = session.scalars(
@@ -172,7 +178,7 @@ def sender_instances(session: Session, actor: Actor) -> list[SenderInstance]:
 def _account(session: Session, account_id: int) -> Account:
     account = session.get(Account, account_id)
     if account is None:
-        raise NotFound(f"account {account_id} does not exist")
+        raise NotFound("account {id} does not exist", id=account_id)
     return account
 
 
@@ -190,7 +196,9 @@ def parse_scheduled_at(value: Any, timezone: str) -> datetime | None:
             value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
             raise ValidationError(
-                f"scheduled_at {value!r} is not an ISO 8601 date and time", "scheduled_at"
+                "scheduled_at {value!r} is not an ISO 8601 date and time",
+                "scheduled_at",
+                value=value,
             ) from None
     if not isinstance(value, datetime):
         raise ValidationError("scheduled_at must be an ISO 8601 date and time", "scheduled_at")
@@ -209,7 +217,7 @@ def _parse_time(value: Any, key: str) -> time | None:
             return time.fromisoformat(value.strip()).replace(second=0, microsecond=0)
         except ValueError:
             pass
-    raise ValidationError(f"{key} must be a time of day such as 09:00", key)
+    raise ValidationError("{key} must be a time of day such as 09:00", key, key=key)
 
 
 def _parse_days(value: Any) -> list[int] | None:
@@ -242,7 +250,7 @@ def _parse_instance_ids(session: Session, account_id: int, value: Any) -> list[i
     )
     missing = [i for i in wanted if i not in found]
     if missing:
-        raise ValidationError(f"WhatsApp number {missing[0]} does not exist", "instance_ids")
+        raise ValidationError("WhatsApp number {id} does not exist", "instance_ids", id=missing[0])
     return wanted
 
 
@@ -250,25 +258,25 @@ class _Errors:
     """Collects every field's problem so a form can show each next to its field."""
 
     def __init__(self) -> None:
-        self.items: list[dict[str, str]] = []
+        self.items: list[dict[str, Any]] = []  # as ValidationError.detail() gives them
 
     def check(self, field: str, check: Any, *args: Any) -> Any:
         try:
             return check(*args)
         except ValidationError as error:
-            self.items.extend(error.errors or [{"field": field, "message": error.message}])
+            self.items.extend(error.details or [error.detail(field)])
             return None
 
-    def add(self, field: str, message: str) -> None:
-        self.items.append({"field": field, "message": message})
+    def add(self, field: str, template: str, **params: Any) -> None:
+        """`template`: a constant marked with N_ (it is not raised here, so not extracted)."""
+        self.items.append({"field": field, "template": template, "params": params})
 
     def fields(self) -> set[str]:
         return {item["field"].split(".")[0] for item in self.items if item.get("field")}
 
     def raise_any(self) -> None:
         if self.items:
-            first = self.items[0]
-            raise ValidationError(first["message"], first.get("field"), self.items)
+            raise ValidationError.several(self.items)
 
 
 def _title(value: Any) -> str:
@@ -305,7 +313,7 @@ def _clean(
     errors = _Errors()
     for key in data:
         if key not in DATA_KEYS and key not in READ_ONLY_KEYS:
-            errors.add(str(key), f"unknown field {key!r}")
+            errors.add(str(key), N_("unknown field {key!r}"), key=key)
     creating = current is None
 
     def given(key: str) -> bool:
@@ -332,7 +340,7 @@ def _clean(
         # Checked only when set: a campaign whose time has come must still be saveable and
         # startable (the seed's check on every save stopped campaigns from ever starting).
         if scheduled is not None and scheduled != previous and scheduled < now - SCHEDULE_GRACE:
-            errors.add("scheduled_at", "scheduled_at is in the past")
+            errors.add("scheduled_at", N_("scheduled_at is in the past"))
         values["scheduled_at"] = scheduled
     if given("window_start"):
         values["window_start"] = errors.check(
@@ -366,20 +374,20 @@ def _clean(
         message = data.get("message") if given("message") else final("message")
         if message is None or (isinstance(message, str) and not message.strip()):
             if not multimedia and "multimedia" not in errors.fields():
-                errors.add("message", "message must not be empty")
+                errors.add("message", N_("message must not be empty"))
             values["message"] = ""
         elif not isinstance(message, str):
-            errors.add("message", "message must be text")
+            errors.add("message", N_("message must be text"))
         else:
             known = audience.attribute_keys(session, account.id)
             values["message"] = errors.check("message", message_template.validate, message, known)
     if final("status") == S.PENDING and not errors.items:
         if not (instance_ids if instance_ids is not None else _instance_ids(current)):
-            errors.add("instance_ids", "choose at least one WhatsApp number to send through")
+            errors.add("instance_ids", N_("choose at least one WhatsApp number to send through"))
         if "audience" in values or (current is not None and current.status != S.PENDING):
             reach = audience.preview(session, account.id, final("audience"), sample=0)
             if reach.count == 0:
-                errors.add("audience", "the audience matches no contacts who can receive it")
+                errors.add("audience", N_("the audience matches no contacts who can receive it"))
     errors.raise_any()
     return values, instance_ids
 
@@ -430,7 +438,7 @@ def update(
     account = _account(session, actor.account_id)
     _require_enabled(account)
     if campaign.status not in EDITABLE:
-        raise Conflict(f"a {campaign.status} campaign can no longer be edited")
+        raise Conflict("a {status} campaign can no longer be edited", status=Term(campaign.status))
     now = now or utcnow()
     values, instance_ids = _clean(session, account, data, campaign, now)
     changed = sorted(set(values) | ({"instance_ids"} if instance_ids is not None else set()))
@@ -514,12 +522,34 @@ def _transition(
     )
     if result.rowcount != 1:
         session.refresh(campaign)
-        raise Conflict(
-            f"cannot {action.replace('_', ' ')} a {campaign.status} campaign "
-            f"(only a {' or '.join(from_statuses)} one)"
-        )
+        raise _cannot(action, campaign.status, from_statuses)
     session.refresh(campaign)
     return campaign
+
+
+def _cannot(action: str, status: str, allowed: Sequence[str]) -> Conflict:
+    """ "cannot pause a completed campaign (only a running one)", one template per count of
+    allowed statuses so that each reads as a sentence once translated."""
+    words = {"action": Term(action.replace("_", " ")), "status": Term(status)}
+    first, *others = (Term(s) for s in allowed)
+    if not others:
+        return Conflict(
+            "cannot {action} a {status} campaign (only a {allowed} one)", **words, allowed=first
+        )
+    if len(others) == 1:
+        return Conflict(
+            "cannot {action} a {status} campaign (only a {allowed} or {other} one)",
+            **words,
+            allowed=first,
+            other=others[0],
+        )
+    return Conflict(
+        "cannot {action} a {status} campaign (only a {allowed} or {other} or {third} one)",
+        **words,
+        allowed=first,
+        other=others[0],
+        third=others[1],
+    )
 
 
 def pause(
@@ -537,7 +567,7 @@ def resume(
     require(actor, "campaigns.trigger")
     _require_enabled(_account(session, actor.account_id))
     campaign = _transition(
-        session, actor, campaign_id, "resume", now or utcnow(), error_message=None
+        session, actor, campaign_id, "resume", now or utcnow(), error_message=None, error_text=None
     )
     record(session, actor, "campaign.resume", "campaign", campaign_id)
     return campaign
@@ -557,7 +587,7 @@ def cancel(
             CampaignRecipient.status == RecipientStatus.PENDING,
             CampaignRecipient.is_test.is_(False),
         )
-        .values(status=RecipientStatus.SKIPPED, last_error="campaign cancelled"),
+        .values(status=RecipientStatus.SKIPPED, last_error=stored_text.CAMPAIGN_CANCELLED),
         execution_options={"synchronize_session": False},
     ).rowcount
     record(session, actor, "campaign.cancel", "campaign", campaign_id, {"skipped": skipped})
@@ -622,14 +652,19 @@ def trigger(
     _require_enabled(_account(session, actor.account_id))
     now = now or utcnow()
     if campaign.status not in EDITABLE:
-        raise Conflict(f"cannot trigger a {campaign.status} campaign (only a draft or pending one)")
+        raise Conflict(
+            "cannot trigger a {status} campaign (only a draft or pending one)",
+            status=Term(campaign.status),
+        )
     if not campaign.instances:
         raise ValidationError("choose at least one WhatsApp number to send through", "instance_ids")
     if audience.preview(session, campaign.account_id, campaign.audience, sample=0).count == 0:
         raise ValidationError("the audience matches no contacts who can receive it", "audience")
     if not start(session, campaign_id, now, EDITABLE):
         session.refresh(campaign)
-        raise Conflict(f"the campaign was already started (it is {campaign.status})")
+        raise Conflict(
+            "the campaign was already started (it is {status})", status=Term(campaign.status)
+        )
     session.refresh(campaign)
     record(session, actor, "campaign.trigger", "campaign", campaign_id)
     return campaign
@@ -644,7 +679,12 @@ def start(session: Session, campaign_id: int, now: datetime, from_statuses: Sequ
     """
     result = session.execute(
         update_stmt(campaign_id, from_statuses).values(
-            status=S.RUNNING, started_at=now, completed_at=None, error_message=None, updated_at=now
+            status=S.RUNNING,
+            started_at=now,
+            completed_at=None,
+            error_message=None,
+            error_text=None,
+            updated_at=now,
         ),
         execution_options={"synchronize_session": False},
     )
@@ -656,19 +696,27 @@ def start(session: Session, campaign_id: int, now: datetime, from_statuses: Sequ
     reason = None
     frozen = 0
     if not campaign.instances:
-        reason = "no WhatsApp number was chosen to send through"
+        reason = stored_text.text(stored_text.NO_NUMBER)
     else:
         try:
             frozen = freeze_recipients(session, campaign)
         except ValidationError as error:
-            reason = f"the audience is not valid: {error.message}"
+            reason = stored_text.text(
+                stored_text.INVALID_AUDIENCE, error=stored_text.error_text(error)
+            )
         if not reason and frozen == 0:
-            reason = "the audience matches no contacts who can receive it"
+            reason = stored_text.text(stored_text.EMPTY_AUDIENCE)
     if reason:
         session.execute(
             sql_update(Campaign)
             .where(Campaign.id == campaign_id)
-            .values(status=S.FAILED, error_message=reason, completed_at=now, updated_at=now),
+            .values(
+                status=S.FAILED,
+                error_message=stored_text.english(reason),
+                error_text=reason,
+                completed_at=now,
+                updated_at=now,
+            ),
             execution_options={"synchronize_session": False},
         )
         session.refresh(campaign)
@@ -748,7 +796,8 @@ def start_due(session: Session, now: datetime) -> list[int]:
                 session.execute(
                     update_stmt(campaign_id, (S.PENDING,)).values(
                         status=S.FAILED,
-                        error_message=f"could not start: {type(error).__name__}",
+                        error_message=stored_text.english(crashed),
+                        error_text=crashed,
                         completed_at=now,
                         updated_at=now,
                     ),
@@ -779,20 +828,27 @@ def send_test(
     campaign = get(session, actor, campaign_id)
     account = _account(session, actor.account_id)
     if campaign.status not in TEST_STATUSES:
-        raise Conflict(f"a {campaign.status} campaign cannot send tests")
+        raise Conflict("a {status} campaign cannot send tests", status=Term(campaign.status))
     if not campaign.instances:
         raise ValidationError("choose at least one WhatsApp number to send through", "instance_ids")
     cleaned = [p for p in (phones or []) if p and p.strip()]
     if not cleaned:
         raise ValidationError("give at least one phone number for the test", "test_phones")
     if len(cleaned) > MAX_TEST_PHONES:
-        raise ValidationError(f"a test goes to at most {MAX_TEST_PHONES} numbers", "test_phones")
+        raise ValidationError(
+            "a test goes to at most {count} numbers", "test_phones", count=MAX_TEST_PHONES
+        )
     numbers = []
     for raw in cleaned:
         try:
             numbers.append(normalize_phone(raw, account.default_country))
         except ValidationError as error:
-            raise ValidationError(f"{raw}: {error.message}", "test_phones") from None
+            raise ValidationError(
+                "{phone}: {problem}",
+                "test_phones",
+                phone=raw,
+                problem=error.entry(),
+            ) from None
     example: dict[str, Any] = {}
     try:
         sample = audience.preview(session, account.id, campaign.audience, sample=1).sample

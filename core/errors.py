@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.i18n import format_message, term_names
+from core.i18n import entry, format_message
 
 
 class DomainError(Exception):
@@ -22,6 +22,10 @@ class DomainError(Exception):
         self.params = params
         self.message = format_message(message, params)
         super().__init__(*([self.message] if message else []))
+
+    def entry(self) -> dict[str, Any]:
+        """The message as data (`core.i18n.entry`): to store, or to nest in another message."""
+        return entry(self.template, self.params)
 
 
 class ValidationError(DomainError):
@@ -42,6 +46,7 @@ class ValidationError(DomainError):
     ) -> None:
         super().__init__(message, **params)
         self.field = field
+        self.joined = False  # the message is every problem's, joined by "; "
         if errors is None and field:
             errors = [{"field": field, "message": self.message}]
             details = [self.detail(field)]
@@ -52,14 +57,31 @@ class ValidationError(DomainError):
             for e in self.errors
         ]
 
+    @classmethod
+    def several(cls, details: list[dict[str, Any]], joined: bool = False) -> ValidationError:
+        """One error for several problems (each as `detail()` gives it): its message is the first
+        problem's, or with `joined` all of them joined by "; "."""
+        errors = [
+            {"field": d.get("field"), "message": format_message(d["template"], d.get("params"))}
+            for d in details
+        ]
+        first = details[0]
+        if joined:
+            error = cls("; ".join(e["message"] for e in errors), first.get("field"), errors)
+            error.details = details
+            error.joined = True
+            return error
+        return cls(
+            first["template"],
+            first.get("field"),
+            errors,
+            details=details,
+            **first.get("params", {}),
+        )
+
     def detail(self, field: str | None = None) -> dict[str, Any]:
         """This error as one entry of another error's `details`."""
-        return {
-            "field": self.field if field is None else field,
-            "template": self.template,
-            "params": dict(self.params),
-            "terms": term_names(self.params),
-        }
+        return {"field": self.field if field is None else field, **self.entry()}
 
 
 class NotFound(DomainError):

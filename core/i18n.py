@@ -131,10 +131,16 @@ class Term(str):
 
     `localize` translates it with the message; any other parameter (a column name, a phone number,
     a campaign title) is user data and is shown as it is, never run through the catalog. Mark the
-    word for extraction too: `Term(N_("paused"))`, or pass a value that already is a msgid.
+    word for extraction too (core/vocabulary.py, or `N_` where the words are defined).
     """
 
     __slots__ = ()
+
+
+def entry(template: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A message as plain JSON data: to store, or to pass as a param of another message."""
+    params = dict(params or {})
+    return {"template": template, "params": params, "terms": term_names(params)}
 
 
 def term_names(params: Mapping[str, Any] | None) -> list[str]:
@@ -151,25 +157,30 @@ def _is_term(value: Any) -> bool:
     )
 
 
-def _shown(value: Any, translate: bool) -> Any:
-    if isinstance(value, list | tuple):  # a list of words reads as "a, b, c" in every language
-        return ", ".join(str(_shown(v, translate)) for v in value)
-    # `_("")` would be the catalog's header
-    return _(value) if translate and isinstance(value, str) and value else value
+def _is_entry(value: Any) -> bool:
+    return isinstance(value, Mapping) and isinstance(value.get("template"), str)
+
+
+def _shown(value: Any, localizing: bool, term: bool) -> Any:
+    if _is_entry(value):
+        if localizing:
+            return localize_entry(value)
+        return format_message(value["template"], value.get("params"))
+    if isinstance(value, list | tuple):  # a list reads as "a, b, c" in every language
+        return ", ".join(str(_shown(v, localizing, term or isinstance(v, Term))) for v in value)
+    if localizing and term and isinstance(value, str) and value:  # `_("")` is the header
+        return _(value)
+    return value
 
 
 def format_message(template: str, params: Mapping[str, Any] | None = None) -> str:
     """The English text of a message: the template with its parameters filled in."""
     if not params:
         return template
-    values = {name: _shown(value, False) for name, value in params.items()}
+    values = {name: _shown(value, False, False) for name, value in params.items()}
     try:
         return template.format(**values)
-    except (
-        KeyError,
-        IndexError,
-        ValueError,
-    ):  # a bad template must not hide the error it describes
+    except (KeyError, IndexError, ValueError):  # a bad template must not hide its error
         return f"{template} {values}"
 
 
@@ -187,7 +198,8 @@ def localize(
         return translated
     terms = set(terms)
     values = {
-        name: _shown(value, name in terms or _is_term(value)) for name, value in params.items()
+        name: _shown(value, True, name in terms or _is_term(value))
+        for name, value in params.items()
     }
     try:
         return translated.format(**values)
@@ -195,8 +207,19 @@ def localize(
         return format_message(template, params)
 
 
+def localize_entry(entry: Mapping[str, Any], english: str = "message") -> str:
+    """A stored message (as `entry()` made it, read back from JSON) in the current language; an
+    entry saved before it had a template shows its English `entry[english]`."""
+    template = entry.get("template")
+    if not template:
+        return str(entry.get(english) or "")
+    return localize(template, entry.get("params"), entry.get("terms") or ())
+
+
 def localize_error(error: BaseException) -> str:
     """The message of a domain error (or any exception) in the current language."""
+    if getattr(error, "joined", False):  # ValidationError.several(..., joined=True)
+        return "; ".join(localize_entry(detail) for detail in error.details)
     template = getattr(error, "template", None)
     if isinstance(template, str) and template:
         return localize(template, getattr(error, "params", None))
