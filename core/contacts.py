@@ -136,7 +136,7 @@ def get_contact(session: Session, actor: Actor, contact_id: int) -> Contact:
 def _own(session: Session, account_id: int, contact_id: int) -> Contact:
     contact = session.get(Contact, contact_id)
     if contact is None or contact.account_id != account_id:
-        raise NotFound(f"contact {contact_id} does not exist")
+        raise NotFound("contact {id} does not exist", id=contact_id)
     return contact
 
 
@@ -183,7 +183,10 @@ def _labels_for(session: Session, account_id: int, names: Sequence[str]) -> list
     for name in wanted:
         if len(name) > MAX_LABEL:
             raise ValidationError(
-                f"label {name[:30]!r} is longer than {MAX_LABEL} characters", "labels"
+                "label {label!r} is longer than {count} characters",
+                "labels",
+                label=name[:30],
+                count=MAX_LABEL,
             )
     if not wanted:
         return []
@@ -216,8 +219,9 @@ def _clean_attributes(attributes: dict[str, Any] | None) -> dict[str, Any]:
             continue  # empty values are not stored
         if isinstance(value, dict | list):
             raise ValidationError(
-                f"custom attribute {name!r} must be text, a number or true/false",
+                "custom attribute {name!r} must be text, a number or true/false",
                 "custom_attributes",
+                name=name,
             )
         cleaned[name] = value
     return cleaned
@@ -226,7 +230,7 @@ def _clean_attributes(attributes: dict[str, Any] | None) -> dict[str, Any]:
 def _clean_name(name: str | None) -> str | None:
     name = (name or "").strip()
     if len(name) > MAX_NAME:
-        raise ValidationError(f"name is longer than {MAX_NAME} characters", "name")
+        raise ValidationError("name is longer than {count} characters", "name", count=MAX_NAME)
     return name or None
 
 
@@ -244,7 +248,7 @@ def create_contact(
     if session.scalar(
         select(Contact.id).where(Contact.account_id == account.id, Contact.phone == e164)
     ):
-        raise ValidationError(f"a contact with phone {e164} already exists", "phone")
+        raise ValidationError("a contact with phone {phone} already exists", "phone", phone=e164)
     contact = Contact(
         account_id=account.id,
         phone=e164,
@@ -286,7 +290,9 @@ def update_contact(
                 )
             )
             if clash:
-                raise ValidationError(f"a contact with phone {e164} already exists", "phone")
+                raise ValidationError(
+                    "a contact with phone {phone} already exists", "phone", phone=e164
+                )
             contact.phone = e164
             contact.whatsapp_status = WhatsAppStatus.UNKNOWN
             changed.append("phone")
@@ -331,7 +337,7 @@ def set_opted_out(
     else:
         found = session.get(Contact, contact_id)
         if found is None:
-            raise NotFound(f"contact {contact_id} does not exist")
+            raise NotFound("contact {id} does not exist", id=contact_id)
         contact = found
     if opted_out == (contact.opted_out_at is not None):
         return contact

@@ -20,6 +20,7 @@ from typing import BinaryIO
 from charset_normalizer import from_bytes
 
 from core.errors import ValidationError
+from core.i18n import N_, Term
 
 DELIMITERS = [",", ";", "\t", "|"]
 SAMPLE_BYTES = 64 * 1024
@@ -28,12 +29,12 @@ CHUNK_BYTES = 1024 * 1024
 FIELD_SIZE_LIMIT = 1024 * 1024
 
 _NOT_CSV_SIGNATURES = {
-    b"PK\x03\x04": "an Excel or zip file",
-    b"\xd0\xcf\x11\xe0": "an old Excel (.xls) or Office file",
-    b"%PDF": "a PDF",
-    b"\x89PNG": "an image",
-    b"\xff\xd8\xff": "an image",
-    b"GIF8": "an image",
+    b"PK\x03\x04": N_("an Excel or zip file"),
+    b"\xd0\xcf\x11\xe0": N_("an old Excel (.xls) or Office file"),
+    b"%PDF": N_("a PDF"),
+    b"\x89PNG": N_("an image"),
+    b"\xff\xd8\xff": N_("an image"),
+    b"GIF8": N_("an image"),
 }
 
 
@@ -76,7 +77,9 @@ def detect_encoding(fileobj: BinaryIO) -> str:
         for signature, what in _NOT_CSV_SIGNATURES.items():
             if head.startswith(signature):
                 raise ValidationError(
-                    f"this is {what}, not a CSV text file: save it as CSV and upload that", "file"
+                    "this is {what}, not a CSV text file: save it as CSV and upload that",
+                    "file",
+                    what=Term(what),
                 )
         encoding = _utf16_without_bom(head) or _text_encoding(fileobj, head)
     _check_decodes(fileobj, encoding)
@@ -128,16 +131,19 @@ def _check_decodes(fileobj: BinaryIO, encoding: str) -> None:
         while chunk := fileobj.read(CHUNK_BYTES):
             if not wide and b"\x00" in chunk:
                 raise ValidationError(
-                    "the file is not text (it contains binary data: a NUL byte at byte "
-                    f"{offset + chunk.index(0) + 1})",
+                    "the file is not text (it contains binary data: a NUL byte at byte {byte})",
                     "file",
+                    byte=offset + chunk.index(0) + 1,
                 )
             decoder.decode(chunk)
             offset += len(chunk)
         decoder.decode(b"", final=True)
     except UnicodeDecodeError as error:
         raise ValidationError(
-            f"the file is not valid {encoding} text (byte {offset + error.start + 1})", "file"
+            "the file is not valid {encoding} text (byte {byte})",
+            "file",
+            encoding=encoding,
+            byte=offset + error.start + 1,
         ) from None
     finally:
         fileobj.seek(0)

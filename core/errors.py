@@ -38,6 +38,7 @@ class ValidationError(DomainError):
     def __init__(
         self,
         message: str,
+        /,
         field: str | None = None,
         errors: list[dict[str, str]] | None = None,
         *,

@@ -59,7 +59,7 @@ def get_instance(session: Session, actor: Actor, instance_id: int) -> SenderInst
     require(actor, "instances.read")
     instance = session.get(SenderInstance, instance_id)
     if instance is None or instance.account_id != actor.account_id:
-        raise NotFound(f"sender instance {instance_id} not found")
+        raise NotFound("sender instance {id} not found", id=instance_id)
     return instance
 
 
@@ -116,7 +116,9 @@ def _time(value: Any, field: str) -> time | None:
     try:
         return time.fromisoformat(str(value).strip())
     except ValueError:
-        raise ValidationError(f"{field}: use HH:MM (24 hours), not {value!r}", field) from None
+        raise ValidationError(
+            "{name}: use HH:MM (24 hours), not {value!r}", field, name=field, value=value
+        ) from None
 
 
 def _int(value: Any, field: str, low: int, high: int | None = None) -> int:
@@ -125,10 +127,26 @@ def _int(value: Any, field: str, low: int, high: int | None = None) -> int:
         if isinstance(value, float) and not value.is_integer():
             raise ValueError
     except (TypeError, ValueError):
-        raise ValidationError(f"{field} must be a whole number, not {value!r}", field) from None
+        raise ValidationError(
+            "{name} must be a whole number, not {value!r}", field, name=field, value=value
+        ) from None
     if number < low or (high is not None and number > high):
-        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise ValidationError(f"{field} must be {bounds} (got {number})", field)
+        if high is None:
+            raise ValidationError(
+                "{name} must be at least {low} (got {number})",
+                field,
+                name=field,
+                low=low,
+                number=number,
+            )
+        raise ValidationError(
+            "{name} must be between {low} and {high} (got {number})",
+            field,
+            name=field,
+            low=low,
+            high=high,
+            number=number,
+        )
     return number
 
 
@@ -136,12 +154,14 @@ def validate(data: dict[str, Any], creating: bool) -> dict[str, Any]:
     """Check and normalise instance fields; raises ValidationError naming the field."""
     unknown = set(data) - set(EDITABLE) - {"token"}
     if unknown:
-        raise ValidationError(f"unknown field(s): {', '.join(sorted(unknown))}", sorted(unknown)[0])
+        raise ValidationError(
+            "unknown field(s): {names}", sorted(unknown)[0], names=", ".join(sorted(unknown))
+        )
     clean: dict[str, Any] = {}
     required = ("name", "base_url", "instance_name", "token") if creating else ()
     for field in required:
         if not str(data.get(field) or "").strip():
-            raise ValidationError(f"{field} is required", field)
+            raise ValidationError("{name} is required", field, name=field)
     if "name" in data:
         name = str(data["name"] or "").strip()
         if not name or len(name) > 100:
@@ -215,7 +235,7 @@ def _check_unique_name(
         )
     )
     if clash is not None and clash != instance_id:
-        raise ValidationError(f"an instance named {name!r} already exists", "name")
+        raise ValidationError("an instance named {name!r} already exists", "name", name=name)
 
 
 # -- writing ---------------------------------------------------------------------------------

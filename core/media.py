@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from core.access import Actor, require
 from core.errors import NotFound, ValidationError
+from core.i18n import Term
 from core.models import MediaFile, MediaType
 
 MB = 1024 * 1024
@@ -62,9 +63,10 @@ def validate_filename(filename: Any, field: str = "multimedia.filename") -> str:
         raise ValidationError("file name is longer than 255 characters", field)
     if _BAD_FILENAME.search(name) or name in (".", "..") or name.startswith("."):
         raise ValidationError(
-            f'file name {name!r} may not contain / \\ : * ? " < > | or control characters, '
+            'file name {name!r} may not contain / \\ : * ? " < > | or control characters, '
             "nor start with a dot",
             field,
+            name=name,
         )
     return name
 
@@ -74,8 +76,10 @@ def _media_type(value: Any) -> MediaType:
         return MediaType(value)
     except ValueError:
         raise ValidationError(
-            f"multimedia.type must be one of {', '.join(MediaType)} (got {value!r})",
+            "multimedia.type must be one of {choices} (got {value!r})",
             "multimedia.type",
+            choices=", ".join(MediaType),
+            value=value,
         ) from None
 
 
@@ -84,12 +88,17 @@ def _check_mimetype(media_type: MediaType, mimetype: str | None) -> str | None:
         return None
     mimetype = mimetype.strip().lower()
     if not _MIMETYPE.match(mimetype):
-        raise ValidationError(f"{mimetype!r} is not a MIME type", "multimedia.mimetype")
+        raise ValidationError(
+            "{mimetype!r} is not a MIME type", "multimedia.mimetype", mimetype=mimetype
+        )
     allowed = MIMETYPES[media_type]
     if allowed is not None and mimetype not in allowed:
         raise ValidationError(
-            f"WhatsApp does not send {mimetype} as {media_type}: use {', '.join(allowed)}",
+            "WhatsApp does not send {mimetype} as {media_type}: use {choices}",
             "multimedia.mimetype",
+            mimetype=mimetype,
+            media_type=Term(media_type),
+            choices=", ".join(allowed),
         )
     return mimetype
 
@@ -98,7 +107,11 @@ def _check_size(media_type: MediaType, size: int, field: str) -> None:
     limit = MAX_BYTES[media_type]
     if size > limit:
         raise ValidationError(
-            f"the {media_type} is {size / MB:.1f} MB; WhatsApp allows {limit // MB} MB", field
+            "the {media_type} is {size:.1f} MB; WhatsApp allows {limit} MB",
+            field,
+            media_type=Term(media_type),
+            size=size / MB,
+            limit=limit // MB,
         )
     if size == 0:
         raise ValidationError("the file is empty", field)
@@ -114,8 +127,10 @@ def validate(session: Session, account_id: int, multimedia: Any) -> dict[str, An
     unknown = sorted(str(k) for k in multimedia if k not in KEYS)
     if unknown:
         raise ValidationError(
-            f"multimedia has an unknown key {unknown[0]!r} (use {', '.join(KEYS)})",
+            "multimedia has an unknown key {key!r} (use {choices})",
             f"multimedia.{unknown[0]}",
+            key=unknown[0],
+            choices=", ".join(KEYS),
         )
     media_type = _media_type(multimedia.get("type"))
     url, media_id = multimedia.get("url"), multimedia.get("media_id")
@@ -160,7 +175,7 @@ def _media_file(session: Session, account_id: int, media_id: Any) -> MediaFile:
         ) from None
     stored = session.get(MediaFile, number)
     if stored is None or stored.account_id != account_id:
-        raise ValidationError(f"uploaded file {number} does not exist", "multimedia.media_id")
+        raise ValidationError("uploaded file {id} does not exist", "multimedia.media_id", id=number)
     return stored
 
 
@@ -180,8 +195,9 @@ def store_upload(
     checked = _check_mimetype(kind, mimetype or guess_mimetype(name))
     if checked is None:
         raise ValidationError(
-            f"cannot tell the type of {name!r}: give a file name with an extension",
+            "cannot tell the type of {name!r}: give a file name with an extension",
             "multimedia.filename",
+            name=name,
         )
     digest = hashlib.sha256(data).hexdigest()
     existing = session.scalar(
@@ -242,7 +258,7 @@ def evolution_media(session: Session, multimedia: Mapping[str, Any]) -> Evolutio
         )
     stored = session.get(MediaFile, int(multimedia["media_id"]))
     if stored is None:
-        raise NotFound(f"uploaded file {multimedia['media_id']} no longer exists")
+        raise NotFound("uploaded file {id} no longer exists", id=multimedia["media_id"])
     return EvolutionMedia(
         str(media_type),
         base64.b64encode(stored.data).decode("ascii"),

@@ -37,17 +37,25 @@ def validate(text: str, known_attributes: Iterable[str], field: str = "message")
         raise ValidationError("message must not be empty", field)
     if len(text) > MAX_LENGTH:
         raise ValidationError(
-            f"message is {len(text)} characters long; WhatsApp allows {MAX_LENGTH}", field
+            "message is {length} characters long; WhatsApp allows {limit}",
+            field,
+            length=len(text),
+            limit=MAX_LENGTH,
         )
     known = set(BUILTIN_VARIABLES) | set(known_attributes)
     for match in _matches(text):
         name = match.group(1)
         if not _NAME.match(name):
-            raise ValidationError(f"message has a malformed variable {match.group(0)!r}", field)
+            raise ValidationError(
+                "message has a malformed variable {variable!r}", field, variable=match.group(0)
+            )
         if name not in known:
             suggestions = ", ".join("{{" + k + "}}" for k in sorted(known))
             raise ValidationError(
-                f"message uses the unknown variable {{{{{name}}}}} (known: {suggestions})", field
+                "message uses the unknown variable {variable} (known: {known})",
+                field,
+                variable="{{" + name + "}}",
+                known=suggestions,
             )
     unclosed = re.sub(_VARIABLE, "", text)
     if "{{" in unclosed:
