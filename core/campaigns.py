@@ -18,7 +18,7 @@ from sqlalchemy import false, func, insert, literal_column, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
-from core import audience, media, message_template
+from core import audience, media, message_template, stored_text
 from core.access import Actor, require
 from core.audit import record
 from core.campaign_estimate import Estimate, Pace, estimate
@@ -693,7 +693,7 @@ def start(session: Session, campaign_id: int, now: datetime, from_statuses: Sequ
     campaign = session.get(Campaign, campaign_id)
     assert campaign is not None
     session.refresh(campaign)
-    reason = None
+    reason: dict[str, Any] | None = None
     frozen = 0
     if not campaign.instances:
         reason = stored_text.text(stored_text.NO_NUMBER)
@@ -724,13 +724,17 @@ def start(session: Session, campaign_id: int, now: datetime, from_statuses: Sequ
             session,
             campaign.account_id,
             "campaign_failed",
-            f"Campaign “{campaign.title}” could not start",
+            {"title": campaign.title},
             reason,
             campaign_id=campaign_id,
         )
     log.info(
         "campaign started",
-        extra={"campaign_id": campaign_id, "recipients": frozen, "failed": reason},
+        extra={
+            "campaign_id": campaign_id,
+            "recipients": frozen,
+            "failed": stored_text.english(reason) if reason else None,
+        },
     )
     return True
 
@@ -792,6 +796,7 @@ def start_due(session: Session, now: datetime) -> list[int]:
                     started.append(campaign_id)
         except Exception as error:  # a bug or bad data in one campaign must not stop the others
             log.exception("campaign could not start", extra={"campaign_id": campaign_id})
+            crashed = stored_text.text(stored_text.START_CRASHED, error=type(error).__name__)
             with session.begin_nested():
                 session.execute(
                     update_stmt(campaign_id, (S.PENDING,)).values(

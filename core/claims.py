@@ -41,7 +41,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from core import pacing
+from core import pacing, stored_text
 from core.models import (
     Account,
     Campaign,
@@ -66,7 +66,7 @@ TEST_SEND_STATUSES = (
 )
 IDLE_RECHECK = timedelta(seconds=1)
 WINDOW_RECHECK = timedelta(seconds=30)
-WORKER_LOST = "the worker sending this message stopped; it may have gone out"
+WORKER_LOST = stored_text.WORKER_LOST
 
 
 @dataclass(frozen=True)

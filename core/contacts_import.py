@@ -29,7 +29,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import audit
+from core import audit, stored_text
 from core.access import Actor, require
 from core.accounts import get_account, validate_country
 from core.clock import utcnow
@@ -43,6 +43,7 @@ from core.csv_reading import (
     seekable,
 )
 from core.errors import NotFound, ValidationError
+from core.i18n import Term
 from core.models import Account, Contact, ImportBatch, Label, contact_labels
 from core.models.enums import WhatsAppStatus
 from core.phones import normalize_phone
@@ -469,7 +470,8 @@ def import_contacts(
     batch.errors = tally.errors
     batch.status = "done"
     batch.finished_at = utcnow()
-    batch.message = _summary(fmt, country)
+    summary = _summary(fmt, country)
+    batch.message, batch.message_text = stored_text.english(summary), summary
     audit.record(
         session,
         actor,
@@ -509,12 +511,20 @@ def _page_cache(session: Session) -> Iterator[None]:
         connection.exec_driver_sql(f"PRAGMA cache_size = {int(before)}")
 
 
-def _summary(fmt: CsvFormat, country: str | None) -> str:
+def _summary(fmt: CsvFormat, country: str | None) -> dict[str, Any]:
+    """How the file was read ("UTF-8, comma-separated; ..."), as a stored message."""
     encoding = {"utf-8-sig": "UTF-8", "utf-8": "UTF-8", "cp1252": "Windows-1252"}.get(
         fmt.encoding, fmt.encoding.upper().replace("_", "-")
     )
-    where = f"; numbers without a country code read as {country}" if country else ""
-    return f"{encoding}, {fmt.delimiter_name}-separated{where}"
+    separated = Term(stored_text.SEPARATED[fmt.delimiter])
+    if country:
+        return stored_text.text(
+            stored_text.IMPORT_FORMAT_COUNTRY,
+            encoding=encoding,
+            separated=separated,
+            country=country,
+        )
+    return stored_text.text(stored_text.IMPORT_FORMAT, encoding=encoding, separated=separated)
 
 
 def _size(fileobj: BinaryIO) -> int:

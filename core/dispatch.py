@@ -42,7 +42,7 @@ import httpx
 from sqlalchemy import Connection, Engine, exists, select
 from sqlalchemy.orm import Session
 
-from core import leases, pacing
+from core import leases, pacing, stored_text
 from core.claims import (
     TEST_SEND_STATUSES,
     CampaignCache,
@@ -791,9 +791,8 @@ def record_instance_state(session: Session, instance_id: int, state: str, now: d
             session,
             instance.account_id,
             "instance_up",
-            f"WhatsApp number '{instance.name}' is connected again",
-            "Its campaigns stay paused: re-enable the number in Settings → WhatsApp numbers, "
-            "then resume them.",
+            {"name": instance.name},
+            stored_text.text(stored_text.INSTANCE_UP_BODY),
             instance_id=instance_id,
         )
     session.flush()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,9 +12,11 @@ import httpx
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from core import stored_text
 from core.access import Actor, require
 from core.errors import NotFound
 from core.models import Account, Notification
+from core.stored_text import StoredText
 
 log = logging.getLogger(__name__)
 
@@ -23,18 +25,25 @@ def notify(
     session: Session,
     account_id: int,
     kind: str,
-    title: str,
-    body: str = "",
+    params: Mapping[str, Any],
+    body: StoredText | None = None,
     campaign_id: int | None = None,
     instance_id: int | None = None,
 ) -> Notification:
-    """Record a notification in the caller's transaction; webhook delivery happens elsewhere."""
+    """Record a notification in the caller's transaction; webhook delivery happens elsewhere.
+
+    The title is the kind's (stored_text.NOTIFICATION_TITLES) filled with `params`; the body is a
+    message of core.stored_text. Both are stored in English and as messages (see there).
+    """
+    title = stored_text.text(stored_text.NOTIFICATION_TITLES[kind], **params)
     account = session.get(Account, account_id)
     notification = Notification(
         account_id=account_id,
         kind=kind,
-        title=title,
-        body=body,
+        title=stored_text.english(title)[:255],
+        body=stored_text.english(body) if body else "",
+        title_text=title,
+        body_text=body or None,
         campaign_id=campaign_id,
         instance_id=instance_id,
         webhook_status="pending" if account and account.notification_webhook_url else "none",
@@ -42,6 +51,15 @@ def notify(
     session.add(notification)
     session.flush()
     return notification
+
+
+def title_of(notification: Notification) -> str:
+    """The title in the reader's language (the stored English for notifications older than that)."""
+    return stored_text.localized(notification.title_text, notification.title)
+
+
+def body_of(notification: Notification) -> str:
+    return stored_text.localized(notification.body_text, notification.body)
 
 
 # --- In the app ---------------------------------------------------------------------------------

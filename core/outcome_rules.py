@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, case, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from core import pacing
+from core import pacing, stored_text
 from core.claims import Claim
 from core.models import (
     Campaign,
@@ -218,8 +218,8 @@ def open_circuit(session: Session, instance_id: int, reason: str, now: datetime)
         session,
         instance.account_id,
         "instance_down",
-        f"WhatsApp number '{name}' stopped sending",
-        f"{reason}. Fix it, then re-enable the number in Settings → WhatsApp numbers.",
+        {"name": name},
+        stored_text.text(stored_text.INSTANCE_DOWN_BODY, reason=reason),
         instance_id=instance_id,
     )
     campaigns = session.scalars(
@@ -230,12 +230,13 @@ def open_circuit(session: Session, instance_id: int, reason: str, now: datetime)
             Campaign.status == CampaignStatus.RUNNING,
         )
     ).all()
-    message = f"Paused: the WhatsApp number '{name}' is down ({reason})"[:1000]
+    paused_text = stored_text.text(stored_text.PAUSED_NUMBER_DOWN, name=name, reason=reason[:500])
+    message = stored_text.english(paused_text)[:1000]
     for campaign in campaigns:
         paused = session.execute(
             update(Campaign)
             .where(Campaign.id == campaign.id, Campaign.status == CampaignStatus.RUNNING)
-            .values(status=CampaignStatus.PAUSED, error_message=message),
+            .values(status=CampaignStatus.PAUSED, error_message=message, error_text=paused_text),
             execution_options=_NO_SYNC,
         )
         if paused.rowcount == 1:
@@ -246,8 +247,8 @@ def open_circuit(session: Session, instance_id: int, reason: str, now: datetime)
                 session,
                 campaign.account_id,
                 "campaign_paused",
-                f"Campaign '{campaign.title}' was paused",
-                message,
+                {"title": campaign.title},
+                paused_text,
                 campaign_id=campaign.id,
                 instance_id=instance_id,
             )
@@ -287,18 +288,13 @@ def complete_finished(session: Session, now: datetime) -> list[int]:
             session,
             account_id,
             "campaign_completed",
-            f"Campaign '{title}' completed",
-            _summary(counts),
+            {"title": title},
+            stored_text.counts(counts),
             campaign_id=campaign_id,
         )
         log.info("campaign completed", extra={"campaign_id": campaign_id})
         completed.append(campaign_id)
     return completed
-
-
-def _summary(counts: dict) -> str:
-    keys = ("sent", "delivered", "read", "failed", "unknown")
-    return ", ".join(f"{counts.get(k, 0)} {k}" for k in keys if counts.get(k))
 
 
 def release_claim(session: Session | Connection, claim: Claim) -> bool:

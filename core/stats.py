@@ -106,6 +106,7 @@ class CampaignOverview:
     started_at: datetime | None
     completed_at: datetime | None
     error_message: str | None
+    error_text: dict[str, Any] | None  # error_message as a stored message (core.stored_text)
     instance_names: list[str]
     rate_per_minute: int  # all its healthy, active instances together
     timezone: tzinfo
@@ -167,6 +168,7 @@ def campaign_overview(session: Session, actor: Actor, campaign_id: int) -> Campa
         started_at=campaign.started_at,
         completed_at=campaign.completed_at,
         error_message=campaign.error_message,
+        error_text=campaign.error_text,
         instance_names=[instance.name for instance in campaign.instances],
         rate_per_minute=_healthy_rate(campaign.instances),
         timezone=account_zone(session, campaign.account_id),

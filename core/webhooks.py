@@ -31,7 +31,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from core import audit, contacts, stats
+from core import audit, contacts, stats, stored_text
 from core.access import Actor
 from core.clock import utcnow
 from core.errors import DomainError, NotFound, ValidationError
@@ -359,7 +359,7 @@ def _timestamps(target: RecipientStatus, now: datetime) -> dict[str, Any]:
     return {
         "failed_at": now,
         "error_kind": "whatsapp_error",
-        "last_error": "WhatsApp reported an error delivering the message",
+        "last_error": stored_text.WHATSAPP_DELIVERY_ERROR,
     }
 
 
@@ -476,7 +476,7 @@ def skip_pending_recipients(
     skipped = session.execute(
         update(CampaignRecipient)
         .where(*condition)
-        .values(status=str(RecipientStatus.SKIPPED), last_error="the contact opted out")
+        .values(status=str(RecipientStatus.SKIPPED), last_error=stored_text.CONTACT_OPTED_OUT)
         .execution_options(synchronize_session=False)
     ).rowcount
     return campaign_ids, skipped

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from core import notifications
+from core import notifications, stored_text
 from core.errors import NotFound
 from core.models import Account, Notification
 from tests.builders import make_account
@@ -82,8 +82,11 @@ def client() -> Iterator[httpx.Client]:
         yield client
 
 
-def _notify(session: Session, account: Account, title: str, **kwargs) -> Notification:
-    notification = notifications.notify(session, account.id, "campaign_completed", title, **kwargs)
+def _notify(session: Session, account: Account, campaign: str, **kwargs) -> Notification:
+    """A "campaign completed" notification for a campaign titled `campaign`."""
+    notification = notifications.notify(
+        session, account.id, "campaign_completed", {"title": campaign}, **kwargs
+    )
     session.commit()
     return notification
 
@@ -100,8 +103,8 @@ def test_list_is_newest_first_paginated_and_scoped_to_the_account(session, accou
     third, _ = notifications.list_notifications(session, viewer, page=3, per_page=3)
 
     assert total == 7
-    assert [n.title for n in first] == ["n6", "n5", "n4"]
-    assert [n.title for n in third] == ["n0"]
+    assert [n.title for n in first] == [f"Campaign 'n{i}' completed" for i in (6, 5, 4)]
+    assert [n.title for n in third] == ["Campaign 'n0' completed"]
 
 
 def test_unread_count_mark_read_and_mark_all_read(session, account, viewer):
@@ -138,14 +141,17 @@ def test_newer_than_gives_what_arrived_after_the_last_seen(session, account, vie
 def test_webhook_posts_slack_compatible_json(session, account, receiver, factory, client):
     account.notification_webhook_url = receiver.url
     session.commit()
-    notification = _notify(session, account, "Campaign Promo completed", body="300 sent, 2 failed")
+    notification = _notify(
+        session, account, "Promo", body=stored_text.counts({"sent": 300, "failed": 2, "read": 0})
+    )
 
     report = notifications.deliver_pending_webhooks(factory, NOW, client)
 
     assert report.sent == 1
     (body,) = receiver.bodies
     assert receiver.paths == ["/hooks/T000/B000/secret"]
-    assert "Campaign Promo completed" in body["text"] and "300 sent, 2 failed" in body["text"]
+    assert body["text"] == "[Loja da Ana] *Campaign 'Promo' completed*\n300 sent, 2 failed"
+    assert body["title"] == "Campaign 'Promo' completed" and body["body"] == "300 sent, 2 failed"
     assert body["event"] == "campaign_completed" and body["id"] == notification.id
     session.refresh(notification)
     assert notification.webhook_status == "sent" and notification.webhook_attempts == 1
@@ -243,6 +249,6 @@ def test_each_account_gets_its_own_url(session, account, receiver, factory, clie
     notifications.deliver_pending_webhooks(factory, NOW, client)
 
     assert sorted(zip(receiver.paths, (b["title"] for b in receiver.bodies), strict=True)) == [
-        ("/hooks/T000/B000/secret", "mine"),
-        ("/hooks/T000/B000/secret/other", "theirs"),
+        ("/hooks/T000/B000/secret", "Campaign 'mine' completed"),
+        ("/hooks/T000/B000/secret/other", "Campaign 'theirs' completed"),
     ]

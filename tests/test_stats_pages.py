@@ -206,15 +206,15 @@ def test_another_accounts_campaign_is_not_shown(session, viewer):
 
 
 def test_notifications_page_lists_and_marks_read(session, account, viewer):
-    for title in ["Campaign A completed", "Number main is down"]:
-        notifications.notify(session, account.id, "campaign_completed", title, body="details")
+    notifications.notify(session, account.id, "campaign_completed", {"title": "A"})
+    notifications.notify(session, account.id, "instance_down", {"name": "main"})
     session.commit()
 
     at = page("notifications.py", viewer).run()
 
     assert not at.exception, at.exception
     text = " ".join(block.value for block in at.markdown)
-    assert "Campaign A completed" in text and "Number main is down" in text
+    assert "Campaign 'A' completed" in text and "WhatsApp number 'main' stopped sending" in text
     assert "2 unread of 2" in at.caption[0].value
     newest = session.scalars(select(Notification).order_by(Notification.id.desc())).first()
     session.commit()
@@ -233,7 +233,7 @@ def _badge_script() -> None:
 
 
 def test_sidebar_badge_counts_unread_and_toasts_new_ones(session, account, viewer):
-    notifications.notify(session, account.id, "instance_down", "Old news")
+    notifications.notify(session, account.id, "instance_down", {"name": "old"})
     session.commit()
     at = AppTest.from_function(_badge_script, default_timeout=TIMEOUT)
     at.session_state["actor"] = viewer
@@ -242,11 +242,11 @@ def test_sidebar_badge_counts_unread_and_toasts_new_ones(session, account, viewe
     assert at.sidebar.button[0].label == "Notifications (1 unread)"
     assert not at.toast  # what was there before the page opened is not news
 
-    notifications.notify(session, account.id, "campaign_completed", "Promo completed")
+    notifications.notify(session, account.id, "campaign_completed", {"title": "Promo"})
     session.commit()
     at.run()
     assert at.sidebar.button[0].label == "Notifications (2 unread)"
-    assert [toast.value for toast in at.toast] == ["Promo completed"]
+    assert [toast.value for toast in at.toast] == ["Campaign 'Promo' completed"]
 
 
 def test_an_action_the_service_refuses_shows_its_reason(session, account, manager):

@@ -137,7 +137,7 @@ def test_the_webhook_job_delivers_pending_notifications(
     session, account, dispatcher, receiver: Receiver
 ):
     session.get(Account, account.id).notification_webhook_url = receiver.url
-    note = notify(session, account.id, "campaign_completed", "Campaign 'x' completed", "3 sent")
+    note = notify(session, account.id, "campaign_completed", {"title": "x"})
     session.commit()
 
     report = dispatcher.deliver_webhooks()
@@ -155,7 +155,7 @@ def test_a_slow_webhook_url_does_not_hold_up_sends(
 ):
     receiver.delay = 2.0
     session.get(Account, account.id).notification_webhook_url = receiver.url
-    notify(session, account.id, "campaign_paused", "Campaign 'x' was paused")
+    notify(session, account.id, "campaign_paused", {"title": "x"})
     instance = make_instance(session, account, fake_evolution, rate=6000)
     campaign = make_running_campaign(session, account, [instance], contacts=5)
     session.commit()

@@ -9,10 +9,10 @@ import plotly.graph_objects as go
 from babel.dates import get_day_names
 from plotly.subplots import make_subplots
 
-from core import stats
+from core import stats, stored_text
 from core.formatting import babel_locale
 from core.i18n import _
-from ui.labels import campaign_status_label, recipient_status_label
+from ui.labels import campaign_status_label, error_kind_label, recipient_status_label
 
 HEIGHT = 320
 COLORS = {
@@ -88,13 +88,20 @@ def sends_over_time(series: stats.SendSeries, zone: tzinfo) -> go.Figure:
     return _layout(figure, title, xaxis_title=_("Time"), yaxis_title=_("Messages"))
 
 
+def _failure_label(reason: stats.FailureReason) -> str:
+    """`Not on WhatsApp: 400: number is not on WhatsApp`: the kind in the reader's language, then
+    the error as recorded (ours translated; the server's or the transport's words as they are)."""
+    kind = (
+        error_kind_label(reason.error_kind)
+        if reason.error_kind
+        else recipient_status_label(reason.status)
+    )
+    error = stored_text.recipient_error(reason.last_error)
+    return f"{kind}: {error}" if error else kind
+
+
 def failure_reasons(reasons: Sequence[stats.FailureReason]) -> go.Figure:
-    labels = [
-        f"{reason.error_kind or recipient_status_label(reason.status)}: {reason.last_error or ''}"[
-            :80
-        ]
-        for reason in reasons
-    ]
+    labels = [_failure_label(reason)[:80] for reason in reasons]
     figure = go.Figure(
         go.Bar(
             x=[reason.count for reason in reasons][::-1],

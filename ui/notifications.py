@@ -32,7 +32,7 @@ def _badge(actor: Actor) -> None:
         else:
             fresh = notifications.newer_than(session, actor, seen)
     for notification in fresh:
-        st.toast(notification.title, icon="🔔")
+        st.toast(notifications.title_of(notification), icon="🔔")
         st.session_state[SEEN_KEY] = max(st.session_state[SEEN_KEY], notification.id)
     label = (
         _("Notifications ({unread} unread)").format(unread=unread) if unread else _("Notifications")

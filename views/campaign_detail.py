@@ -7,7 +7,7 @@ from datetime import datetime, tzinfo
 import pandas as pd
 import streamlit as st
 
-from core import campaigns, stats
+from core import campaigns, stats, stored_text
 from core.clock import utcnow
 from core.errors import DomainError, NotFound
 from core.exports import CSV_MIME, XLSX_MIME, to_csv, to_xlsx
@@ -16,7 +16,7 @@ from core.i18n import _
 from core.models import CampaignStatus, RecipientStatus
 from ui import charts
 from ui.context import db, require_page
-from ui.labels import campaign_status_label, recipient_status_label
+from ui.labels import campaign_status_label, error_kind_label, recipient_status_label
 
 actor = require_page("campaigns.read")
 REFRESH_SECONDS = 3
@@ -66,7 +66,7 @@ def live_progress() -> None:
 
     st.subheader(_("Status: {status}").format(status=campaign_status_label(current.status)))
     if current.error_message:
-        st.warning(current.error_message)
+        st.warning(stored_text.localized(current.error_text, current.error_message))
     st.progress(
         progress.fraction_done,
         text=_("{done} of {total} recipients done").format(
@@ -107,8 +107,8 @@ def live_progress() -> None:
             [
                 {
                     _("Status"): recipient_status_label(reason.status),
-                    _("Kind"): reason.error_kind or "—",
-                    _("Error"): reason.last_error or "—",
+                    _("Kind"): error_kind_label(reason.error_kind) if reason.error_kind else "—",
+                    _("Error"): stored_text.recipient_error(reason.last_error) or "—",
                     _("Recipients"): reason.count,
                     _("Examples"): ", ".join(
                         f"{phone} ({name})" if name else phone for phone, name in reason.examples
@@ -216,7 +216,7 @@ st.dataframe(
                 _("Name"): row.name or "",
                 _("Status"): recipient_status_label(row.status),
                 _("Attempts"): row.attempts,
-                _("Last error"): row.last_error or "",
+                _("Last error"): stored_text.recipient_error(row.last_error),
                 _("Number"): row.instance or "",
                 _("Last attempt"): when(row.last_attempt_at),
                 _("Sent"): when(row.sent_at),

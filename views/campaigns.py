@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from core import campaigns
+from core import campaigns, stored_text
 from core.errors import DomainError
 from core.formatting import format_number
 from core.i18n import _
@@ -61,7 +61,7 @@ with db() as session:
                 "status": campaign.status,
                 "scheduled_at": campaign.scheduled_at,
                 "started_at": campaign.started_at,
-                "error": campaign.error_message,
+                "error": stored_text.localized(campaign.error_text, campaign.error_message),
                 "numbers": ", ".join(i.name for i in campaign.instances) or "—",
                 "done": sum(counts[s] for s in DONE),
                 "total": counts["total"],
@@ -94,7 +94,7 @@ for row in shown:
             )
         numbers.write(row["numbers"])
         if row["error"]:
-            st.warning(_(row["error"]))
+            st.warning(row["error"])
         buttons = st.columns(7)
         if buttons[0].button(_("Open"), key=f"open_{cid}"):
             st.switch_page("views/campaign_detail.py", query_params={"id": str(cid)})

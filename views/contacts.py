@@ -8,7 +8,7 @@ from typing import Any, BinaryIO
 import pandas as pd
 import streamlit as st
 
-from core import contacts, contacts_import
+from core import contacts, contacts_import, stored_text
 from core.access import Actor
 from core.accounts import get_account
 from core.errors import DomainError
@@ -151,7 +151,7 @@ def report_section(batch_id: int) -> None:
         show_error(error)
         return
     st.subheader(_("Import of {file}").format(file=batch.filename))
-    st.caption(batch.message or "")
+    st.caption(stored_text.localized(batch.message_text, batch.message))
     for column, (label, value) in zip(
         st.columns(5),
         [

@@ -44,9 +44,10 @@ for notification in rows:
     with st.container(border=True):
         head, action = st.columns([5, 1])
         marker = "" if notification.read_at else "🔵 "
-        head.markdown(f"{marker}{ICONS.get(notification.kind, '🔔')} **{notification.title}**")
-        if notification.body:
-            head.write(notification.body)
+        icon = ICONS.get(notification.kind, "🔔")
+        head.markdown(f"{marker}{icon} **{notifications.title_of(notification)}**")
+        if body := notifications.body_of(notification):
+            head.write(body)
         head.caption(local_time(notification.created_at, "medium"))
         if notification.campaign_id and head.button(
             _("Open the campaign"), key=f"open_{notification.id}"
