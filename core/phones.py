@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneMetadata, ValidationResult
 from phonenumbers.phonenumberutil import _test_number_length
 
 from core.errors import ValidationError
+from core.i18n import N_, entry
 
 _FORMATTING = str.maketrans("", "", " -.()")
 _NON_GEO = "001"
@@ -53,28 +55,41 @@ def _full_e164(text: str, region: str | None) -> str:
     try:
         number = phonenumbers.parse(text, region)
     except NumberParseException as error:
-        raise ValidationError(f"{shown!r}: {_parse_reason(error, text, region)}", "phone") from None
+        raise ValidationError(
+            "{phone!r}: {problem}", "phone", phone=shown, problem=_parse_reason(error, text, region)
+        ) from None
     if phonenumbers.is_valid_number(number):
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    raise ValidationError(f"{shown!r}: {_invalid_reason(number)}", "phone")
+    raise ValidationError(
+        "{phone!r}: {problem}", "phone", phone=shown, problem=_invalid_reason(number)
+    )
 
 
-def _parse_reason(error: NumberParseException, text: str, region: str | None) -> str:
+# Why a number is not one, as messages (`core.i18n.entry`) nested in the error's: the import's
+# rejection reasons repeat them for many rows, so they are built once.
+_UNKNOWN_CODE = entry(N_("unknown country code"))
+_NO_CODE = entry(N_("no country code: write it as +<country code> or set a default country"))
+_NOT_A_NUMBER = entry(N_("not a phone number"))
+_TOO_SHORT = entry(N_("too short to be a phone number"))
+_TOO_LONG = entry(N_("too long to be a phone number"))
+
+
+def _parse_reason(error: NumberParseException, text: str, region: str | None) -> dict[str, Any]:
     kind = error.error_type
     if kind == NumberParseException.INVALID_COUNTRY_CODE:
         if text.lstrip().startswith(("+", "00")) or region:
-            return "unknown country code"
-        return "no country code: write it as +<country code> or set a default country"
+            return _UNKNOWN_CODE
+        return _NO_CODE
     if kind == NumberParseException.NOT_A_NUMBER:
-        return "not a phone number"
+        return _NOT_A_NUMBER
     if kind in (NumberParseException.TOO_SHORT_NSN, NumberParseException.TOO_SHORT_AFTER_IDD):
-        return "too short to be a phone number"
+        return _TOO_SHORT
     if kind == NumberParseException.TOO_LONG:
-        return "too long to be a phone number"
-    return "not a phone number"
+        return _TOO_LONG
+    return _NOT_A_NUMBER
 
 
-def _invalid_reason(number: phonenumbers.PhoneNumber) -> str:
+def _invalid_reason(number: phonenumbers.PhoneNumber) -> dict[str, Any]:
     region = phonenumbers.region_code_for_number(number)
     where = (
         f"{region} (+{number.country_code})"
@@ -83,14 +98,16 @@ def _invalid_reason(number: phonenumbers.PhoneNumber) -> str:
     )
     reason = phonenumbers.is_possible_number_with_reason(number)
     if reason == ValidationResult.TOO_SHORT:
-        return f"too short for {where}"
+        return entry(N_("too short for {where}"), {"where": where})
     if reason == ValidationResult.TOO_LONG:
-        return f"too long for {where}"
+        return entry(N_("too long for {where}"), {"where": where})
     if reason == ValidationResult.INVALID_LENGTH:
-        return f"wrong number of digits for {where}"
+        return entry(N_("wrong number of digits for {where}"), {"where": where})
     if reason == ValidationResult.INVALID_COUNTRY_CODE:
-        return "unknown country code"
-    return f"not a valid number in {where} (unknown area code or number range)"
+        return _UNKNOWN_CODE
+    return entry(
+        N_("not a valid number in {where} (unknown area code or number range)"), {"where": where}
+    )
 
 
 # --- fast path ---------------------------------------------------------------------------------
