@@ -121,7 +121,7 @@ def mark_read(session: Session, actor: Actor, notification_id: int, now: datetim
     require(actor, "notifications.read")
     notification = session.get(Notification, notification_id)
     if notification is None or notification.account_id != actor.account_id:
-        raise NotFound(f"notification {notification_id} does not exist")
+        raise NotFound("notification {id} does not exist", id=notification_id)
     if notification.read_at is None:
         notification.read_at = now
         session.flush()

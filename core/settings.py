@@ -52,10 +52,10 @@ def _number(name: str, default: float, kind: type = float) -> float:
         value = kind(raw)
     except ValueError:
         raise ValidationError(
-            f"{name}={raw!r} is not a valid {kind.__name__}", field=name
+            "{name}={raw!r} is not a valid {kind}", name, name=name, raw=raw, kind=kind.__name__
         ) from None
     if value < 0:
-        raise ValidationError(f"{name} must not be negative (got {raw})", field=name)
+        raise ValidationError("{name} must not be negative (got {raw})", name, name=name, raw=raw)
     return value
 
 

@@ -146,7 +146,7 @@ def _campaign(session: Session, actor: Actor, campaign_id: int) -> Campaign:
     require(actor, "campaigns.read")
     campaign = session.get(Campaign, campaign_id)
     if campaign is None or campaign.account_id != actor.account_id:
-        raise NotFound(f"campaign {campaign_id} does not exist")
+        raise NotFound("campaign {id} does not exist", id=campaign_id)
     return campaign
 
 

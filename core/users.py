@@ -105,9 +105,9 @@ def invite_user(
     username = (username or "").strip()
     email = (email or "").strip().lower() or None
     if email and "@" not in email:
-        raise ValidationError(f"{email!r} is not an e-mail address", "email")
+        raise ValidationError("{email!r} is not an e-mail address", "email", email=email)
     if email and session.scalar(select(User.id).where(func.lower(User.email) == email)):
-        raise ValidationError(f"another user already has the e-mail {email}", "email")
+        raise ValidationError("another user already has the e-mail {email}", "email", email=email)
     password = one_time_password()
     user = create_user(
         session,
@@ -130,7 +130,7 @@ def _member(session: Session, actor: Actor, user_id: int) -> tuple[User, Members
     )
     user = session.get(User, user_id) if membership else None
     if membership is None or user is None:
-        raise NotFound(f"user {user_id} does not exist")
+        raise NotFound("user {id} does not exist", id=user_id)
     return user, membership
 
 
@@ -157,7 +157,8 @@ def _refuse_last_admin(session: Session, actor: Actor, user: User, membership: M
         and _active_admins(session, actor.account_id) <= 1
     ):
         raise Conflict(
-            f"{user.username} is the last admin of this account: make someone else admin first"
+            "{username} is the last admin of this account: make someone else admin first",
+            username=user.username,
         )
 
 
@@ -280,7 +281,7 @@ def create_token(session: Session, actor: Actor, name: str, user_id: int | None 
         user_id = actor.user_id
     user, _membership = _member(session, actor, user_id)
     if not user.is_active:
-        raise Conflict(f"{user.username} is deactivated")
+        raise Conflict("{username} is deactivated", username=user.username)
     name = (name or "").strip()
     if len(name) > 100:
         raise ValidationError("the token name must have at most 100 characters", "name")
@@ -307,7 +308,7 @@ def revoke_token(session: Session, actor: Actor, token_id: int) -> None:
         .where(ApiToken.id == token_id, Membership.account_id == actor.account_id)
     )
     if row is None:
-        raise NotFound(f"token {token_id} does not exist")
+        raise NotFound("token {id} does not exist", id=token_id)
     if row.revoked_at is not None:
         return
     row.revoked_at = utcnow()
@@ -346,18 +347,16 @@ def update_account_settings(session: Session, actor: Actor, changes: dict[str, A
     account = _account(session, actor)
     unknown = set(changes) - set(AccountSettings.__dataclass_fields__)
     if unknown:
-        raise ValidationError(
-            "unknown setting(s): {names}".format(names=", ".join(sorted(unknown)))
-        )
+        raise ValidationError("unknown setting(s): {names}", names=", ".join(sorted(unknown)))
     clean: dict[str, Any] = {}
-    errors: list[dict[str, str]] = []
+    problems: list[dict[str, Any]] = []
     for field, value in changes.items():
         try:
             clean[field] = _VALIDATORS[field](value)
         except ValidationError as error:
-            errors.append({"field": field, "message": error.message})
-    if errors:
-        raise ValidationError("; ".join(e["message"] for e in errors), errors[0]["field"], errors)
+            problems.append(error.detail(field))
+    if problems:
+        raise ValidationError.several(problems, joined=True)
     changed = {k: v for k, v in clean.items() if getattr(account, k) != v}
     for field, value in changed.items():
         setattr(account, field, value)
@@ -374,7 +373,7 @@ def update_account_settings(session: Session, actor: Actor, changes: dict[str, A
 def _account(session: Session, actor: Actor) -> Account:
     account = session.get(Account, actor.account_id)
     if account is None:
-        raise NotFound(f"account {actor.account_id} does not exist")
+        raise NotFound("account {id} does not exist", id=actor.account_id)
     return account
 
 
@@ -390,10 +389,10 @@ def _name(value: Any) -> str:
 def _language(value: Any) -> str:
     if value not in LANGUAGES:
         raise ValidationError(
-            "unknown language {value!r}: use one of {choices}".format(
-                value=value, choices=", ".join(LANGUAGES)
-            ),
+            "unknown language {value!r}: use one of {choices}",
             "language",
+            value=value,
+            choices=", ".join(LANGUAGES),
         )
     return str(value)
 
@@ -410,8 +409,10 @@ def _keywords(value: Any) -> list[str]:
             continue
         if len(word) > MAX_KEYWORD_LENGTH:
             raise ValidationError(
-                f"opt-out keyword {word!r} is longer than {MAX_KEYWORD_LENGTH} characters",
+                "opt-out keyword {word!r} is longer than {count} characters",
                 "opt_out_keywords",
+                word=word,
+                count=MAX_KEYWORD_LENGTH,
             )
         if word not in keywords:
             keywords.append(word)
@@ -460,8 +461,9 @@ def _confirm_above(value: Any) -> int:
         ) from None
     if not 0 <= number <= MAX_CONFIRM_ABOVE:
         raise ValidationError(
-            f"confirm_above_recipients must be between 0 and {MAX_CONFIRM_ABOVE}",
+            "confirm_above_recipients must be between 0 and {limit}",
             "confirm_above_recipients",
+            limit=MAX_CONFIRM_ABOVE,
         )
     return number
 

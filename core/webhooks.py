@@ -123,7 +123,7 @@ def handle_delivery(
     now = now or utcnow()
     instance = session.get(SenderInstance, instance_id)
     if instance is None:
-        raise NotFound(f"instance {instance_id} does not exist")
+        raise NotFound("instance {id} does not exist", id=instance_id)
     lowered = {key.lower(): value for key, value in headers.items()}
     if _authenticated_by_secret(instance, lowered, query_token, now):
         payload = parse_payload(body)
