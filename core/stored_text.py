@@ -166,9 +166,12 @@ def localized(stored: StoredText | None, fallback: str | None = None) -> str:
 def _localized(stored: StoredText) -> str:
     if isinstance(stored, list):
         return ", ".join(_localized(part) for part in stored)
+    template, params = stored["template"], stored.get("params") or {}
+    if not isinstance(template, str) or not template:
+        raise ValueError("not a stored message")
+    template.format(**params)  # raises when the params do not fill it: the English is shown
     if "plural" in stored:
-        params = stored.get("params") or {}
-        chosen = ngettext(stored["template"], stored["plural"], int(params.get("n", 0)))
+        chosen = ngettext(template, stored["plural"], int(params.get("n", 0)))
         return chosen.format(**params)
     return localize_entry(stored)
 
