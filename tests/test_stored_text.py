@@ -327,3 +327,30 @@ def test_the_campaigns_list_shows_why_it_paused_in_the_readers_language(
 
     assert not at.exception, at.exception
     assert PAUSED[language] in [warning.value for warning in at.warning]
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_failure_charts_name_the_kind_in_the_readers_language(language):
+    from core.stats import FailureReason
+    from ui import charts
+    from ui.labels import ERROR_KIND
+
+    reasons = [
+        FailureReason("failed", "not_on_whatsapp", "400: number is not on WhatsApp", 3, []),
+        FailureReason("failed", "whatsapp_error", stored_text.WHATSAPP_DELIVERY_ERROR, 1, []),
+    ]
+    set_language(language)
+    try:
+        labels = list(charts.failure_reasons(reasons).data[0].y)
+        kinds = list(charts.errors_by_type([("retries_exhausted", 2)]).data[0].x)
+        wanted = [
+            i18n._(ERROR_KIND["whatsapp_error"])
+            + ": "
+            + i18n._(stored_text.WHATSAPP_DELIVERY_ERROR),
+            i18n._(ERROR_KIND["not_on_whatsapp"]) + ": 400: number is not on WhatsApp",
+        ]
+        assert labels == wanted
+        assert kinds == [i18n._(ERROR_KIND["retries_exhausted"])]
+        assert "WhatsApp reported" not in labels[0] and kinds != ["retries_exhausted"]
+    finally:
+        set_language("en")

@@ -143,7 +143,7 @@ def messages_over_time(days: Sequence[stats.DayCounts]) -> go.Figure:
 def errors_by_type(errors: Sequence[tuple[str, int]]) -> go.Figure:
     figure = go.Figure(
         go.Bar(
-            x=[kind for kind, _count in errors],
+            x=[error_kind_label(kind) for kind, _count in errors],
             y=[count for _kind, count in errors],
             marker={"color": COLORS["failed"]},
         )

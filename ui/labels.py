@@ -73,6 +73,8 @@ ERROR_KIND = {
     "rejected": N_("Rejected by WhatsApp (bad data)"),
     "instance_down": N_("WhatsApp number stopped"),
     "retry": N_("Temporary error (retried)"),
+    "retries_exhausted": N_("Temporary error on every attempt"),
+    "whatsapp_error": N_("WhatsApp reported an error"),
     "unknown": N_("Timed out (may have been sent)"),
     "worker_lost": N_("Worker stopped while sending"),
 }
