@@ -9,8 +9,10 @@ Rules (what staff see in the report):
 - A file that is not text or has no phone column is refused as a whole; otherwise the import is a
   single transaction: the caller commits all of it or none of it.
 
-Speed: rows are read as a stream and written in chunks with Core `executemany` (no ORM object per
-row); what is held for the whole file is one phone -> id map for the account.
+Speed: rows are read as a stream, parsed and planned in chunks (`core.import_writing`), and
+written with the driver's `executemany` (no ORM object per row). What is held for the whole file
+is the set of the account's phones and the first line of each phone of the file. With
+`processes` > 0 the reading, parsing and planning run in a forked process beside the writer.
 """
 
 from __future__ import annotations
@@ -18,12 +20,11 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import json
 import multiprocessing
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from sqlalchemy import select
@@ -43,9 +44,16 @@ from core.csv_reading import (
     seekable,
 )
 from core.errors import NotFound, ValidationError
-from core.i18n import Term
-from core.models import Account, Contact, ImportBatch, Label, contact_labels
-from core.models.enums import WhatsAppStatus
+from core.i18n import N_, Term, format_message
+from core.import_writing import (
+    PlannedChunk,
+    Planner,
+    Tally,
+    Writer,
+    encode_attributes,
+    known_phones,
+)
+from core.models import Account, Contact, ImportBatch
 from core.phones import normalize_phone
 
 PHONE, NAME, LABELS, SKIP = "phone", "name", "labels", "skip"
@@ -228,7 +236,9 @@ def _full_mapping(
     unknown = [c for c in mapping if c not in columns]
     if unknown:
         raise ValidationError(
-            f"the mapping names columns the file does not have: {', '.join(unknown)}", "mapping"
+            "the mapping names columns the file does not have: {columns}",
+            "mapping",
+            columns=", ".join(unknown),
         )
     for target in (PHONE, NAME):
         if target in mapping.values():
@@ -243,23 +253,42 @@ def _check_mapping(columns: list[str], mapping: dict[str, str], sample: list[str
     bad = sorted({t for t in mapping.values() if t not in TARGETS})
     if bad:
         raise ValidationError(
-            f"unknown column targets {bad}; use one of {list(TARGETS)}", "mapping"
+            "unknown column targets {targets}; use one of {choices}",
+            "mapping",
+            targets=repr(bad),
+            choices=repr(list(TARGETS)),
         )
     phones = [c for c, t in mapping.items() if t == PHONE]
     if len(phones) > 1:
-        raise ValidationError(f"choose one phone column, not {len(phones)}: {phones}", "mapping")
+        raise ValidationError(
+            "choose one phone column, not {count}: {columns}",
+            "mapping",
+            count=len(phones),
+            columns=repr(phones),
+        )
     if not phones:
-        hint = ""
         if sample and any(_looks_like_phone(cell) for cell in sample):
-            hint = " The first row looks like data: add a header row naming the columns."
+            raise ValidationError(
+                "no phone column: name one column phone, telefone, teléfono, celular, whatsapp "
+                "or number (the columns are: {columns}), or choose it in the mapping. The first "
+                "row looks like data: add a header row naming the columns.",
+                "mapping",
+                columns=", ".join(columns),
+            )
         raise ValidationError(
             "no phone column: name one column phone, telefone, teléfono, celular, whatsapp or "
-            f"number (the columns are: {', '.join(columns)}), or choose it in the mapping.{hint}",
+            "number (the columns are: {columns}), or choose it in the mapping.",
             "mapping",
+            columns=", ".join(columns),
         )
     names = [c for c, t in mapping.items() if t == NAME]
     if len(names) > 1:
-        raise ValidationError(f"choose one name column, not {len(names)}: {names}", "mapping")
+        raise ValidationError(
+            "choose one name column, not {count}: {columns}",
+            "mapping",
+            count=len(names),
+            columns=repr(names),
+        )
 
 
 def _looks_like_phone(cell: str) -> bool:
@@ -271,17 +300,22 @@ def _looks_like_phone(cell: str) -> bool:
 
 
 class RowRejected(Exception):
-    pass
+    """Why a row is refused: a constant template and its params, as domain errors have them."""
 
+    def __init__(self, template: str, /, **params: Any) -> None:
+        super().__init__(template)
+        self.template = template
+        self.params = params
 
-@dataclass(slots=True)
-class Row:
-    line: int
-    phone: str
-    name: str | None
-    labels: list[str]
-    attributes: dict[str, Any]
-    attributes_json: str | None  # encoded while parsing; None once merged with another row
+    def __str__(self) -> str:
+        return format_message(self.template, self.params)
+
+    def stored(self) -> dict[str, Any]:
+        """The entry's part of ImportBatch.errors: the English reason (API, rejected-rows CSV)
+        and the template + params the Contacts page shows in the reader's language."""
+        if not self.params:
+            return {"reason": self.template, "template": self.template}
+        return {"reason": str(self), "template": self.template, "params": self.params}
 
 
 def _convert(value: str, kind: str, column: str) -> Any:
@@ -301,12 +335,16 @@ def _convert(value: str, kind: str, column: str) -> Any:
             return int(value)
         if _DECIMAL.fullmatch(value):
             return float(value.replace(",", "."))
-        raise RowRejected(f"column {column!r}: {value!r} is not a number")
+        raise RowRejected(
+            "column {column!r}: {value!r} is not a number", column=column, value=value
+        )
     if lowered in _TRUE:
         return True
     if lowered in _FALSE:
         return False
-    raise RowRejected(f"column {column!r}: {value!r} is not true/false (or yes/no)")
+    raise RowRejected(
+        "column {column!r}: {value!r} is not true/false (or yes/no)", column=column, value=value
+    )
 
 
 def unescape_cell(value: str) -> str:
@@ -352,19 +390,24 @@ def _row_parser(
         if len(fields) < width:
             fields = fields + [""] * (width - len(fields))
         elif len(fields) > width and any(f.strip() for f in fields[width:]):
-            raise RowRejected(f"the row has {len(fields)} columns, the header has {width}")
+            raise RowRejected(
+                "the row has {count} columns, the header has {width}",
+                count=len(fields),
+                width=width,
+            )
         raw_phone = fields[phone_at].strip()
         if not raw_phone:
             raise RowRejected("phone is empty")
         try:
             phone = normalize_phone(raw_phone, country)
         except ValidationError as error:
-            raise RowRejected(f"phone {error.message}") from None
+            # The phone's own error, nested: "phone '12': too short to be a phone number".
+            raise RowRejected("phone {phone!r}: {problem}", **error.params) from None
         name = fields[name_at].strip() if name_at is not None else ""
         if name[:1] == "'":
             name = unescape_cell(name)
         if len(name) > MAX_NAME:
-            raise RowRejected(f"name is longer than {MAX_NAME} characters")
+            raise RowRejected("name is longer than {count} characters", count=MAX_NAME)
         labels: list[str] = []
         for index in label_at:
             if fields[index]:
@@ -372,7 +415,7 @@ def _row_parser(
         if len(label_at) > 1:
             labels = list(dict.fromkeys(labels))
         if labels and max(map(len, labels)) > MAX_LABEL:
-            raise RowRejected(f"a label is longer than {MAX_LABEL} characters")
+            raise RowRejected("a label is longer than {count} characters", count=MAX_LABEL)
         values: dict[str, Any] = {}
         for index, key, kind, column in attributes:
             value = fields[index].strip()
@@ -382,21 +425,12 @@ def _row_parser(
                 values[key] = value if kind == TEXT else _convert(value, kind, column)
         if check_nul and any("\x00" in f for f in fields):  # 8-bit files: refused whole
             raise RowRejected("the row contains a NUL character (binary data)")
-        return (line, phone, name or None, labels, values, json.dumps(values))
+        return (line, phone, name or None, labels, values, encode_attributes(values))
 
     return parse
 
 
 # --- the import ----------------------------------------------------------------------------------
-
-
-@dataclass
-class _Tally:
-    created: int = 0
-    merged: int = 0
-    rejected: int = 0
-    existing_changed: dict[int, bool] = field(default_factory=dict)  # pre-existing contacts seen
-    errors: list[dict[str, Any]] = field(default_factory=list)
 
 
 def import_contacts(
@@ -446,18 +480,22 @@ def import_contacts(
         session.add(batch)
         session.flush()
 
-        tally = _Tally()
+        tally = Tally()
         done = 0
         parallel = processes > 0 and size >= PARALLEL_MIN_BYTES
-        with _Parsers(config, fileobj, fmt, stream, parallel) as parsers, _page_cache(session):
-            writer = _Writer(session, account.id)
-            for (count, parsed, rejected), position in parsers.parse():
-                for line, reason, fields in rejected:
+        planner = Planner(known_phones(session.connection(), account.id))
+        with (
+            _Parsers(config, planner, fileobj, fmt, stream, parallel) as parsers,
+            _page_cache(session),
+        ):
+            writer = Writer(session, account.id, utcnow())
+            for chunk in parsers.planned():
+                for line, reason, fields in chunk.rejected:
                     _reject(tally, line, reason, fields)
-                writer.write([Row(*values) for values in parsed], tally)
-                done += count
+                writer.write(chunk, tally)
+                done += chunk.count
                 if progress is not None:
-                    progress(min(position / size, 1.0) if size else 1.0, done)
+                    progress(min(chunk.position / size, 1.0) if size else 1.0, done)
     finally:
         release(text)
 
@@ -543,7 +581,8 @@ class _ParseConfig:
 
 
 _parser: tuple[_ParseConfig, Callable[[int, list[str]], tuple]] | None = None
-Parsed = tuple[int, list[tuple], list[tuple[int, str, list[str]]]]
+# (rows of the file it covers, parsed rows, rejections: (line, RowRejected.stored(), fields))
+Parsed = tuple[int, list[tuple], list[tuple[int, dict[str, Any], list[str]]]]
 
 
 def _parse_chunk(config: _ParseConfig, chunk: list[Record]) -> Parsed:
@@ -556,31 +595,33 @@ def _parse_chunk(config: _ParseConfig, chunk: list[Record]) -> Parsed:
         )
     parse = _parser[1]
     rows: list[tuple] = []
-    rejected: list[tuple[int, str, list[str]]] = []
+    rejected: list[tuple[int, dict[str, Any], list[str]]] = []
     for line, fields, error in chunk:
         if fields is None:
-            rejected.append((line, error or "malformed CSV", []))
+            rejected.append((line, _malformed(error), []))
             continue
         try:
             rows.append(parse(line, fields))
         except RowRejected as reason:
-            rejected.append((line, str(reason), fields))
+            rejected.append((line, reason.stored(), fields))
     return len(chunk), rows, rejected
 
 
 class _Parsers:
-    """Chunks of parsed rows, in file order: parsed here, or by a forked producer process that
-    reads and parses the file while this process writes to the database."""
+    """Planned chunks, in file order: parsed and planned here, or by a forked producer process
+    that reads, parses and plans the file while this process writes to the database."""
 
     def __init__(
         self,
         config: _ParseConfig,
+        planner: Planner,
         fileobj: BinaryIO,
         fmt: CsvFormat,
         stream: Iterator[Record],
         parallel: bool,
     ) -> None:
-        self.config, self.fileobj, self.fmt, self.stream = config, fileobj, fmt, stream
+        self.config, self.planner = config, planner
+        self.fileobj, self.fmt, self.stream = fileobj, fmt, stream
         self.parallel = parallel and "fork" in multiprocessing.get_all_start_methods()
         self.process: multiprocessing.process.BaseProcess | None = None
 
@@ -588,10 +629,10 @@ class _Parsers:
         if self.parallel:
             context = multiprocessing.get_context("fork")
             self.queue: Any = context.Queue(maxsize=4)
-            # Forked now, before the writer loads the account's phones into this process.
+            # The planner (with the account's phones) is inherited by the fork, not pickled.
             self.process = context.Process(
                 target=_produce,
-                args=(self.fileobj, self.fmt, self.config, self.queue),
+                args=(self.fileobj, self.fmt, self.config, self.planner, self.queue),
                 daemon=True,
             )
             self.process.start()
@@ -603,11 +644,12 @@ class _Parsers:
                 self.process.terminate()
             self.process.join()
 
-    def parse(self) -> Iterator[tuple[Parsed, int]]:
-        """(count, rows, rejected) per chunk, with the byte position reached in the file."""
+    def planned(self) -> Iterator[PlannedChunk]:
         if self.process is None:
             for chunk in _chunks(self.stream, CHUNK_ROWS):
-                yield _parse_chunk(self.config, chunk), self.fileobj.tell()
+                planned = self.planner.plan(*_parse_chunk(self.config, chunk))
+                planned.position = self.fileobj.tell()
+                yield planned
             return
         while True:
             item = self.queue.get()
@@ -618,14 +660,18 @@ class _Parsers:
             yield item
 
 
-def _produce(fileobj: BinaryIO, fmt: CsvFormat, config: _ParseConfig, out: Any) -> None:
-    """In the forked process: read and parse the whole file, chunk by chunk, into `out`."""
+def _produce(
+    fileobj: BinaryIO, fmt: CsvFormat, config: _ParseConfig, planner: Planner, out: Any
+) -> None:
+    """In the forked process: read, parse and plan the whole file, chunk by chunk, into `out`."""
     try:
         text = open_text(fileobj, fmt.encoding)
         stream = records(text, fmt.delimiter)
         next(stream, None)  # the header
         for chunk in _chunks(stream, CHUNK_ROWS):
-            out.put((_parse_chunk(config, chunk), fileobj.tell()))
+            planned = planner.plan(*_parse_chunk(config, chunk))
+            planned.position = fileobj.tell()
+            out.put(planned)
         out.put(None)
     except BaseException as error:  # noqa: BLE001 - reported to the parent, which raises
         out.put(f"{type(error).__name__}: {error}")
@@ -642,238 +688,16 @@ def _chunks(stream: Iterator[Record], size: int) -> Iterator[list[Record]]:
         yield chunk
 
 
-def _reject(tally: _Tally, line: int, reason: str, fields: list[str]) -> None:
+def _malformed(error: str | None) -> dict[str, Any]:
+    if not error:
+        return RowRejected(N_("malformed CSV")).stored()
+    return RowRejected(N_("malformed CSV: {error}"), error=error).stored()
+
+
+def _reject(tally: Tally, line: int, reason: dict[str, Any], fields: list[str]) -> None:
+    """`reason`: RowRejected.stored()."""
     tally.rejected += 1
-    tally.errors.append({"row": line, "kind": "rejected", "reason": reason, "values": fields})
-
-
-class _Writer:
-    """Applies parsed rows to the database in chunks; tracks what each phone became.
-
-    The three statements run per row (insert contact, update contact, link label) go straight to
-    the driver's executemany with values prepared once here: SQLAlchemy's per-row parameter
-    processing costs more than SQLite's own work at a million rows.
-    """
-
-    def __init__(self, session: Session, account_id: int) -> None:
-        self.session = session
-        self.connection = session.connection()
-        self.account_id = account_id
-        dialect = self.connection.dialect
-        self.postgres = dialect.name == "postgresql"
-        contacts = Contact.__table__
-        self.now = (_processor(contacts.c.updated_at.type, dialect) or _identity)(utcnow())
-        self.ids: dict[str, int] = dict(
-            self.connection.execute(
-                select(contacts.c.phone, contacts.c.id).where(contacts.c.account_id == account_id)
-            ).all()
-        )
-        self.label_ids: dict[str, int] = {}
-        self.created: set[int] = set()
-        self.first_line: dict[str, int] = {}
-        json = "CAST(:attributes AS JSONB)" if self.postgres else ":attributes"
-        # The two statements run once per row take positional parameters (cheaper to bind).
-        self.insert_sql = self._positional(
-            "INSERT INTO contacts (account_id, phone, name, custom_attributes, whatsapp_status, "
-            "created_at, updated_at) VALUES (?, ?, ?, "
-            + ("CAST(? AS JSONB)" if self.postgres else "?")
-            + ", ?, ?, ?)"
-        )
-        self.update_sql = self._sql(
-            f"UPDATE contacts SET name = :name, custom_attributes = {json}, updated_at = :now "
-            "WHERE id = :id"
-        )
-        self.link_sql = self._positional(
-            "INSERT INTO contact_labels (contact_id, label_id) VALUES (?, ?) ON CONFLICT DO NOTHING"
-        )
-        self.label_sql = self._sql(
-            "INSERT INTO labels (account_id, name) VALUES (:account_id, :name) "
-            "ON CONFLICT DO NOTHING"
-        )
-        self._load_labels(None)
-
-    def _sql(self, statement: str) -> str:
-        # sqlite3 takes :name parameters itself; psycopg wants %(name)s.
-        return re.sub(r":(\w+)", r"%(\1)s", statement) if self.postgres else statement
-
-    def _positional(self, statement: str) -> str:
-        return statement.replace("?", "%s") if self.postgres else statement
-
-    def _executemany(self, sql: str, params: list[Any]) -> None:
-        if params:
-            self.connection.exec_driver_sql(sql, params)
-
-    def _load_labels(self, names: list[str] | None) -> None:
-        labels = Label.__table__
-        query = select(labels.c.name, labels.c.id).where(labels.c.account_id == self.account_id)
-        if names is not None:
-            query = query.where(labels.c.name.in_(names))
-        self.label_ids.update(self.connection.execute(query).all())
-
-    def write(self, rows: list[Row], tally: _Tally) -> None:
-        merged = self._merge_in_chunk(rows, tally)
-        fresh = [row for row in merged if row.phone not in self.ids]
-        known = [row for row in merged if row.phone in self.ids]
-        self._ensure_labels({label for row in merged for label in row.labels})
-        self._insert(fresh, tally)
-        self._update(known, tally)
-
-    def _merge_in_chunk(self, rows: list[Row], tally: _Tally) -> list[Row]:
-        by_phone: dict[str, Row] = {}
-        first_line = self.first_line
-        for row in rows:
-            first = first_line.get(row.phone)
-            if first is None:
-                first_line[row.phone] = row.line
-            else:
-                tally.merged += 1
-                tally.errors.append(
-                    {
-                        "row": row.line,
-                        "kind": "merged",
-                        "reason": f"same phone {row.phone} as row {first}: merged into one contact",
-                    }
-                )
-            current = by_phone.get(row.phone)
-            if current is None:
-                by_phone[row.phone] = row
-            else:
-                _apply(current, row)
-        return list(by_phone.values())
-
-    def _ensure_labels(self, names: set[str]) -> None:
-        missing = sorted(name for name in names if name not in self.label_ids)
-        if missing:
-            self._executemany(
-                self.label_sql, [{"account_id": self.account_id, "name": n} for n in missing]
-            )
-            self._load_labels(missing)
-
-    def _insert(self, rows: list[Row], tally: _Tally) -> None:
-        if not rows:
-            return
-        account_id, now = self.account_id, self.now
-        status = WhatsAppStatus.UNKNOWN.value
-        last_before = self._last_id() if not self.postgres else None
-        self._executemany(
-            self.insert_sql,
-            [
-                (
-                    account_id,
-                    row.phone,
-                    row.name,
-                    row.attributes_json or json.dumps(row.attributes),
-                    status,
-                    now,
-                    now,
-                )
-                for row in rows
-            ],
-        )
-        new_ids = self._sequential_ids(rows, last_before) or self._look_up_ids(rows)
-        self.ids.update(new_ids)
-        self.created.update(new_ids.values())
-        tally.created += len(rows)
-        label_ids = self.label_ids
-        self._executemany(
-            self.link_sql,
-            [(new_ids[row.phone], label_ids[label]) for row in rows for label in row.labels],
-        )
-
-    def _last_id(self) -> int:
-        return self.connection.exec_driver_sql("SELECT max(id) FROM contacts").scalar() or 0
-
-    def _sequential_ids(self, rows: list[Row], last_before: int | None) -> dict[str, int] | None:
-        """SQLite numbers new rows max(id)+1, +2, ... while this transaction holds the write lock;
-        checked (count and both ends) before it is relied on, else the ids are looked up."""
-        if last_before is None:
-            return None
-        first, last = last_before + 1, last_before + len(rows)
-        check = self.connection.exec_driver_sql(
-            "SELECT max(id), (SELECT phone FROM contacts WHERE id = ?), "
-            "(SELECT phone FROM contacts WHERE id = ?) FROM contacts",
-            (first, last),
-        ).one()
-        if tuple(check) != (last, rows[0].phone, rows[-1].phone):
-            return None
-        return {row.phone: first + offset for offset, row in enumerate(rows)}
-
-    def _look_up_ids(self, rows: list[Row]) -> dict[str, int]:
-        contacts = Contact.__table__
-        return dict(
-            self.connection.execute(
-                select(contacts.c.phone, contacts.c.id).where(
-                    contacts.c.account_id == self.account_id,
-                    contacts.c.phone.in_([row.phone for row in rows]),
-                )
-            ).all()
-        )
-
-    def _update(self, rows: list[Row], tally: _Tally) -> None:
-        if not rows:
-            return
-        c = Contact.__table__.c
-        by_id = {self.ids[row.phone]: row for row in rows}
-        ids = list(by_id)
-        current = {
-            id_: (name, attributes or {})
-            for id_, name, attributes in self.connection.execute(
-                select(c.id, c.name, c.custom_attributes).where(c.id.in_(ids))
-            )
-        }
-        linked: dict[int, set[int]] = {}
-        for contact_id, label_id in self.connection.execute(
-            select(contact_labels.c.contact_id, contact_labels.c.label_id).where(
-                contact_labels.c.contact_id.in_(ids)
-            )
-        ):
-            linked.setdefault(contact_id, set()).add(label_id)
-        changes: list[dict[str, Any]] = []
-        links: list[tuple[int, int]] = []
-        for contact_id, row in by_id.items():
-            name, attributes = current[contact_id]
-            new_name = row.name or name
-            new_attributes = {**attributes, **row.attributes}
-            add = {self.label_ids[label] for label in row.labels} - linked.get(contact_id, set())
-            changed = new_name != name or new_attributes != attributes or bool(add)
-            if changed:
-                changes.append(
-                    {
-                        "id": contact_id,
-                        "name": new_name,
-                        "attributes": json.dumps(new_attributes),
-                        "now": self.now,
-                    }
-                )
-                links.extend((contact_id, label_id) for label_id in sorted(add))
-            if contact_id in self.created:
-                continue  # a later row of the file for a contact it created: counted as merged
-            tally.existing_changed[contact_id] = (
-                tally.existing_changed.get(contact_id, False) or changed
-            )
-        self._executemany(self.update_sql, changes)
-        self._executemany(self.link_sql, links)
-
-
-def _identity(value: Any) -> Any:
-    return value
-
-
-def _processor(type_: Any, dialect: Any) -> Callable[[Any], Any] | None:
-    """The bind processor SQLAlchemy would apply for this column type on this dialect."""
-    return type_.dialect_impl(dialect).bind_processor(dialect)
-
-
-def _apply(current: Row, later: Row) -> None:
-    """Fold a later row of the file into an earlier one with the same phone (later wins)."""
-    if later.name:
-        current.name = later.name
-    for label in later.labels:
-        if label not in current.labels:
-            current.labels.append(label)
-    current.attributes.update(later.attributes)
-    current.attributes_json = None
-    current.line = later.line
+    tally.errors.append({"row": line, "kind": "rejected", **reason, "values": fields})
 
 
 # --- the report ----------------------------------------------------------------------------------
@@ -922,7 +746,7 @@ def get_batch(session: Session, actor: Actor, batch_id: int) -> ImportBatch:
     require(actor, "contacts.read")
     batch = session.get(ImportBatch, batch_id)
     if batch is None or batch.account_id != actor.account_id:
-        raise NotFound(f"import {batch_id} does not exist")
+        raise NotFound("import {id} does not exist", id=batch_id)
     return batch
 
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core import contacts_import
+from core import contacts_import, import_writing
 from core.access import Actor
 from core.clock import utcnow
 from core.contacts_import import (
@@ -236,6 +236,20 @@ def test_mapping_chooses_columns_and_types(session: Session, manager: Actor) -> 
     assert errors(batch) == {
         3: "column 'Idade': 'trinta' is not a number",
         4: "column 'VIP': 'talvez' is not true/false (or yes/no)",
+    }
+
+
+def test_numbers_of_any_size_and_text_of_any_script_are_stored_exactly(
+    session: Session, manager: Actor
+) -> None:
+    content = 'phone,conta,nota\n+5511987654321,123456789012345678901234567890,日本 ✓ "x"\n'
+
+    run(session, manager, content, mapping={"conta": NUMBER})
+
+    contact = stored(session, manager.account_id)["+5511987654321"]
+    assert contact.custom_attributes == {
+        "conta": 123456789012345678901234567890,
+        "nota": '日本 ✓ "x"',
     }
 
 
@@ -522,16 +536,16 @@ def test_a_failure_midway_leaves_nothing_behind(
     engine, manager: Actor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(contacts_import, "CHUNK_ROWS", 2)
-    original = contacts_import._Writer.write
+    original = import_writing.Writer.write
     calls = {"n": 0}
 
-    def failing_write(self, rows, tally):  # type: ignore[no-untyped-def]
+    def failing_write(self, chunk, tally):  # type: ignore[no-untyped-def]
         calls["n"] += 1
         if calls["n"] == 3:
             raise RuntimeError("disk full")
-        original(self, rows, tally)
+        original(self, chunk, tally)
 
-    monkeypatch.setattr(contacts_import._Writer, "write", failing_write)
+    monkeypatch.setattr(import_writing.Writer, "write", failing_write)
     content = "phone\n" + "".join(f"+55119876543{n:02d}\n" for n in range(10))
 
     with pytest.raises(RuntimeError), session_scope(engine) as session:
@@ -681,6 +695,62 @@ def test_parsing_in_another_process_gives_the_same_import(
     assert {p: (c.name, c.label_names, c.custom_attributes) for p, c in mine.items()} == {
         p: (c.name, c.label_names, c.custom_attributes) for p, c in theirs.items()
     }
+
+
+def _second_file() -> bytes:
+    """Over _sample_file's contacts: renames, new labels, new contacts, repeats near and far.
+
+    Rows 0, 10, ... of _sample_file were rejected there, so here they create contacts."""
+    lines = ["phone;name;labels;plan"]
+    for n in range(0, 300, 2):
+        name = f"Renamed {n}" if n % 4 == 0 else ""
+        lines.append(f"(11) 9{n:04d}-{n:04d};{name};{'gold' if n % 6 == 0 else ''};p{n % 3}")
+    for n in range(1, 30, 2):  # nothing new: unchanged
+        lines.append(f"(11) 9{n:04d}-{n:04d};;;")
+    lines.append("abc;Nobody;;")
+    for n in range(300, 360):
+        lines.append(f"(11) 9{n:04d}-{n:04d};New {n};fresh;")
+        if n % 10 == 0:  # the same new number again on the next line: merged in its chunk
+            lines.append(f"(11) 9{n:04d}-{n:04d};;extra;p9")
+    lines.append("(11) 90002-0002;Last word;;")  # an existing contact, far from its first row
+    lines.append("(11) 90301-0301;;late;")  # a contact this file created, many chunks before
+    return "\n".join(lines).encode("utf-8")
+
+
+def test_a_parallel_reimport_updates_like_a_serial_one(
+    session: Session, manager: Actor, account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(contacts_import, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(contacts_import, "CHUNK_ROWS", 40)
+    other = make_account(session, "Other", default_country="BR")
+    session.commit()
+    alone = Actor(None, other.id, Role.MANAGER, "alone")
+    run(session, manager, _sample_file(), processes=0)
+    run(session, alone, _sample_file(), processes=0)
+
+    parallel = run(session, manager, _second_file(), processes=1)
+    serial = run(session, alone, _second_file(), processes=0)
+
+    def shape(batch: ImportBatch) -> tuple:
+        counts = ("created", "updated", "unchanged", "merged", "rejected")
+        return (
+            tuple(getattr(batch, f"{name}_count") for name in counts),
+            sorted((e["row"], e["reason"]) for e in batch.errors),
+        )
+
+    assert shape(parallel) == shape(serial)
+    assert shape(parallel)[0] == (90, 120, 15, 8, 1)
+    mine, theirs = stored(session, manager.account_id), stored(session, other.id)
+    assert {p: (c.name, c.label_names, c.custom_attributes) for p, c in mine.items()} == {
+        p: (c.name, c.label_names, c.custom_attributes) for p, c in theirs.items()
+    }
+    renamed, kept = mine["+5511900120012"], mine["+5511900020002"]
+    assert (renamed.name, renamed.label_names) == ("Renamed 12", ["gold", "lead", "vip"])
+    assert (kept.name, kept.custom_attributes) == ("Last word", {"city": "City 2", "plan": "p2"})
+    folded, late = mine["+5511903100310"], mine["+5511903010301"]
+    assert (folded.name, folded.label_names) == ("New 310", ["extra", "fresh"])
+    assert folded.custom_attributes == {"plan": "p9"}
+    assert late.label_names == ["fresh", "late"]
 
 
 def test_command_line_import(
