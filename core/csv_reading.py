@@ -196,7 +196,8 @@ def detect_format(fileobj: BinaryIO) -> CsvFormat:
     return CsvFormat(encoding, detect_delimiter(sample))
 
 
-# (line where the record starts, its fields or None when the CSV is broken there, the error)
+# (line where the record starts, its fields or None when the CSV is broken there, the csv
+# module's error then)
 Record = tuple[int, list[str] | None, str | None]
 
 
@@ -212,7 +213,7 @@ def records(text: io.TextIOWrapper, delimiter: str) -> Iterator[Record]:
             return
         except csv.Error as error:
             start, previous_end = previous_end + 1, reader.line_num
-            yield start, None, f"malformed CSV: {error}"
+            yield start, None, str(error)  # the reason is the csv module's, in English
             continue
         start, previous_end = previous_end + 1, reader.line_num
         for value in fields:
