@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import re
+import string
 import sys
 import threading
 from collections.abc import Iterator
@@ -23,7 +24,15 @@ from streamlit.testing.v1 import AppTest
 
 from core import i18n
 from core.cli import i18n as catalogs
-from core.i18n import LANGUAGES, _, ngettext, normalize_language, set_language
+from core.i18n import (
+    LANGUAGES,
+    _,
+    localize_entry,
+    localize_error,
+    ngettext,
+    normalize_language,
+    set_language,
+)
 from core.i18n_prefs import set_user_language
 from core.models import Role
 from tests.builders import make_actor
@@ -439,6 +448,20 @@ def test_the_committed_template_matches_the_source(template) -> None:
 PLACEHOLDER = re.compile(r"\{(\w*)[^{}]*\}")
 
 
+def placeholders(text: str) -> list[tuple[str, str, str]] | set[str]:
+    """The {fields} of a format string with their conversion and format spec ({name!r},
+    {size:.1f}): a translation must keep each exactly. Text that is not a format string falls
+    back to the names alone."""
+    try:
+        return sorted(
+            (name, conversion or "", spec or "")
+            for _text, name, spec, conversion in string.Formatter().parse(text)
+            if name is not None
+        )
+    except ValueError:
+        return set(PLACEHOLDER.findall(text))
+
+
 @pytest.mark.parametrize("language", TRANSLATED)
 def test_translations_keep_the_placeholders(language: str) -> None:
     wrong = []
@@ -447,10 +470,10 @@ def test_translations_keep_the_placeholders(language: str) -> None:
             continue
         ids = message.id if isinstance(message.id, tuple) else (message.id,)
         strings = message.string if isinstance(message.string, tuple) else (message.string,)
-        expected = set(PLACEHOLDER.findall(ids[-1]))
-        for string in strings:
-            if string and set(PLACEHOLDER.findall(string)) != expected:
-                wrong.append(f"{ids[0]!r} -> {string!r}")
+        expected = placeholders(ids[-1])
+        for translation in strings:
+            if translation and placeholders(translation) != expected:
+                wrong.append(f"{ids[0]!r} -> {translation!r}")
     assert not wrong, "\n".join(wrong)
 
 
@@ -745,18 +768,317 @@ def test_status_names_are_translated_and_a_campaigns_pending_differs_from_a_reci
 
 
 def test_a_core_error_with_a_constant_message_is_shown_translated() -> None:
-    """Pages show domain errors as `_(str(error))`; constant messages of core are extracted."""
+    """A domain error raised with a constant message: its msgid is the message itself."""
     from core.errors import ValidationError
     from core.phones import normalize_phone
 
     with pytest.raises(ValidationError) as raised:
         normalize_phone("   ")
     set_language("pt_BR")
-    assert _(str(raised.value)) == "o telefone está vazio"
+    assert localize_error(raised.value) == "o telefone está vazio"
     set_language("en")
-    assert _(str(raised.value)) == "phone is empty"
+    assert localize_error(raised.value) == "phone is empty"
     messages = {message for _file, _line, message in catalogs.core_error_messages()}
     assert "phone is empty" in messages
     assert not any(
         file.startswith("core/cli/") for file, _line, _m in catalogs.core_error_messages()
+    )
+
+
+# -- (d) messages of core: constant templates, params that fit, shown in the reader's language ------
+
+# AccountLocked's argument is when the lock ends (its message is fixed); LoginFailed() says
+# "wrong username or password". Any other domain error needs a message.
+NO_MESSAGE_ARGUMENT = frozenset({"AccountLocked"})
+DEFAULT_MESSAGE = frozenset({"LoginFailed"})
+NOT_PARAMS = frozenset({"message", "field", "errors", "details"})
+
+
+def _constant(node: ast.expr | None) -> str | None:
+    """The template when `node` is a string literal, or N_("literal")."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "N_":
+        node = node.args[0] if len(node.args) == 1 else None
+    if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value:
+        return node.value
+    return None
+
+
+def _fields(template: str) -> set[str]:
+    return {
+        re.split(r"[.\[]", name)[0]
+        for _text, name, _spec, _conversion in string.Formatter().parse(template)
+        if name is not None
+    }
+
+
+def template_problems(root: Path = ROOT) -> list[str]:
+    """Domain errors (and import rejections) of core raised with a message built at run time
+    (f-string, .format, concatenation, a variable), or whose keyword params do not fit the
+    template's {fields}. Re-raising an existing error (`raise error`) builds nothing: not a call.
+    `errors.add(field, N_("..."), **params)` (a form's problems in core.campaigns) likewise."""
+    problems = []
+    for file, tree in catalogs.core_files(root):
+        for call in catalogs.error_calls(tree):
+            name = getattr(call.func, "id", None) or getattr(call.func, "attr", "")
+            where = f"{file}:{call.lineno} {name}"
+            if name in NO_MESSAGE_ARGUMENT:
+                continue
+            node = catalogs.error_message_node(call)
+            if node is None:
+                if name not in DEFAULT_MESSAGE:
+                    problems.append(f"{where}: no message")
+                continue
+            template = _constant(node)
+            if template is None:
+                problems.append(f"{where}: message built at run time: {ast.unparse(node)[:70]}")
+                continue
+            if any(keyword.arg is None for keyword in call.keywords):
+                continue  # **params: the template is still a constant, its fields checked at run
+            given = {keyword.arg for keyword in call.keywords} - NOT_PARAMS
+            if _fields(template) != given:
+                problems.append(f"{where}: {template!r} is given {sorted(given)}")
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "add"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "errors"
+                and len(node.args) >= 2
+                and _constant(node.args[1]) is None
+            ):
+                problems.append(f"{file}:{node.lineno} errors.add: message built at run time")
+    return problems
+
+
+def test_domain_errors_of_core_are_raised_with_constant_templates_and_fitting_params() -> None:
+    problems = template_problems()
+    assert not problems, "\n".join(problems)
+
+
+def test_the_template_scan_catches_messages_built_at_run_time(tmp_path: Path) -> None:
+    (tmp_path / "core" / "cli").mkdir(parents=True)
+    (tmp_path / "core" / "cli" / "tool.py").write_text('raise Conflict(f"{x} is English here")\n')
+    (tmp_path / "core" / "bad.py").write_text(
+        "from core import errors\n"
+        'raise ValidationError(f"{n} columns", "file")\n'
+        'raise NotFound("user {id} is gone".format(id=1))\n'
+        'raise Conflict("cannot " + action)\n'
+        "raise PermissionDenied(message)\n"
+        'raise errors.ValidationError(f"{n} rows")\n'
+        'raise RowRejected(f"phone {reason}")\n'
+        'raise ValidationError("name is longer than {count} characters", "name")\n'
+        'raise NotFound("campaign {id} does not exist", id=1, extra=2)\n'
+        "raise NotFound()\n"
+        'errors.add("message", f"unknown field {key!r}")\n'
+    )
+    (tmp_path / "core" / "good.py").write_text(
+        'raise ValidationError("choose one phone column, not {count}: {columns}", "mapping",'
+        " count=2, columns=cols)\n"
+        'raise RowRejected(N_("malformed CSV: {error}"), error=error)\n'
+        'raise RowRejected("phone {phone!r}: {problem}", **error.params)\n'
+        'raise ValidationError("{name} is required", field, name=field)\n'
+        "raise LoginFailed()\n"
+        "raise AccountLocked(until)\n"
+        "raise error\n"
+        'errors.add("message", N_("message must be text"))\n'
+    )
+
+    problems = template_problems(tmp_path)
+
+    assert [p.split(":")[1].split(" ")[0] for p in problems] == [str(n) for n in range(2, 12)]
+    assert all(p.startswith("core/bad.py:") for p in problems)
+
+
+def test_a_formatted_error_keeps_its_english_and_is_shown_in_each_language() -> None:
+    """The API and logs keep the English; the page shows the same error translated, with the
+    user's own data (here a column named like one of our words) left as it is."""
+    from core import contacts_import
+    from core.errors import ValidationError
+
+    with pytest.raises(ValidationError) as raised:
+        contacts_import._check_mapping(
+            ["paused", "Celular"], {"paused": "phone", "Celular": "phone"}, None
+        )
+    error = raised.value
+    english = "choose one phone column, not 2: ['paused', 'Celular']"
+    assert str(error) == error.message == english
+    assert error.errors == [{"field": "mapping", "message": english}]
+
+    set_language("es")
+    assert (
+        localize_error(error) == "elige una sola columna de teléfono, no 2: ['paused', 'Celular']"
+    )
+    set_language("pt_BR")
+    assert (
+        localize_error(error) == "escolha uma só coluna de telefone, não 2: ['paused', 'Celular']"
+    )
+    set_language("en")
+    assert localize_error(error) == english
+
+
+def test_words_of_our_vocabulary_are_translated_with_the_sentence(session, account) -> None:
+    from core import access, campaigns, contacts
+    from core.errors import Conflict, PermissionDenied, ValidationError
+    from tests.builders import make_actor
+
+    viewer = make_actor(session, account, Role.VIEWER, "vera")
+    with pytest.raises(PermissionDenied) as denied:
+        access.require(viewer, "contacts.write")
+    cancel = campaigns._cannot("cancel", "completed", ("pending", "running", "paused"))
+    with pytest.raises(ValidationError) as nested:  # the phone's own reason inside the message
+        contacts.create_contact(session, access.Actor.system(account.id), "123")
+
+    assert str(denied.value) == "the viewer role may not do contacts.write"
+    assert (
+        str(cancel)
+        == "cannot cancel a completed campaign (only a pending or running or paused one)"
+    )
+    assert isinstance(cancel, Conflict)
+    assert str(nested.value) == "'123': too short for BR (+55)"
+    set_language("es")
+    assert localize_error(denied.value) == "el rol lector no puede editar contactos"
+    assert localize_error(cancel) == (
+        "no se puede cancelar una campaña completada (solo una programada, en curso o en pausa)"
+    )
+    assert localize_error(nested.value) == "'123': demasiado corto para BR (+55)"
+    set_language("pt_BR")
+    assert localize_error(denied.value) == "a função leitor não pode editar contatos"
+    assert localize_error(cancel) == (
+        "não é possível cancelar uma campanha concluída (só uma agendada, em andamento ou pausada)"
+    )
+    assert localize_error(nested.value) == "'123': curto demais para BR (+55)"
+
+
+def test_several_problems_of_a_form_are_each_translated(session, admin) -> None:
+    from core import users
+    from core.errors import ValidationError
+
+    with pytest.raises(ValidationError) as raised:
+        users.update_account_settings(
+            session, admin, {"timezone": "Mars/Base", "confirm_above_recipients": 10**9}
+        )
+    error = raised.value
+    assert [e["field"] for e in error.errors] == ["timezone", "confirm_above_recipients"]
+    assert error.message == "; ".join(e["message"] for e in error.errors)  # as the API had it
+
+    set_language("es")
+    shown = localize_error(error)
+    assert shown.startswith("zona horaria desconocida 'Mars/Base' (usa un nombre IANA")
+    assert "; confirm_above_recipients debe estar entre 0 y " in shown
+    assert [localize_entry(d) for d in error.details] == shown.split("; ")
+
+
+def test_every_word_a_message_may_name_is_in_the_catalogs(template) -> None:
+    from core.access import ALLOWED
+    from core.campaigns import TRANSITIONS
+    from core.csv_reading import _NOT_CSV_SIGNATURES
+    from core.models.enums import CampaignStatus, MediaType
+
+    ids = {message.id for message in template if message.id}
+    words = {
+        *(str(status) for status in CampaignStatus),
+        *(str(kind) for kind in MediaType),
+        *(str(role) for role in Role),
+        *ALLOWED[Role.ADMIN],
+        *(action.replace("_", " ") for action in TRANSITIONS),
+        *_NOT_CSV_SIGNATURES.values(),
+    }
+    assert words - ids == set()
+
+
+def test_a_stored_reason_renders_after_a_round_trip_through_json() -> None:
+    import json
+
+    from core.contacts_import import RowRejected
+    from core.errors import ValidationError
+    from core.phones import normalize_phone
+
+    with pytest.raises(ValidationError) as raised:
+        normalize_phone("12 34", None)
+    stored = json.loads(
+        json.dumps(RowRejected("phone {phone!r}: {problem}", **raised.value.params).stored())
+    )
+
+    assert (
+        stored["reason"]
+        == "phone '12 34': no country code: write it as +<country code> or set a default country"
+    )
+    set_language("pt_BR")
+    assert localize_entry(stored, "reason") == (
+        "telefone '12 34': sem código de país: escreva-o como +<código do país> ou defina um país padrão"
+    )
+    assert (
+        localize_entry({"reason": "saved before templates"}, "reason") == "saved before templates"
+    )
+
+
+# -- (e) the Contacts page: a refused file and an import's report, translated ------------------------
+
+IMPORT = b"Nome;Celular\nAna;(11) 98765-4321\nCaio;123\nAna Maria;11987654321\n"
+REPORT = {
+    "es": {
+        "Row": "Fila",
+        "Reason": "Motivo",
+        "rejected": "teléfono '123': demasiado corto para BR (+55)",
+        "merged": "mismo teléfono +5511987654321 que la fila 2: combinadas en un solo contacto",
+        "refused": "no hay columna de teléfono: llama a una columna phone",
+    },
+    "pt_BR": {
+        "Row": "Linha",
+        "Reason": "Motivo",
+        "rejected": "telefone '123': curto demais para BR (+55)",
+        "merged": "mesmo telefone +5511987654321 da linha 2: mescladas em um só contato",
+        "refused": "não há coluna de telefone: dê a uma coluna o nome phone",
+    },
+}
+
+
+def contacts_page(actor, language: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    """The Contacts page alone, in the language the browser asks for (as a page run without
+    app.py finds it: through the session fallback)."""
+    import ui.language
+
+    monkeypatch.setattr(i18n, "_fallback", ui.language._session_language)
+    # AppTest calls a widget's format_func again in the test's thread, when it reads the widget
+    set_language(language)
+    app = AppTest.from_file(str(ROOT / "views" / "contacts.py"), default_timeout=30)
+    app.context = {"locale": BROWSER[language]}
+    app.session_state["actor"] = actor
+    return app.run()
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_the_import_report_gives_its_reasons_in_the_readers_language(
+    session, manager, language: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.contacts_import import recent_batches, rejected_csv
+
+    words = REPORT[language]
+    app = contacts_page(manager, language, monkeypatch)
+    app.file_uploader(key="contacts_upload").upload("clientes.csv", IMPORT, "text/csv")
+    app.run()
+    app.button(key="contacts_import").click().run()
+    assert not app.exception, app.exception
+
+    tables = [t.value for t in app.dataframe if words["Reason"] in t.value.columns]
+    reasons = {row[words["Row"]]: row[words["Reason"]] for t in tables for _i, row in t.iterrows()}
+    assert reasons == {3: words["rejected"], 4: words["merged"]}
+    batch = recent_batches(session, manager)[0]
+    assert "phone '123': too short for BR (+55)" in rejected_csv(batch).decode("utf-8-sig")
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_a_refused_file_is_explained_in_the_readers_language(
+    manager, language: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = contacts_page(manager, language, monkeypatch)
+    app.file_uploader(key="contacts_upload").upload("x.csv", b"name,email\nAna,a@b.c\n", "text/csv")
+    app.run()
+    app.button(key="contacts_import").click().run()
+
+    assert not app.exception, app.exception
+    shown = [error.value for error in app.error]
+    assert any(e.startswith(REPORT[language]["refused"]) and "name, email" in e for e in shown), (
+        shown
     )

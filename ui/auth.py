@@ -13,7 +13,7 @@ import streamlit as st
 from core import auth
 from core.auth import AccountLocked, LoginFailed, SessionContext
 from core.errors import DomainError
-from core.i18n import _
+from core.i18n import _, localize_error
 from ui.context import ACCOUNT_KEY, ACTOR_KEY, CONTEXT_KEY, TOKEN_KEY, db
 from ui.language import apply_language
 
@@ -207,7 +207,7 @@ def password_form(user_id: int) -> bool:
                 session, user_id, current, new, keep_token=st.session_state.get(TOKEN_KEY)
             )
     except DomainError as error:
-        st.error(_(str(error)))
+        st.error(localize_error(error))
         return False
     st.session_state["password_changed"] = True
     st.rerun()

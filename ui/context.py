@@ -44,7 +44,7 @@ def require_page(action: str) -> Actor:
         st.error(
             str(
                 PermissionDenied(
-                    _("the {role} role may not open this page").format(role=actor.role)
+                    _("the {role} role may not open this page").format(role=_(actor.role))
                 )
             )
         )

@@ -7,7 +7,7 @@ import streamlit as st
 
 from core import users
 from core.errors import ValidationError
-from core.i18n import LANGUAGES, _
+from core.i18n import LANGUAGES, _, localize_entry
 from ui.context import db, require_page
 
 actor = require_page("settings.manage")
@@ -76,8 +76,8 @@ if submitted:
                 },
             )
     except ValidationError as error:
-        for problem in error.errors or [{"message": error.message}]:
-            st.error(_(problem["message"]))
+        for problem in error.details or [error.entry()]:
+            st.error(localize_entry(problem))
     else:
         st.success(_("Saved."))
         st.rerun()

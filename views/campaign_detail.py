@@ -12,7 +12,7 @@ from core.clock import utcnow
 from core.errors import DomainError, NotFound
 from core.exports import CSV_MIME, XLSX_MIME, to_csv, to_xlsx
 from core.formatting import format_duration, format_number
-from core.i18n import _
+from core.i18n import _, localize_error
 from core.models import CampaignStatus, RecipientStatus
 from ui import charts
 from ui.context import db, require_page
@@ -176,7 +176,7 @@ if actor.can("campaigns.trigger"):
                 with db() as session:
                     getattr(campaigns, pending_action)(session, actor, campaign_id)
             except DomainError as error:
-                st.error(str(error))
+                st.error(localize_error(error))
             else:
                 st.session_state[FLASH_KEY] = _("Done: {action}.").format(action=label)
                 st.rerun()

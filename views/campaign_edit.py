@@ -18,7 +18,7 @@ from core.campaign_estimate import describe
 from core.clock import utcnow
 from core.errors import DomainError, ValidationError
 from core.formatting import format_number
-from core.i18n import _
+from core.i18n import _, localize_entry, localize_error
 from core.models import MediaType
 from ui.context import db, require_page
 from ui.labels import campaign_status_label
@@ -172,7 +172,7 @@ with st.expander(_("Media"), expanded=state[K + "media_mode"] != "none"):
                     state[K + "media_id"] = stored.id
                     state[K + "upload_file_id"] = upload.file_id
             except ValidationError as error:
-                st.error(_(error.message), icon="⚠️")
+                st.error(localize_error(error), icon="⚠️")
         if state.get(K + "media_id"):
             st.caption(_("Uploaded file #{id} will be sent.").format(id=state[K + "media_id"]))
     field_error("multimedia")
@@ -283,7 +283,7 @@ try:
     with db() as session:
         reach = audience.preview(session, actor.account_id, criteria, sample=SAMPLE)
 except ValidationError as error:
-    st.info(_(error.message))
+    st.info(localize_error(error))
 if reach is not None:
     st.metric(_("Recipients"), format_number(reach.count))
     if reach.excluded:
@@ -372,15 +372,15 @@ def save() -> None:
                 campaigns.trigger(session, actor, saved.id)
             saved_id, saved_status = saved.id, saved.status
     except ValidationError as error:
-        items = error.errors or [{"field": error.field or "title", "message": error.message}]
+        items = error.details or [error.detail(error.field or "title")]
         state[K + "errors"] = {}
         for item in items:
             state[K + "errors"].setdefault(
-                (item.get("field") or "title").split(".")[0], _(item["message"])
+                (item.get("field") or "title").split(".")[0], localize_entry(item)
             )
         return
     except DomainError as error:
-        state[K + "errors"] = {"status": _(str(error))}
+        state[K + "errors"] = {"status": localize_error(error)}
         return
     state[K + "errors"] = {}
     state[K + "flash"] = {
@@ -416,7 +416,7 @@ if actor.can("campaigns.test_send"):
                     state[K + "flash"] = _("Test queued for {n} numbers.").format(n=len(queued))
                     state[K + "errors"] = {}
                 except DomainError as error:
-                    state[K + "errors"] = {"test_phones": _(str(error))}
+                    state[K + "errors"] = {"test_phones": localize_error(error)}
 
             st.button(_("Send a test"), on_click=send_test, key=K + "send_test")
             field_error("test_phones")

@@ -10,7 +10,7 @@ import streamlit as st
 from core import campaigns, stored_text
 from core.errors import DomainError
 from core.formatting import format_number
-from core.i18n import _
+from core.i18n import _, localize_error
 from core.models import CampaignStatus
 from core.stats import campaign_counts
 from ui.context import db, local_time, require_page
@@ -46,7 +46,7 @@ def run(label: str, action: Callable[..., Any], campaign_id: int) -> None:
             action(session, actor, campaign_id)
         st.session_state[FLASH_KEY] = ("ok", label)
     except DomainError as error:
-        st.session_state[FLASH_KEY] = ("error", _(str(error)))
+        st.session_state[FLASH_KEY] = ("error", localize_error(error))
 
 
 with db() as session:

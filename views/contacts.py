@@ -12,7 +12,7 @@ from core import contacts, contacts_import, stored_text
 from core.access import Actor
 from core.accounts import get_account
 from core.errors import DomainError
-from core.i18n import _
+from core.i18n import _, localize_entry, localize_error
 from core.models.enums import WhatsAppStatus
 from ui.context import db, local_time, require_page
 
@@ -50,7 +50,7 @@ def status_label(status: str) -> str:
 
 
 def show_error(error: DomainError) -> None:
-    st.error(str(error))
+    st.error(localize_error(error))
 
 
 def import_upload(
@@ -167,7 +167,7 @@ def report_section(batch_id: int) -> None:
     if rejected_file is not None:
         st.dataframe(
             pd.DataFrame(
-                [{_("Row"): e["row"], _("Reason"): e["reason"]} for e in rejected],
+                [{_("Row"): e["row"], _("Reason"): localize_entry(e, "reason")} for e in rejected],
             ),
             hide_index=True,
             width="stretch",
@@ -182,7 +182,9 @@ def report_section(batch_id: int) -> None:
     if merged:
         with st.expander(_("Rows merged with an earlier row of the same phone")):
             st.dataframe(
-                pd.DataFrame([{_("Row"): e["row"], _("Reason"): e["reason"]} for e in merged]),
+                pd.DataFrame(
+                    [{_("Row"): e["row"], _("Reason"): localize_entry(e, "reason")} for e in merged]
+                ),
                 hide_index=True,
                 width="stretch",
             )

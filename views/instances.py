@@ -10,7 +10,7 @@ import streamlit as st
 
 from core import instances
 from core.errors import DomainError
-from core.i18n import _
+from core.i18n import _, localize_error
 from ui.context import db, local_time, require_page
 
 actor = require_page("instances.read")
@@ -172,7 +172,7 @@ for row in rows:
                 with db() as session:
                     instances.delete_instance(session, actor, row["id"])
             except DomainError as error:
-                _done(str(error), False)
+                _done(localize_error(error), False)
             _done(_("Deleted."))
         st.subheader(_("Edit"))
         data = _form(f"edit-{row['id']}", row)
@@ -181,7 +181,7 @@ for row in rows:
                 with db() as session:
                     instances.update_instance(session, actor, row["id"], data)
             except DomainError as error:
-                st.error(str(error))
+                st.error(localize_error(error))
             else:
                 _done(_("Saved."))
 
@@ -194,7 +194,7 @@ if can_write:
                 created = instances.create_instance(session, actor, data)
                 warning = created.webhook_error
         except DomainError as error:
-            st.error(str(error))
+            st.error(localize_error(error))
         else:
             _done(
                 _("Number added.")

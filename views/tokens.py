@@ -7,7 +7,7 @@ import streamlit as st
 
 from core import users
 from core.errors import DomainError
-from core.i18n import _
+from core.i18n import _, localize_error
 from ui.context import db, local_time, require_page
 
 actor = require_page("tokens.manage")
@@ -42,7 +42,7 @@ with st.form("new_token", clear_on_submit=True):
             with db() as session:
                 st.session_state[NEW_TOKEN_KEY] = users.create_token(session, actor, name, user_id)
         except DomainError as error:
-            st.error(_(str(error)))
+            st.error(localize_error(error))
         else:
             st.rerun()
 

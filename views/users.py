@@ -7,7 +7,7 @@ import streamlit as st
 
 from core import users
 from core.errors import DomainError
-from core.i18n import _
+from core.i18n import _, localize_error
 from core.models import Role
 from ui.context import db, local_time, require_page
 
@@ -54,7 +54,7 @@ def run(action, *args) -> bool:  # type: ignore[no-untyped-def]
         with db() as session:
             result = action(session, actor, *args)
     except DomainError as error:
-        st.error(_(str(error)))
+        st.error(localize_error(error))
         return False
     return result if result is not None else True
 

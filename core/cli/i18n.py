@@ -85,9 +85,10 @@ def extract_template(root: Path = ROOT) -> Catalog:
     return template
 
 
-# Pages show a domain error as `_(str(error))`: an error raised with a constant message is a
-# msgid as it stands, with no change to core. (A message built with .format() or an f-string
-# needs `_("... {x} ...").format(x=...)` where it is raised, to be translated.)
+# A domain error of core is raised with a constant English template and keyword params
+# (`ValidationError("... {count} ...", "field", count=n)`); pages show it with
+# `core.i18n.localize_error`, which translates the template. The template is the msgid, taken
+# from the first argument of these calls (tests/test_i18n.py fails on a template built at run time).
 DOMAIN_ERRORS = frozenset(
     {
         "DomainError",
@@ -97,31 +98,47 @@ DOMAIN_ERRORS = frozenset(
         "Conflict",
         "LoginFailed",
         "AccountLocked",
+        "WebhookUnauthorized",
+        "MalformedPayload",
+        "RowRejected",  # core.contacts_import: why a row of an import was refused
     }
 )
 ERROR_COMMENT = "an error message of core, shown in the UI"
 
 
+def error_calls(tree: ast.AST) -> Iterator[ast.Call]:
+    """The calls that raise (or build) a domain error: `ValidationError(...)`, `errors.NotFound(...)`."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+            if name in DOMAIN_ERRORS:
+                yield node
+
+
+def error_message_node(call: ast.Call) -> ast.expr | None:
+    """The message argument of a domain error call (the first positional, or `message=`)."""
+    if call.args:
+        return call.args[0]
+    return next((k.value for k in call.keywords if k.arg == "message"), None)
+
+
+def core_files(root: Path = ROOT) -> Iterator[tuple[str, ast.Module]]:
+    """(path, tree) of every module of core/ but the operator's CLI (which speaks English)."""
+    for path in sorted((root / "core").rglob("*.py")):
+        relative = path.relative_to(root).as_posix()
+        if not relative.startswith("core/cli/"):
+            yield relative, ast.parse(path.read_text(encoding="utf-8"), filename=relative)
+
+
 def core_error_messages(root: Path = ROOT) -> Iterator[tuple[str, int, str]]:
     """(file, line, message) of every domain error raised with a constant message in core/
     (the operator's CLI excluded: it speaks English)."""
-    for path in sorted((root / "core").rglob("*.py")):
-        relative = path.relative_to(root).as_posix()
-        if relative.startswith("core/cli/"):
-            continue
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=relative)
-        for node in ast.walk(tree):
-            if not (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Name)
-                and node.func.id in DOMAIN_ERRORS
-            ):
-                continue
-            first = node.args[0] if node.args else None
-            if first is None:
-                first = next((k.value for k in node.keywords if k.arg == "message"), None)
+    for relative, tree in core_files(root):
+        for call in error_calls(tree):
+            first = error_message_node(call)
             if isinstance(first, ast.Constant) and isinstance(first.value, str) and first.value:
-                yield relative, node.lineno, first.value
+                yield relative, call.lineno, first.value
 
 
 def po_path(language: str) -> Path:
