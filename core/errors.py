@@ -18,10 +18,18 @@ class DomainError(Exception):
     """Base for every error a user can act on."""
 
     def __init__(self, message: str = "", /, **params: Any) -> None:
+        # The English text is formatted when asked for: an import refusing many rows builds an
+        # error per row and only needs its template and params.
+        super().__init__(*([message] if message else []))
         self.template = message
         self.params = params
-        self.message = format_message(message, params)
-        super().__init__(*([self.message] if message else []))
+
+    @property
+    def message(self) -> str:
+        return format_message(self.template, self.params)
+
+    def __str__(self) -> str:
+        return self.message
 
     def entry(self) -> dict[str, Any]:
         """The message as data (`core.i18n.entry`): to store, or to nest in another message."""
@@ -48,15 +56,25 @@ class ValidationError(DomainError):
         super().__init__(message, **params)
         self.field = field
         self.joined = False  # the message is every problem's, joined by "; "
-        if errors is None and field:
-            errors = [{"field": field, "message": self.message}]
-            details = [self.detail(field)]
-        self.errors = errors or []
-        # Sub-errors given only as English text translate as well as their constant part allows.
-        self.details = details or [
-            {"field": e.get("field"), "template": e.get("message", ""), "params": {}}
-            for e in self.errors
-        ]
+        self._errors = errors
+        self._details = details
+
+    @property
+    def errors(self) -> list[dict[str, str]]:
+        if self._errors:
+            return self._errors
+        return [{"field": self.field, "message": self.message}] if self.field else []
+
+    @property
+    def details(self) -> list[dict[str, Any]]:
+        if self._details:
+            return self._details
+        if self._errors:  # sub-errors given only as English translate as far as they are constant
+            return [
+                {"field": e.get("field"), "template": e.get("message", ""), "params": {}}
+                for e in self._errors
+            ]
+        return [self.detail()] if self.field else []
 
     @classmethod
     def several(cls, details: list[dict[str, Any]], joined: bool = False) -> ValidationError:
@@ -69,7 +87,7 @@ class ValidationError(DomainError):
         first = details[0]
         if joined:
             error = cls("; ".join(e["message"] for e in errors), first.get("field"), errors)
-            error.details = details
+            error._details = details
             error.joined = True
             return error
         return cls(

@@ -158,10 +158,12 @@ def _is_term(value: Any) -> bool:
 
 
 def _is_entry(value: Any) -> bool:
-    return isinstance(value, Mapping) and isinstance(value.get("template"), str)
+    return isinstance(value, dict) and isinstance(value.get("template"), str)
 
 
 def _shown(value: Any, localizing: bool, term: bool) -> Any:
+    if type(value) in _PLAIN and not (localizing and term):  # most params: no work to do
+        return value
     if _is_entry(value):
         if localizing:
             return localize_entry(value)
@@ -171,6 +173,9 @@ def _shown(value: Any, localizing: bool, term: bool) -> Any:
     if localizing and term and isinstance(value, str) and value:  # `_("")` is the header
         return _(value)
     return value
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 def format_message(template: str, params: Mapping[str, Any] | None = None) -> str:
