@@ -12,6 +12,7 @@ decides. `tests/test_phones.py` checks the two agree on random input.
 from __future__ import annotations
 
 import re
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -55,6 +56,9 @@ def _full_e164(text: str, region: str | None) -> str:
     try:
         number = phonenumbers.parse(text, region)
     except NumberParseException as error:
+        # phonenumbers keeps the exception it re-raises from in a local (sys.exc_info()): a
+        # reference cycle through the frames, which a big import would leave to the collector.
+        traceback.clear_frames(error.__traceback__)
         raise ValidationError(
             "{phone!r}: {problem}", "phone", phone=shown, problem=_parse_reason(error, text, region)
         ) from None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import phonenumbers
 import pytest
 from hypothesis import given, settings
@@ -146,3 +148,24 @@ def test_fast_path_agrees_with_phonenumbers(raw: str, country: str | None) -> No
             normalize_phone(raw, country)
     else:
         assert normalize_phone(raw, country) == expected
+
+
+def test_refused_numbers_leave_no_reference_cycles_behind() -> None:
+    """A big import pauses the cycle collector: a refused number must be freed by refcounting."""
+    gc.collect()
+    gc.disable()
+    try:
+        for raw in [
+            "abc",
+            "123",
+            "+999 123 456",
+            "(11) 1234",
+            "0800",
+            "n/a",
+            "+55 11 12345-6789012",
+        ]:
+            with pytest.raises(ValidationError):
+                normalize_phone(raw, "BR")
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
