@@ -12,16 +12,17 @@ Rules (what staff see in the report):
 Speed: rows are read as a stream, parsed and planned in chunks (`core.import_writing`), and
 written with the driver's `executemany` (no ORM object per row). What is held for the whole file
 is the set of the account's phones and the first line of each phone of the file. With
-`processes` > 0 the reading, parsing and planning run in a forked process beside the writer.
+`processes` > 0 the reading, parsing and planning run in another process beside the writer
+(`core.import_producer`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import gc
 import io
-import multiprocessing
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
@@ -46,8 +47,8 @@ from core.csv_reading import (
 )
 from core.errors import NotFound, ValidationError
 from core.i18n import N_, Term, format_message
+from core.import_producer import Producer, collect_young
 from core.import_writing import (
-    PlannedChunk,
     Planner,
     Tally,
     Writer,
@@ -64,7 +65,6 @@ TARGETS = (PHONE, NAME, LABELS, *ATTRIBUTE_TYPES, SKIP)
 
 CHUNK_ROWS = 5000
 SQLITE_CACHE_KIB = 128 * 1024
-PARALLEL_MIN_BYTES = 4 * 1024 * 1024  # below this, starting processes costs more than it saves
 MAX_NAME = 200
 MAX_LABEL = 100
 LABEL_SEPARATORS = re.compile(r"[,;|]")
@@ -443,7 +443,7 @@ def import_contacts(
     default_country: str | None = None,
     progress: Progress | None = None,
     typed: bool = False,
-    processes: int = 0,
+    processes: int = 1,
 ) -> ImportBatch:
     """Import a CSV into the actor's account; returns the report (an `ImportBatch`, flushed).
 
@@ -451,8 +451,8 @@ def import_contacts(
     leaves out are attributes ("auto"-typed when `typed`, else text). `default_country`
     defaults to the account's. Raises `ValidationError` when the file is refused as a whole.
 
-    `processes` > 0 reads and parses the file in a forked process while this one writes (for
-    single-threaded callers such as the CLI; a server process keeps the default 0).
+    With `processes` > 0 a big file is read, parsed and planned by another process while this
+    one writes (`core.import_producer` picks how); 0 does everything here.
     """
     require(actor, "contacts.import")
     account = get_account(session, actor.account_id)
@@ -483,19 +483,27 @@ def import_contacts(
 
         tally = Tally()
         done = 0
-        parallel = processes > 0 and size >= PARALLEL_MIN_BYTES
         planner = Planner(known_phones(session.connection(), account.id))
         with (
             _cycle_collector_paused(),  # before the fork: the parser process inherits it
-            _Parsers(config, planner, fileobj, fmt, stream, parallel) as parsers,
+            Producer(
+                functools.partial(_parse_chunk, config),
+                planner,
+                fileobj,
+                fmt,
+                stream,
+                size,
+                processes > 0,
+                CHUNK_ROWS,
+            ) as producer,
             _page_cache(session),
         ):
             writer = Writer(session, account.id, utcnow())
-            for chunk in parsers.planned():
+            for chunk in producer.planned():
                 for line, reason, fields in chunk.rejected:
                     _reject(tally, line, reason, fields)
                 writer.write(chunk, tally)
-                _collect_young()
+                collect_young()
                 done += chunk.count
                 if progress is not None:
                     progress(min(chunk.position / size, 1.0) if size else 1.0, done)
@@ -542,7 +550,7 @@ def _cycle_collector_paused() -> Iterator[None]:
     """A big import allocates tens of millions of objects; left to itself, the cycle collector
     walks the long-lived ones (the phones, the report) again and again: about a third of the
     import's time. Instead each chunk ends with a collection of the young generations
-    (`_collect_young`), which finds any cycle the chunk made. Process-wide, so for that time
+    (`collect_young`), which finds any cycle the chunk made. Process-wide, so for that time
     other threads' cycles wait for the end of the import."""
     enabled = gc.isenabled()
     gc.disable()
@@ -551,10 +559,6 @@ def _cycle_collector_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-def _collect_young() -> None:
-    gc.collect(1)
 
 
 @contextlib.contextmanager
@@ -628,88 +632,6 @@ def _parse_chunk(config: _ParseConfig, chunk: list[Record]) -> Parsed:
         except RowRejected as reason:
             rejected.append((line, reason.stored(), fields))
     return len(chunk), rows, rejected
-
-
-class _Parsers:
-    """Planned chunks, in file order: parsed and planned here, or by a forked producer process
-    that reads, parses and plans the file while this process writes to the database."""
-
-    def __init__(
-        self,
-        config: _ParseConfig,
-        planner: Planner,
-        fileobj: BinaryIO,
-        fmt: CsvFormat,
-        stream: Iterator[Record],
-        parallel: bool,
-    ) -> None:
-        self.config, self.planner = config, planner
-        self.fileobj, self.fmt, self.stream = fileobj, fmt, stream
-        self.parallel = parallel and "fork" in multiprocessing.get_all_start_methods()
-        self.process: multiprocessing.process.BaseProcess | None = None
-
-    def __enter__(self) -> _Parsers:
-        if self.parallel:
-            context = multiprocessing.get_context("fork")
-            self.queue: Any = context.Queue(maxsize=4)
-            # The planner (with the account's phones) is inherited by the fork, not pickled.
-            self.process = context.Process(
-                target=_produce,
-                args=(self.fileobj, self.fmt, self.config, self.planner, self.queue),
-                daemon=True,
-            )
-            self.process.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self.process is not None:
-            if self.process.is_alive():
-                self.process.terminate()
-            self.process.join()
-
-    def planned(self) -> Iterator[PlannedChunk]:
-        if self.process is None:
-            for chunk in _chunks(self.stream, CHUNK_ROWS):
-                planned = self.planner.plan(*_parse_chunk(self.config, chunk))
-                planned.position = self.fileobj.tell()
-                yield planned
-            return
-        while True:
-            item = self.queue.get()
-            if item is None:
-                return
-            if isinstance(item, str):
-                raise RuntimeError(f"the CSV reading process failed: {item}")
-            yield item
-
-
-def _produce(
-    fileobj: BinaryIO, fmt: CsvFormat, config: _ParseConfig, planner: Planner, out: Any
-) -> None:
-    """In the forked process: read, parse and plan the whole file, chunk by chunk, into `out`."""
-    try:
-        text = open_text(fileobj, fmt.encoding)
-        stream = records(text, fmt.delimiter)
-        next(stream, None)  # the header
-        for chunk in _chunks(stream, CHUNK_ROWS):
-            planned = planner.plan(*_parse_chunk(config, chunk))
-            planned.position = fileobj.tell()
-            out.put(planned)
-            _collect_young()
-        out.put(None)
-    except BaseException as error:  # noqa: BLE001 - reported to the parent, which raises
-        out.put(f"{type(error).__name__}: {error}")
-
-
-def _chunks(stream: Iterator[Record], size: int) -> Iterator[list[Record]]:
-    chunk: list[Record] = []
-    for record in stream:
-        chunk.append(record)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def _malformed(error: str | None) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core import contacts_import, import_writing
+from core import contacts_import, import_producer, import_writing
 from core.access import Actor
 from core.clock import utcnow
 from core.contacts_import import (
@@ -61,6 +61,27 @@ def accounted(batch: ImportBatch) -> int:
         + batch.merged_count
         + batch.rejected_count
     )
+
+
+def _use_producer(monkeypatch: pytest.MonkeyPatch, producer: str) -> int:
+    """Where the file is read and planned, whatever its size: `processes` for import_contacts."""
+    monkeypatch.setattr(import_producer, "FORK_MIN_BYTES", 0)
+    monkeypatch.setattr(import_producer, "INTERPRETER_MIN_BYTES", 0)
+    monkeypatch.setattr(import_producer, "_fork_is_safe", lambda: producer == "fork")
+    return 0 if producer == "here" else 1
+
+
+def _started_interpreters(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The command lines of the processes the producer starts (they still run)."""
+    started: list[list[str]] = []
+    popen = import_producer.subprocess.Popen
+
+    def recording_popen(args, *rest, **options):  # type: ignore[no-untyped-def]
+        started.append(list(args))
+        return popen(args, *rest, **options)
+
+    monkeypatch.setattr(import_producer.subprocess, "Popen", recording_popen)
+    return started
 
 
 # --- encodings -----------------------------------------------------------------------------------
@@ -532,10 +553,15 @@ def test_labels_are_shared_with_existing_ones(
 # --- all or nothing, report, progress --------------------------------------------------------------
 
 
+@pytest.mark.parametrize("producer", ["here", "fork", "interpreter"])
 def test_a_failure_midway_leaves_nothing_behind(
-    engine, manager: Actor, monkeypatch: pytest.MonkeyPatch
+    engine, manager: Actor, monkeypatch: pytest.MonkeyPatch, producer: str, tmp_path
 ) -> None:
     monkeypatch.setattr(contacts_import, "CHUNK_ROWS", 2)
+    processes = _use_producer(monkeypatch, producer)
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    monkeypatch.setattr(import_producer.tempfile, "tempdir", str(spool))
     original = import_writing.Writer.write
     calls = {"n": 0}
 
@@ -549,8 +575,11 @@ def test_a_failure_midway_leaves_nothing_behind(
     content = "phone\n" + "".join(f"+55119876543{n:02d}\n" for n in range(10))
 
     with pytest.raises(RuntimeError), session_scope(engine) as session:
-        import_contacts(session, manager, io.BytesIO(content.encode()), "c.csv")
+        import_contacts(
+            session, manager, io.BytesIO(content.encode()), "c.csv", processes=processes
+        )
 
+    assert list(spool.iterdir()) == []  # the interpreter's copy of the file is gone
     with session_scope(engine) as session:
         assert calls["n"] == 3  # two chunks had been written inside the transaction
         assert session.scalar(select(func.count()).select_from(Contact)) == 0
@@ -669,17 +698,26 @@ def _sample_file(rows: int = 300) -> bytes:
     return "\n".join(lines).encode("utf-8")
 
 
+@pytest.mark.parametrize("producer", ["fork", "interpreter"])
 def test_parsing_in_another_process_gives_the_same_import(
-    session: Session, manager: Actor, account: Account, monkeypatch: pytest.MonkeyPatch
+    session: Session,
+    manager: Actor,
+    account: Account,
+    monkeypatch: pytest.MonkeyPatch,
+    producer: str,
 ) -> None:
-    monkeypatch.setattr(contacts_import, "PARALLEL_MIN_BYTES", 0)
+    processes = _use_producer(monkeypatch, producer)
+    started = _started_interpreters(monkeypatch)
     monkeypatch.setattr(contacts_import, "CHUNK_ROWS", 40)
     other = make_account(session, "Other", default_country="BR")
     session.commit()
     alone = Actor(None, other.id, Role.MANAGER, "alone")
 
-    parallel = run(session, manager, _sample_file(), processes=1)
+    parallel = run(session, manager, _sample_file(), processes=processes)
     serial = run(session, alone, _sample_file(), processes=0)
+
+    interpreters = [args[1:] for args in started]
+    assert interpreters == ([["-m", "core.import_producer"]] if producer == "interpreter" else [])
 
     def shape(batch: ImportBatch) -> tuple:
         return (
@@ -717,10 +755,15 @@ def _second_file() -> bytes:
     return "\n".join(lines).encode("utf-8")
 
 
+@pytest.mark.parametrize("producer", ["fork", "interpreter"])
 def test_a_parallel_reimport_updates_like_a_serial_one(
-    session: Session, manager: Actor, account: Account, monkeypatch: pytest.MonkeyPatch
+    session: Session,
+    manager: Actor,
+    account: Account,
+    monkeypatch: pytest.MonkeyPatch,
+    producer: str,
 ) -> None:
-    monkeypatch.setattr(contacts_import, "PARALLEL_MIN_BYTES", 0)
+    processes = _use_producer(monkeypatch, producer)
     monkeypatch.setattr(contacts_import, "CHUNK_ROWS", 40)
     other = make_account(session, "Other", default_country="BR")
     session.commit()
@@ -728,7 +771,7 @@ def test_a_parallel_reimport_updates_like_a_serial_one(
     run(session, manager, _sample_file(), processes=0)
     run(session, alone, _sample_file(), processes=0)
 
-    parallel = run(session, manager, _second_file(), processes=1)
+    parallel = run(session, manager, _second_file(), processes=processes)
     serial = run(session, alone, _second_file(), processes=0)
 
     def shape(batch: ImportBatch) -> tuple:
