@@ -47,6 +47,8 @@ def collect_young() -> None:
 
 
 class Producer:
+    """Planned chunks of the file, in order (`planned`), from wherever they are made."""
+
     def __init__(
         self,
         parse: ChunkParser,
@@ -67,12 +69,19 @@ class Producer:
         self.spool: Path | None = None
 
     def __enter__(self) -> Producer:
-        size = self.size
+        try:
+            self._start()
+        except BaseException:
+            self.__exit__(None, None, None)  # `with` does not when __enter__ fails
+            raise
+        return self
+
+    def _start(self) -> None:
         if not self.parallel:
-            return self
+            return
         if _fork_is_safe():
-            if size < FORK_MIN_BYTES:
-                return self
+            if self.size < FORK_MIN_BYTES:
+                return
             context = multiprocessing.get_context("fork")
             self.queue: Any = context.Queue(maxsize=4)
             self.process = context.Process(
@@ -81,9 +90,8 @@ class Producer:
                 daemon=True,
             )
             self.process.start()
-        elif size >= INTERPRETER_MIN_BYTES:
+        elif self.size >= INTERPRETER_MIN_BYTES:
             self._start_interpreter()
-        return self
 
     def _start_interpreter(self) -> None:
         with tempfile.NamedTemporaryFile(prefix="import-", suffix=".csv", delete=False) as spool:

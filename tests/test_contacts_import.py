@@ -586,6 +586,36 @@ def test_a_failure_midway_leaves_nothing_behind(
         assert session.scalar(select(func.count()).select_from(ImportBatch)) == 0
 
 
+@pytest.mark.parametrize("exit_code", [None, 3])
+def test_a_parsing_interpreter_that_fails_leaves_nothing_behind(
+    engine, manager: Actor, monkeypatch: pytest.MonkeyPatch, tmp_path, exit_code: int | None
+) -> None:
+    """The interpreter cannot be started (None), or stops without a word (exit code 3)."""
+    processes = _use_producer(monkeypatch, "interpreter")
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    monkeypatch.setattr(import_producer.tempfile, "tempdir", str(spool))
+    python = tmp_path / "python"
+    if exit_code is not None:
+        python.write_text(f"#!/bin/sh\nexit {exit_code}\n")
+        python.chmod(0o755)
+    monkeypatch.setattr(import_producer.sys, "executable", str(python))
+    content = "phone\n" + "".join(f"+55119876543{n:02d}\n" for n in range(10))
+
+    expected = FileNotFoundError if exit_code is None else RuntimeError
+    with pytest.raises(expected) as raised, session_scope(engine) as session:
+        import_contacts(
+            session, manager, io.BytesIO(content.encode()), "c.csv", processes=processes
+        )
+
+    if exit_code is not None:
+        assert f"exit code {exit_code}" in str(raised.value)
+    assert list(spool.iterdir()) == []
+    with session_scope(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Contact)) == 0
+        assert session.scalar(select(func.count()).select_from(ImportBatch)) == 0
+
+
 def test_report_is_stored_with_counts_and_progress_is_reported(
     session: Session, manager: Actor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
