@@ -47,7 +47,7 @@ from core.csv_reading import (
 )
 from core.errors import NotFound, ValidationError
 from core.i18n import N_, Term, format_message
-from core.import_producer import Producer, collect_young
+from core.import_producer import Parsed, Producer, collect_young
 from core.import_writing import (
     Planner,
     Tally,
@@ -608,8 +608,6 @@ class _ParseConfig:
 
 
 _parser: tuple[_ParseConfig, Callable[[int, list[str]], tuple]] | None = None
-# (rows of the file it covers, parsed rows, rejections: (line, RowRejected.stored(), fields))
-Parsed = tuple[int, list[tuple], list[tuple[int, dict[str, Any], list[str]]]]
 
 
 def _parse_chunk(config: _ParseConfig, chunk: list[Record]) -> Parsed:

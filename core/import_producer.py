@@ -35,6 +35,7 @@ FORK_MIN_BYTES = 4 * 1024 * 1024
 INTERPRETER_MIN_BYTES = 16 * 1024 * 1024
 ROOT = Path(__file__).resolve().parent.parent
 
+# (rows of the file it covers, parsed rows, rejections)
 Parsed = tuple[int, list[tuple], list[Rejection]]
 # Picklable (a module-level function, or functools.partial of one): it may cross to another process.
 ChunkParser = Callable[[list[Record]], Parsed]

@@ -719,6 +719,20 @@ def test_random_csv_never_crashes_and_every_row_is_accounted_for(
 # --- parsing in a second process, and the command line ---------------------------------------------
 
 
+def _twin_manager(session: Session) -> Actor:
+    """A manager of a second account, where the same files are imported serially for comparison."""
+    other = make_account(session, "Other", default_country="BR")
+    session.commit()
+    return Actor(None, other.id, Role.MANAGER, "alone")
+
+
+def _contents(session: Session, account_id: int) -> dict[str, tuple]:
+    return {
+        phone: (c.name, c.label_names, c.custom_attributes)
+        for phone, c in stored(session, account_id).items()
+    }
+
+
 def _sample_file(rows: int = 300) -> bytes:
     lines = ["name;phone;labels;city"]
     for n in range(rows):
@@ -739,9 +753,7 @@ def test_parsing_in_another_process_gives_the_same_import(
     processes = _use_producer(monkeypatch, producer)
     started = _started_interpreters(monkeypatch)
     monkeypatch.setattr(contacts_import, "CHUNK_ROWS", 40)
-    other = make_account(session, "Other", default_country="BR")
-    session.commit()
-    alone = Actor(None, other.id, Role.MANAGER, "alone")
+    alone = _twin_manager(session)
 
     parallel = run(session, manager, _sample_file(), processes=processes)
     serial = run(session, alone, _sample_file(), processes=0)
@@ -759,10 +771,7 @@ def test_parsing_in_another_process_gives_the_same_import(
 
     assert shape(parallel) == shape(serial)
     assert parallel.created_count == 270 and parallel.merged_count == 1
-    mine, theirs = stored(session, manager.account_id), stored(session, other.id)
-    assert {p: (c.name, c.label_names, c.custom_attributes) for p, c in mine.items()} == {
-        p: (c.name, c.label_names, c.custom_attributes) for p, c in theirs.items()
-    }
+    assert _contents(session, manager.account_id) == _contents(session, alone.account_id)
 
 
 def _second_file() -> bytes:
@@ -795,9 +804,7 @@ def test_a_parallel_reimport_updates_like_a_serial_one(
 ) -> None:
     processes = _use_producer(monkeypatch, producer)
     monkeypatch.setattr(contacts_import, "CHUNK_ROWS", 40)
-    other = make_account(session, "Other", default_country="BR")
-    session.commit()
-    alone = Actor(None, other.id, Role.MANAGER, "alone")
+    alone = _twin_manager(session)
     run(session, manager, _sample_file(), processes=0)
     run(session, alone, _sample_file(), processes=0)
 
@@ -813,10 +820,8 @@ def test_a_parallel_reimport_updates_like_a_serial_one(
 
     assert shape(parallel) == shape(serial)
     assert shape(parallel)[0] == (90, 120, 15, 8, 1)
-    mine, theirs = stored(session, manager.account_id), stored(session, other.id)
-    assert {p: (c.name, c.label_names, c.custom_attributes) for p, c in mine.items()} == {
-        p: (c.name, c.label_names, c.custom_attributes) for p, c in theirs.items()
-    }
+    assert _contents(session, manager.account_id) == _contents(session, alone.account_id)
+    mine = stored(session, manager.account_id)
     renamed, kept = mine["+5511900120012"], mine["+5511900020002"]
     assert (renamed.name, renamed.label_names) == ("Renamed 12", ["gold", "lead", "vip"])
     assert (kept.name, kept.custom_attributes) == ("Last word", {"city": "City 2", "plan": "p2"})

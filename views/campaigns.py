@@ -10,7 +10,7 @@ import streamlit as st
 from core import campaigns, stored_text
 from core.errors import DomainError
 from core.formatting import format_number
-from core.i18n import _, localize_error
+from core.i18n import N_, _, localize_error
 from core.models import CampaignStatus
 from core.stats import campaign_counts
 from ui.context import db, local_time, require_page
@@ -73,6 +73,19 @@ if not shown:
     st.info(_("No campaigns yet.") if not status else _("No campaigns with this status."))
 
 S = CampaignStatus
+# The one life-cycle button a campaign shows: (in these states, label, key, message, action).
+ACTIONS = (
+    ((S.DRAFT, S.PENDING), N_("Send now"), "trigger", N_("Campaign started."), campaigns.trigger),
+    ((S.RUNNING,), N_("Pause"), "pause", N_("Campaign paused."), campaigns.pause),
+    ((S.PAUSED,), N_("Resume"), "resume", N_("Campaign resumed."), campaigns.resume),
+    (
+        (S.COMPLETED,),
+        N_("Retry failed"),
+        "retry",
+        N_("Failed recipients queued again."),
+        campaigns.retry_failed,
+    ),
+)
 for row in shown:
     cid, state = row["id"], row["status"]
     with st.container(border=True):
@@ -102,34 +115,14 @@ for row in shown:
         if editable and buttons[1].button(_("Edit"), key=f"edit_{cid}"):
             st.switch_page("views/campaign_edit.py", query_params={"id": str(cid)})
         if actor.can("campaigns.trigger"):
-            if state in (S.DRAFT, S.PENDING):
-                buttons[2].button(
-                    _("Send now"),
-                    key=f"trigger_{cid}",
-                    on_click=run,
-                    args=(_("Campaign started."), campaigns.trigger, cid),
-                )
-            if state == S.RUNNING:
-                buttons[2].button(
-                    _("Pause"),
-                    key=f"pause_{cid}",
-                    on_click=run,
-                    args=(_("Campaign paused."), campaigns.pause, cid),
-                )
-            if state == S.PAUSED:
-                buttons[2].button(
-                    _("Resume"),
-                    key=f"resume_{cid}",
-                    on_click=run,
-                    args=(_("Campaign resumed."), campaigns.resume, cid),
-                )
-            if state == S.COMPLETED:
-                buttons[2].button(
-                    _("Retry failed"),
-                    key=f"retry_{cid}",
-                    on_click=run,
-                    args=(_("Failed recipients queued again."), campaigns.retry_failed, cid),
-                )
+            for states, label, key, done, action in ACTIONS:
+                if state in states:
+                    buttons[2].button(
+                        _(label),
+                        key=f"{key}_{cid}",
+                        on_click=run,
+                        args=(_(done), action, cid),
+                    )
             if state in (S.PENDING, S.RUNNING, S.PAUSED):
                 with buttons[3].popover(_("Cancel")):
                     st.write(_("Recipients not yet sent will be skipped. This cannot be undone."))
