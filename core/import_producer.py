@@ -105,10 +105,16 @@ class Producer:
             stdout=subprocess.PIPE,
             cwd=ROOT,
         )
-        assert self.interpreter.stdin is not None
+        stdin = self.interpreter.stdin
+        assert stdin is not None
         # The child reads the whole job before it writes anything: no deadlock on the pipes.
-        with self.interpreter.stdin as job:
-            pickle.dump((str(self.spool), self.fmt, self.job), job, protocol=5)
+        try:
+            with stdin:
+                pickle.dump((str(self.spool), self.fmt, self.job), stdin, protocol=5)
+        except BrokenPipeError:
+            # It stopped before reading its job; `planned` reports how it ended.
+            with contextlib.suppress(BrokenPipeError):
+                stdin.close()
 
     @property
     def job(self) -> Job:

@@ -616,6 +616,29 @@ def test_a_parsing_interpreter_that_fails_leaves_nothing_behind(
         assert session.scalar(select(func.count()).select_from(ImportBatch)) == 0
 
 
+def test_an_interpreter_gone_before_it_reads_its_job_is_reported_like_any_stop(
+    engine, manager: Actor, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    """With 8,000 phones the job outgrows the pipe's buffer: writing it meets a closed pipe."""
+    existing = "phone\n" + "".join(f"+5511987{n:06d}\n" for n in range(8000))
+    with session_scope(engine) as session:
+        import_contacts(session, manager, io.BytesIO(existing.encode()), "a.csv", processes=0)
+    processes = _use_producer(monkeypatch, "interpreter")
+    python = tmp_path / "python"
+    python.write_text("#!/bin/sh\nexit 3\n")
+    python.chmod(0o755)
+    monkeypatch.setattr(import_producer.sys, "executable", str(python))
+
+    with pytest.raises(RuntimeError, match="exit code 3"), session_scope(engine) as session:
+        import_contacts(
+            session, manager, io.BytesIO(b"phone\n+5511912345678\n"), "b.csv", processes=processes
+        )
+
+    with session_scope(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Contact)) == 8000
+        assert session.scalar(select(func.count()).select_from(ImportBatch)) == 1
+
+
 def test_report_is_stored_with_counts_and_progress_is_reported(
     session: Session, manager: Actor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
