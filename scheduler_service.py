@@ -1,9 +1,13 @@
 """The worker: starts due campaigns and sends them through Evolution, paced per instance.
 
-APScheduler 3 `BlockingScheduler` with its own in-memory jobs (never a shared job store: several
+APScheduler 3 `BackgroundScheduler` with its own in-memory jobs (never a shared job store: several
 workers may run against one PostgreSQL database and split the instances through leases).
 The loop body lives in `core.dispatch`. SIGTERM/SIGINT stop claiming, let in-flight sends finish
 (up to SHUTDOWN_GRACE_SECONDS), and release the leases. Logs: one JSON object per line.
+
+The scheduler runs in its own thread and the main thread waits for the signal with `sigwait`:
+a Python signal handler runs in the middle of whatever the main thread was doing, and shutting
+the scheduler down from inside its own job loop made it fail on jobs it had just removed.
 """
 
 from __future__ import annotations
@@ -13,12 +17,11 @@ import logging
 import os
 import signal
 import sys
-import threading
 from datetime import UTC, datetime
 from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 
 from core.db import make_engine
 from core.dispatch import Dispatcher
@@ -61,7 +64,13 @@ def _env_number(name: str, default: float) -> float:
     return float(raw) if raw else default
 
 
+_STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+
+
 def main() -> int:
+    # Blocked before any thread starts, so every thread inherits the mask and only the
+    # main thread's sigwait ever receives them.
+    signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
     settings = get_settings()
     configure_logging(settings.log_level)
     log = logging.getLogger("worker")
@@ -70,7 +79,7 @@ def main() -> int:
     dispatcher = Dispatcher(engine, settings, max_threads=threads)
     grace = _env_number("SHUTDOWN_GRACE_SECONDS", settings.http_read_timeout + 5)
 
-    scheduler = BlockingScheduler(
+    scheduler = BackgroundScheduler(
         timezone=UTC,
         executors={"default": ThreadPoolExecutor(6)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
@@ -97,18 +106,6 @@ def main() -> int:
             id="instance_check",
         )
 
-    stopping = threading.Event()
-
-    def stop(signum: int, _frame: object) -> None:
-        if stopping.is_set():
-            return
-        stopping.set()
-        log.info("stopping", extra={"signal": signal.Signals(signum).name})
-        scheduler.shutdown(wait=False)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-
     dispatcher.start()
     log.info(
         "worker started",
@@ -119,8 +116,11 @@ def main() -> int:
             "lease_seconds": settings.lease_seconds,
         },
     )
+    scheduler.start()
     try:
-        scheduler.start()
+        received = signal.sigwait(_STOP_SIGNALS)
+        log.info("stopping", extra={"signal": signal.Signals(received).name})
+        scheduler.shutdown(wait=False)
     finally:
         dispatcher.stop(timeout=grace)
         engine.dispose()

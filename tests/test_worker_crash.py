@@ -93,7 +93,7 @@ def test_sigterm_finishes_in_flight_sends_and_releases_leases(
     worker = start_worker(log)
     assert wait_until(lambda: len(fake_evolution.sends()) >= 3, 30)
     _stop(worker, signal.SIGTERM)
-    assert worker.returncode == 0
+    assert worker.returncode == 0, log.read_text()[-4000:]
 
     states = recipient_states(session, campaign.id)
     assert "sending" not in states and "unknown" not in states
@@ -108,6 +108,35 @@ def test_sigterm_finishes_in_flight_sends_and_releases_leases(
     assert sends and all({"campaign_id", "instance_id", "recipient_id"} <= set(e) for e in sends)
     token = fake_evolution.instance(instance.instance_name).token
     assert token not in log.read_text()
+
+
+def test_sigterm_at_any_moment_of_the_worker_s_life_stops_it_cleanly(
+    engine: Engine, session: Session, account, fake_evolution: FakeEvolution, tmp_path: Path
+):
+    # A signal used to be handled inside the scheduler's own job loop, which then failed now and
+    # then on jobs it had just removed (exit 1). Many stops at random moments give it the chance.
+    rng = random.Random(11)
+    fake_evolution.set_latency(0.02)
+    instance = make_instance(session, account, fake_evolution, rate=3000)
+    campaign = make_running_campaign(session, account, [instance], contacts=400)
+    session.commit()
+    for attempt in range(8):
+        log = tmp_path / f"worker-{attempt}.log"
+        worker = start_worker(log)
+        assert wait_until(lambda path=log: "worker started" in path.read_text(), 30)
+        time.sleep(rng.uniform(0, 0.6))
+        _stop(worker, signal.SIGTERM)
+        assert worker.returncode == 0, log.read_text()[-4000:]
+        states = recipient_states(session, campaign.id)
+        assert "sending" not in states and "unknown" not in states
+    assert states["sent"] == len(fake_evolution.sends()) > 0
+    received = fake_evolution.numbers_received()
+    assert received == sorted(set(received))
+    with Session(engine) as check:
+        owner = check.scalar(
+            select(SenderInstance.lease_owner).where(SenderInstance.id == instance.id)
+        )
+    assert owner is None
 
 
 def test_an_instance_going_down_pauses_the_campaign_and_resuming_completes_it(
