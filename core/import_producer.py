@@ -6,8 +6,8 @@ Three ways, one result (the same planned chunks in file order):
   once and inherits the planner with the account's phones;
 - in a fresh interpreter (`python -m core.import_producer`) when threads make forking unsafe (the
   Streamlit and API servers; multiprocessing's spawn would re-run Streamlit's page script as
-  `__main__`). The job goes to it pickled on stdin, with the file spooled to a temporary file; the
-  planned chunks come back pickled on stdout.
+  `__main__`). The job goes to it pickled on stdin, with the file copied to an unnamed temporary
+  file whose descriptor it inherits; the planned chunks come back pickled on stdout.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ class Producer:
         self.parallel = parallel
         self.process: multiprocessing.process.BaseProcess | None = None
         self.interpreter: subprocess.Popen[bytes] | None = None
-        self.spool: Path | None = None
+        self.spool: IO[bytes] | None = None
 
     def __enter__(self) -> Producer:
         try:
@@ -95,22 +95,26 @@ class Producer:
             self._start_interpreter()
 
     def _start_interpreter(self) -> None:
-        with tempfile.NamedTemporaryFile(prefix="import-", suffix=".csv", delete=False) as spool:
-            self.spool = Path(spool.name)
-            self.fileobj.seek(0)
-            shutil.copyfileobj(self.fileobj, spool, 1024 * 1024)
+        # Unnamed (O_TMPFILE on Linux): a server killed mid-import leaves nothing in TMPDIR; the
+        # space is freed when the last of the two processes holding it is gone.
+        self.spool = tempfile.TemporaryFile(prefix="import-")  # noqa: SIM115 - closed in __exit__
+        self.fileobj.seek(0)
+        shutil.copyfileobj(self.fileobj, self.spool, 1024 * 1024)
+        self.spool.flush()
+        descriptor = self.spool.fileno()
         self.interpreter = subprocess.Popen(
             [sys.executable, "-m", "core.import_producer"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             cwd=ROOT,
+            pass_fds=(descriptor,),
         )
         stdin = self.interpreter.stdin
         assert stdin is not None
         # The child reads the whole job before it writes anything: no deadlock on the pipes.
         try:
             with stdin:
-                pickle.dump((str(self.spool), self.fmt, self.job), stdin, protocol=5)
+                pickle.dump((descriptor, self.fmt, self.job), stdin, protocol=5)
         except BrokenPipeError:
             # It stopped before reading its job; `planned` reports how it ended.
             with contextlib.suppress(BrokenPipeError):
@@ -132,7 +136,7 @@ class Producer:
             if self.interpreter.stdout is not None:
                 self.interpreter.stdout.close()
         if self.spool is not None:
-            self.spool.unlink(missing_ok=True)
+            self.spool.close()
 
     def planned(self) -> Iterator[PlannedChunk]:
         if self.process is not None:
@@ -217,8 +221,9 @@ class _Pipe:
 
 def main() -> None:
     gc.disable()  # as in the writing process; young generations are collected per chunk
-    path, fmt, job = pickle.load(sys.stdin.buffer)
-    with contextlib.suppress(BrokenPipeError), open(path, "rb") as fileobj:
+    descriptor, fmt, job = pickle.load(sys.stdin.buffer)
+    with contextlib.suppress(BrokenPipeError), open(descriptor, "rb") as fileobj:
+        fileobj.seek(0)  # the offset is shared with the parent, which left it at the end
         produce(fileobj, fmt, job, _Pipe(sys.stdout.buffer))
 
 

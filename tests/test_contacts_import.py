@@ -5,7 +5,12 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import os
+import subprocess
+import sys
+import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -31,6 +36,7 @@ from core.db import session_scope
 from core.errors import PermissionDenied, ValidationError
 from core.models import Account, Contact, ImportBatch, Role
 from tests.builders import make_account, make_contact
+from tests.worker_harness import ROOT
 
 
 def run(session: Session, actor: Actor, content: bytes | str, **options) -> ImportBatch:
@@ -614,6 +620,63 @@ def test_a_parsing_interpreter_that_fails_leaves_nothing_behind(
     with session_scope(engine) as session:
         assert session.scalar(select(func.count()).select_from(Contact)) == 0
         assert session.scalar(select(func.count()).select_from(ImportBatch)) == 0
+
+
+# A server process (threads running) importing through a parsing interpreter; its writer stops
+# on the first chunk and says so, with the pids of the processes it started.
+_KILLED_IMPORTER = """
+import os, sys, threading, time
+from pathlib import Path
+threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()
+from core import import_producer, import_writing
+from core.cli import main
+import_producer.INTERPRETER_MIN_BYTES = 0
+
+def stuck_write(self, chunk, tally):
+    tasks = Path(f"/proc/{os.getpid()}/task").iterdir()
+    children = " ".join((task / "children").read_text() for task in tasks).split()
+    print("writing", *children, flush=True)
+    time.sleep(3600)
+
+import_writing.Writer.write = stuck_write
+main(["import-contacts", sys.argv[1], "--account", sys.argv[2]])
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
+def test_a_server_killed_mid_import_leaves_no_copy_of_the_file_behind(
+    engine, account: Account, tmp_path
+) -> None:
+    """SIGKILL leaves no chance to clean up, so the interpreter's copy never has a name."""
+    csv_file = tmp_path / "big.csv"
+    csv_file.write_text("phone\n" + "".join(f"+5511987{n:06d}\n" for n in range(60_000)))
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    importer = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_IMPORTER, str(csv_file), str(account.id)],
+        cwd=ROOT,
+        env={**os.environ, "TMPDIR": str(spool)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert importer.stdout is not None
+        words = importer.stdout.readline().split()
+        assert words[:1] == ["writing"], "the import never reached its writer"
+        children = [int(pid) for pid in words[1:]]
+        assert children, "no parsing interpreter was started"
+    finally:
+        importer.kill()
+        importer.wait()
+
+    for pid in children:
+        deadline = time.monotonic() + 20
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not Path(f"/proc/{pid}").exists(), "the parsing interpreter outlived its server"
+    assert list(spool.iterdir()) == []
+    with session_scope(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Contact)) == 0
 
 
 def test_an_interpreter_gone_before_it_reads_its_job_is_reported_like_any_stop(
