@@ -17,6 +17,7 @@ from core.settings import reset_settings_cache
 from tests.builders import make_account, make_actor
 from tests.database import postgres_schema, require_postgres, test_database_url
 from tests.fake_evolution import fake_evolution  # noqa: F401  (fixture)
+from tests.worker_harness import kill_leftover_workers
 
 TEST_SECRET = "test-secret-key-not-for-production"
 
@@ -35,6 +36,7 @@ def settings_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     reset_settings_cache()
     reset_engine_cache()
     yield data_dir
+    kill_leftover_workers()
     reset_engine_cache()
     reset_settings_cache()
 

@@ -4,6 +4,7 @@ with frozen recipients, a worker subprocess, and what the WhatsApp side received
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -184,19 +185,39 @@ WORKER_ENV = {
 }
 
 
+_started: list[subprocess.Popen[bytes]] = []
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def start_worker(log_path: Path, **env: str) -> subprocess.Popen[bytes]:
     """scheduler_service.py as a real process, with fast settings and the test's database."""
     full = dict(os.environ)
     full.update(WORKER_ENV)
     full.update(env)
     with open(log_path, "ab") as log:
-        return subprocess.Popen(
+        worker = subprocess.Popen(
             [sys.executable, str(ROOT / "scheduler_service.py")],
             cwd=str(ROOT),
             env=full,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+    _started.append(worker)
+    return worker
+
+
+def kill_leftover_workers() -> None:
+    """A test that failed (or hung a worker) must not leave it sending into the next one."""
+    while _started:
+        worker = _started.pop()
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
 
 
 def wait_until(predicate: Any, timeout: float = 60.0, interval: float = 0.1) -> bool:
