@@ -25,6 +25,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from core.db import make_engine
 from core.dispatch import Dispatcher
+from core.errors import ValidationError
 from core.settings import get_settings
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
@@ -129,4 +130,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except ValidationError as error:  # a malformed setting: named, without a traceback
+        raise SystemExit(f"error: {error}") from None

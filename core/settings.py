@@ -20,6 +20,7 @@ class Settings:
     secret_keys: tuple[str, ...]  # first encrypts; all decrypt (rotation)
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    api_workers: int = 1
     public_api_url: str | None = None
     log_level: str = "INFO"
     # Worker timing knobs: tests turn these down to run fast.
@@ -97,6 +98,7 @@ def load_settings() -> Settings:
         secret_keys=_secret_keys(data_dir),
         api_host=os.environ.get("API_HOST", "127.0.0.1"),
         api_port=int(_number("API_PORT", 8000, int)),
+        api_workers=_at_least_one("API_WORKERS"),
         public_api_url=public_api_url,
         log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),
         worker_tick_seconds=_number("WORKER_TICK_SECONDS", 0.5),
@@ -113,6 +115,15 @@ def load_settings() -> Settings:
         login_max_failures=int(_number("LOGIN_MAX_FAILURES", 5, int)),
         login_lockout_minutes=int(_number("LOGIN_LOCKOUT_MINUTES", 15, int)),
     )
+
+
+def _at_least_one(name: str) -> int:
+    number = int(_number(name, 1, int))
+    if number < 1:
+        raise ValidationError(
+            "{name} must be at least {low} (got {number})", name, name=name, low=1, number=number
+        )
+    return number
 
 
 @lru_cache(maxsize=1)

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import logging
+import os
+import re
+import subprocess
+import sys
+import time
 
+import httpx
+import pytest
 from fastapi.testclient import TestClient
 
 import api_service
 from api.app import create_app
 from core.errors import Conflict
+from tests.worker_harness import ROOT, free_port
 
 
 def test_an_unexpected_error_is_a_plain_500_and_the_log_has_no_message(engine, caplog):
@@ -53,8 +61,62 @@ def test_host_and_port_default_to_the_settings(monkeypatch):
 
     monkeypatch.setenv("API_HOST", "0.0.0.0")
     monkeypatch.setenv("API_PORT", "9123")
+    monkeypatch.setenv("API_WORKERS", "3")
     reset_settings_cache()
     args = api_service.parse_args([])
-    assert (args.host, args.port) == ("0.0.0.0", 9123)
-    args = api_service.parse_args(["--host", "127.0.0.1", "--port", "8111"])
-    assert (args.host, args.port) == ("127.0.0.1", 8111)
+    assert (args.host, args.port, args.workers) == ("0.0.0.0", 9123, 3)
+    args = api_service.parse_args(["--host", "127.0.0.1", "--port", "8111", "--workers", "1"])
+    assert (args.host, args.port, args.workers) == ("127.0.0.1", 8111, 1)
+    with pytest.raises(SystemExit):
+        api_service.parse_args(["--workers", "0"])
+
+
+@pytest.mark.parametrize(
+    ("service", "variable", "value", "message"),
+    [
+        ("api_service.py", "API_WORKERS", "0", "API_WORKERS must be at least 1 (got 0)"),
+        ("api_service.py", "API_PORT", "eighty", "API_PORT='eighty' is not a valid int"),
+        ("scheduler_service.py", "LEASE_SECONDS", "abc", "LEASE_SECONDS='abc' is not a valid"),
+    ],
+)
+def test_a_malformed_setting_stops_a_service_with_its_name_and_no_traceback(
+    service: str, variable: str, value: str, message: str
+):
+    stopped = subprocess.run(
+        [sys.executable, service],
+        cwd=ROOT,
+        env={**os.environ, variable: value},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert stopped.returncode != 0
+    assert stopped.stderr.strip().startswith(f"error: {message}")
+    assert "Traceback" not in stopped.stderr
+
+
+def test_several_server_processes_answer_and_log_their_requests(engine, tmp_path):
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "api_service.py", "--port", str(port), "--workers", "2"],
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        answers = []
+        deadline = time.monotonic() + 60
+        while len(answers) < 20 and time.monotonic() < deadline:
+            try:
+                # A new connection each time, so that both processes get some of them.
+                answers.append(httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5))
+            except httpx.TransportError:
+                time.sleep(0.2)
+    finally:
+        server.terminate()
+        _, logged = server.communicate(timeout=30)
+    assert len(answers) == 20 and all(answer.status_code == 200 for answer in answers)
+    # uvicorn starts each process afresh: our logging is set up in every one of them.
+    access_lines = [line for line in logged.splitlines() if "api.access" in line]
+    assert len(access_lines) == 20, logged[-3000:]
+    assert len(set(re.findall(r"\[(\d+)\]", logged))) >= 2, "expected two server processes"

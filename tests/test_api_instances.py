@@ -6,7 +6,6 @@ server: creating an instance registers its webhook there, and Evolution's delive
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from api.app import create_app
 from core.settings import reset_settings_cache
 from tests import evolution_payloads as evo
 from tests.builders import make_account, make_api_token, make_sender_instance
+from tests.worker_harness import free_port
 
 TOKEN = "evo-secret-token-123456"
 
@@ -173,12 +173,6 @@ def test_reset_circuit(client, session, account, headers):
 
 
 # -- the real thing: uvicorn + the fake Evolution server -----------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
