@@ -26,7 +26,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--workers",
         type=_positive,
         default=settings.api_workers,
-        help="server processes (default: API_WORKERS or 1); one process serves about 130 "
+        help="server processes (default: API_WORKERS or 1); one process serves about 150 "
         "campaign reads a second on one core",
     )
     return parser.parse_args(argv)

@@ -117,8 +117,8 @@ def main() -> int:
             "lease_seconds": settings.lease_seconds,
         },
     )
-    scheduler.start()
     try:
+        scheduler.start()
         received = signal.sigwait(_STOP_SIGNALS)
         log.info("stopping", extra={"signal": signal.Signals(received).name})
         scheduler.shutdown(wait=False)
