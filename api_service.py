@@ -11,8 +11,7 @@ from typing import Any
 import uvicorn
 import uvicorn.config
 
-from core.errors import ValidationError
-from core.settings import get_settings
+from core.base import ValidationError, get_settings
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

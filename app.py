@@ -6,8 +6,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.auth import SessionContext
 from core.i18n import _
+from core.people import SessionContext
 from ui.auth import ensure_logged_in, sidebar
 from ui.language import language_picker
 from ui.notifications import sidebar_badge

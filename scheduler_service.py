@@ -23,10 +23,8 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from core.db import make_engine
-from core.dispatch import Dispatcher
-from core.errors import ValidationError
-from core.settings import get_settings
+from core.base import ValidationError, get_settings, make_engine
+from core.sending import Dispatcher
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 

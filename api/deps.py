@@ -10,11 +10,10 @@ from fastapi import Depends, HTTPException, Path, Query, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from core import accounts
-from core.access import Actor
-from core.db import new_session, read_only_session, session_scope
-from core.errors import PermissionDenied
+from core import people
+from core.base import PermissionDenied, new_session, read_only_session, session_scope
 from core.models import Account, User
+from core.people import Actor
 
 MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 25
@@ -50,7 +49,7 @@ def current_user(
     bearer_token: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None,
 ) -> User:
     token = header_token or (bearer_token.credentials if bearer_token else None)
-    user = accounts.user_for_token(session, token.strip()) if token else None
+    user = people.user_for_token(session, token.strip()) if token else None
     if user is None:
         raise HTTPException(
             401, "a valid API token is required", headers={"WWW-Authenticate": "Bearer"}
@@ -58,7 +57,7 @@ def current_user(
     if session.dirty:  # the token's last use is due (once a minute): record it in a write
         session.rollback()
         with session_scope() as writer:
-            accounts.user_for_token(writer, token.strip())
+            people.user_for_token(writer, token.strip())
     return user
 
 
@@ -77,7 +76,7 @@ def account_context(
     user: Annotated[User, Depends(current_user)],
 ) -> Context:
     # A user who is not a member of the account gets the same 404 as a missing account.
-    return Context(session, *accounts.actor_and_account(session, user, account_id))
+    return Context(session, *people.actor_and_account(session, user, account_id))
 
 
 # Dependencies without I/O are `async`: FastAPI runs a plain `def` one in its thread pool, a

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from core.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from core.base import Conflict, NotFound, PermissionDenied, ValidationError
 
 log = logging.getLogger("api")
 

@@ -8,10 +8,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from core import metrics
-from core.clock import utcnow
-from core.db import session_scope
-from core.settings import get_settings
+from core import sending
+from core.base import get_settings, session_scope, utcnow
 
 
 def stale_after_seconds() -> float:
@@ -22,11 +20,11 @@ def stale_after_seconds() -> float:
 class DatabaseCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         with session_scope() as session:
-            snap = metrics.snapshot(session, utcnow(), stale_after_seconds())
+            snap = sending.metrics_snapshot(session, utcnow(), stale_after_seconds())
         yield from families(snap)
 
 
-def families(snap: metrics.Snapshot) -> Iterator[Metric]:
+def families(snap: sending.MetricsSnapshot) -> Iterator[Metric]:
     recipients = GaugeMetricFamily(
         "wac_recipients",
         "Campaign recipients by status (test sends excluded): sends by outcome.",

@@ -26,16 +26,16 @@ TARGET_RPS = 200
 def seed(database_url: str, campaigns: int) -> tuple[int, str]:
     from sqlalchemy import insert
 
-    from core import accounts
-    from core.db import make_engine, session_scope
+    from core import people
+    from core.base import make_engine, session_scope
     from core.models import Base, Campaign
 
     engine = make_engine(database_url)
     Base.metadata.create_all(engine)
     with session_scope(engine) as session:
-        account = accounts.create_account(session, "Bench")
-        user = accounts.create_user(session, "bench", "bench-password", account.id, "viewer")
-        token = accounts.create_api_token(session, user, "bench")
+        account = people.create_account(session, "Bench")
+        user = people.create_user(session, "bench", "bench-password", account.id, "viewer")
+        token = people.create_api_token(session, user, "bench")
         rows = [
             {
                 "account_id": account.id,

@@ -29,9 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import Engine, delete, func, select  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from core import audience, campaigns  # noqa: E402
-from core.access import Actor  # noqa: E402
-from core.db import make_engine  # noqa: E402
+from core import campaigns  # noqa: E402
+from core.base import make_engine  # noqa: E402
 from core.models import (  # noqa: E402
     Account,
     Base,
@@ -41,6 +40,7 @@ from core.models import (  # noqa: E402
     Label,
     SenderInstance,
 )
+from core.people import Actor  # noqa: E402
 
 CONTACTS = 1_000_000
 LABELS = ["vip", "customer", "lead", "newsletter", "inactive"]
@@ -151,9 +151,9 @@ def main() -> int:
     )
     results = []
     with Session(engine) as session:
-        audience.clear_cache()
+        campaigns.clear_audience_cache()
         started, cpu = time.perf_counter(), time.process_time()
-        audience.snapshot(session, account_id)
+        campaigns.audience_snapshot(session, account_id)
         results.append(
             report(
                 "load",
@@ -164,12 +164,12 @@ def main() -> int:
         )
 
         started = time.perf_counter()
-        first = audience.preview(session, account_id, COMBINED)
+        first = campaigns.preview_audience(session, account_id, COMBINED)
         cold = time.perf_counter() - started
         timings, cpu_timings = [], []
         for _ in range(20):
             started, cpu = time.perf_counter(), time.process_time()
-            again = audience.preview(session, account_id, COMBINED)
+            again = campaigns.preview_audience(session, account_id, COMBINED)
             timings.append(time.perf_counter() - started)
             cpu_timings.append(time.process_time() - cpu)
         assert again.count == first.count
@@ -201,7 +201,9 @@ def main() -> int:
             },
         )
         session.commit()
-        audience.snapshot(session, account_id)  # the worker's cache is warm after the first start
+        campaigns.audience_snapshot(
+            session, account_id
+        )  # the worker's cache is warm after the first start
         session.commit()
         started, cpu = time.perf_counter(), time.process_time()
         assert campaigns.start(session, campaign.id, datetime.now(UTC), campaigns.EDITABLE)

@@ -26,10 +26,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import Engine, func, insert, select  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from core import notifications, stats  # noqa: E402
-from core.access import Actor  # noqa: E402
-from core.db import make_engine  # noqa: E402
-from core.exports import to_csv  # noqa: E402
+from core import (
+    notifications,
+    tracking,  # noqa: E402
+)
+from core.base import (
+    make_engine,  # noqa: E402
+    to_csv,  # noqa: E402
+)
 from core.models import (  # noqa: E402
     Account,
     Base,
@@ -41,6 +45,7 @@ from core.models import (  # noqa: E402
     SenderInstance,
     campaign_instances,
 )
+from core.people import Actor  # noqa: E402
 
 TARGET_MS = 500
 PAGE_PERIODS = (1, 7, 30, 90)  # the dashboard's period picker (views/dashboard.py)
@@ -254,49 +259,51 @@ def main() -> int:
             counted = days in PAGE_PERIODS
             note = "" if counted else " (not offered by the page; not in the verdict)"
             print(f"dashboard, last {days} days{note}")
-            timed("campaigns_by_status", lambda s: stats.campaigns_by_status(s, actor))
-            timed("live_campaigns", lambda s: stats.live_campaigns(s, actor))
-            timed("message_totals", lambda s, a=start: stats.message_totals(s, actor, a, NOW))
+            timed("campaigns_by_status", lambda s: tracking.campaigns_by_status(s, actor))
+            timed("live_campaigns", lambda s: tracking.live_campaigns(s, actor))
+            timed("message_totals", lambda s, a=start: tracking.message_totals(s, actor, a, NOW))
             timed(
-                "messages_over_time", lambda s, a=start: stats.messages_over_time(s, actor, a, NOW)
+                "messages_over_time",
+                lambda s, a=start: tracking.messages_over_time(s, actor, a, NOW),
             )
             timed(
                 "average_execution_time",
-                lambda s, a=start: stats.average_execution_time(s, actor, a, NOW),
+                lambda s, a=start: tracking.average_execution_time(s, actor, a, NOW),
             )
-            timed("errors_by_type", lambda s, a=start: stats.errors_by_type(s, actor, a, NOW))
+            timed("errors_by_type", lambda s, a=start: tracking.errors_by_type(s, actor, a, NOW))
             timed(
                 "send_volume (hourly + heat-map)",
-                lambda s, a=start: stats.send_volume(s, actor, a, NOW),
+                lambda s, a=start: tracking.send_volume(s, actor, a, NOW),
             )
-            timed("instance_health", lambda s: stats.instance_health(s, actor, NOW))
+            timed("instance_health", lambda s: tracking.instance_health(s, actor, NOW))
         for label, campaign_id in (("running", running), ("completed", finished)):
             print(f"campaign detail ({label} campaign {campaign_id})")
             timed(
-                "campaign_overview", lambda s, c=campaign_id: stats.campaign_overview(s, actor, c)
+                "campaign_overview",
+                lambda s, c=campaign_id: tracking.campaign_overview(s, actor, c),
             )
             timed(
                 "campaign_progress",
-                lambda s, c=campaign_id: stats.campaign_progress(s, actor, c, NOW),
+                lambda s, c=campaign_id: tracking.campaign_progress(s, actor, c, NOW),
             )
-            timed("sends_over_time", lambda s, c=campaign_id: stats.sends_over_time(s, actor, c))
-            timed("failure_reasons", lambda s, c=campaign_id: stats.failure_reasons(s, actor, c))
+            timed("sends_over_time", lambda s, c=campaign_id: tracking.sends_over_time(s, actor, c))
+            timed("failure_reasons", lambda s, c=campaign_id: tracking.failure_reasons(s, actor, c))
             timed(
                 "recipient_log page 1",
-                lambda s, c=campaign_id: stats.recipient_log(s, actor, c, None, 1, 50),
+                lambda s, c=campaign_id: tracking.recipient_log(s, actor, c, None, 1, 50),
             )
             timed(
                 "recipient_log failed, page 2",
-                lambda s, c=campaign_id: stats.recipient_log(s, actor, c, ["failed"], 2, 50),
+                lambda s, c=campaign_id: tracking.recipient_log(s, actor, c, ["failed"], 2, 50),
             )
             timed(
                 "recipient_log search",
-                lambda s, c=campaign_id: stats.recipient_log(s, actor, c, None, 1, 50, "0042"),
+                lambda s, c=campaign_id: tracking.recipient_log(s, actor, c, None, 1, 50, "0042"),
             )
             timed(
                 "CSV export (whole campaign)",
                 lambda s, c=campaign_id: to_csv(
-                    stats.EXPORT_HEADERS, stats.recipient_export_rows(s, actor, c)
+                    tracking.EXPORT_HEADERS, tracking.recipient_export_rows(s, actor, c)
                 ),
             )
         counted = True

@@ -85,7 +85,7 @@ BASE_DB = os.environ.get("DATABASE_URL", "")
 
 
 def prepare_database(workdir: Path) -> str:
-    from core.settings import reset_settings_cache
+    from core.base import reset_settings_cache
 
     workdir.mkdir(parents=True, exist_ok=True)
     base = BASE_DB
@@ -122,7 +122,7 @@ def seed(
         SenderInstance,
         campaign_instances,
     )
-    from core.security import encrypt_secret
+    from core.people import encrypt_secret
 
     Base.metadata.create_all(engine)
     token = encrypt_secret("bench-key")
@@ -171,7 +171,7 @@ def seed(
 
 
 def run_worker(engine, seconds: float, threads: int, settings) -> tuple[object, float, float]:
-    from core.dispatch import Dispatcher
+    from core.sending import Dispatcher
 
     dispatcher = Dispatcher(engine, settings, worker_id="bench", max_threads=threads)
     stop = threading.Event()
@@ -219,8 +219,7 @@ def max_in_window(times: list[float], window: float = 60.0) -> int:
 def throttled(args: argparse.Namespace, workdir: Path) -> None:
     from dataclasses import replace
 
-    from core.db import make_engine
-    from core.settings import get_settings
+    from core.base import get_settings, make_engine
 
     out = workdir / "sends.json"
     server, port = start_server(args.instances, args.latency, out)
@@ -289,11 +288,9 @@ def throttled(args: argparse.Namespace, workdir: Path) -> None:
 def unthrottled(args: argparse.Namespace, workdir: Path) -> None:
     from dataclasses import replace
 
-    from core.claims import Claim, claim_next
-    from core.db import make_engine
-    from core.dispatch import Dispatcher, Sent
-    from core.outcome import Outcome, SendResult
-    from core.settings import get_settings
+    from core.base import get_settings, make_engine
+    from core.messaging import Outcome, SendResult
+    from core.sending import Claim, Dispatcher, Sent, claim_next
 
     out = workdir / "sends1.json"
     server, port = start_server(1, 0.0, out)

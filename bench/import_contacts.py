@@ -26,11 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from core import accounts  # noqa: E402
-from core.access import Actor  # noqa: E402
-from core.contacts_import import import_contacts  # noqa: E402
-from core.db import make_engine  # noqa: E402
+from core import people  # noqa: E402
+from core.base import make_engine  # noqa: E402
+from core.contacts import import_contacts  # noqa: E402
 from core.models import Base, Contact  # noqa: E402
+from core.people import Actor  # noqa: E402
 
 TARGET_ROWS_PER_SECOND = 50_000
 TARGET_PEAK_BYTES = 1024**3
@@ -167,7 +167,7 @@ def main() -> int:
         engine = make_engine(url)
         Base.metadata.create_all(engine)
         with Session(engine, expire_on_commit=False) as session:
-            account = accounts.create_account(session, "Bench", default_country="BR")
+            account = people.create_account(session, "Bench", default_country="BR")
             session.commit()
             actor = Actor.system(account.id, "bench")
             rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

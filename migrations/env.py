@@ -4,9 +4,8 @@ from logging.config import fileConfig
 
 from alembic import context
 
-from core.db import make_engine
+from core.base import get_settings, make_engine
 from core.models import Base
-from core.settings import get_settings
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logging", True):

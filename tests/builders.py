@@ -8,15 +8,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import accounts
-from core.access import Actor
+from core import people
 from core.models import Account, Contact, Label, Role
+from core.people import Actor
 
 _sequence = count(1)
 
 
 def make_account(session: Session, name: str = "Shop", **fields: Any) -> Account:
-    account = accounts.create_account(session, name, fields.pop("timezone", "UTC"))
+    account = people.create_account(session, name, fields.pop("timezone", "UTC"))
     for key, value in fields.items():
         setattr(account, key, value)
     session.flush()
@@ -28,7 +28,7 @@ def make_actor(
 ) -> Actor:
     role = Role(role)
     username = username or f"{role}{next(_sequence)}"
-    user = accounts.create_user(session, username, "correct horse battery", account.id, role)
+    user = people.create_user(session, username, "correct horse battery", account.id, role)
     session.flush()
     return Actor(user.id, account.id, role, username)
 
@@ -74,7 +74,7 @@ def make_api_token(session: Session, actor: Actor) -> str:
 
     user = session.get(User, actor.user_id)
     assert user is not None
-    return accounts.create_api_token(session, user, "test")
+    return people.create_api_token(session, user, "test")
 
 
 def make_sender_instance(
@@ -88,7 +88,7 @@ def make_sender_instance(
 ):  # -> SenderInstance
     """A sender instance with an encrypted token and webhook secret, inserted as a row."""
     from core.models import SenderInstance
-    from core.security import encrypt_secret
+    from core.people import encrypt_secret
 
     name = name or f"number-{next(_sequence)}"
     fields.setdefault("base_url", "http://127.0.0.1:9")

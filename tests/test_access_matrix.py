@@ -7,96 +7,92 @@ still fail for another reason, e.g. NotFound for a made-up id). A new action in 
 
 from __future__ import annotations
 
-import importlib
 import io
 from collections.abc import Callable
 
 import pytest
 from sqlalchemy.orm import Session
 
-from core.access import ALLOWED, Actor
-from core.errors import DomainError, PermissionDenied
+from core import campaigns, contacts, instances, notifications, people, tracking
+from core.base import DomainError, PermissionDenied
 from core.models import Role
+from core.people import ALLOWED, Actor
 from tests.builders import make_actor
 
 MISSING = 999_999
-
-
-def svc(name: str):  # type: ignore[no-untyped-def]
-    return importlib.import_module(f"core.{name}")
 
 
 Probe = Callable[[Session, Actor], object]
 
 PROBES: dict[str, list[Probe]] = {
     "contacts.read": [
-        lambda s, a: svc("contacts").list_contacts(s, a),
-        lambda s, a: svc("contacts").get_contact(s, a, MISSING),
+        lambda s, a: contacts.list_contacts(s, a),
+        lambda s, a: contacts.get_contact(s, a, MISSING),
     ],
     "contacts.write": [
-        lambda s, a: svc("contacts").create_contact(s, a, "+5511988887777", "Zé"),
-        lambda s, a: svc("contacts").delete_contact(s, a, MISSING),
-        lambda s, a: svc("contacts").set_opted_out(s, a, MISSING, True),
+        lambda s, a: contacts.create_contact(s, a, "+5511988887777", "Zé"),
+        lambda s, a: contacts.delete_contact(s, a, MISSING),
+        lambda s, a: contacts.set_opted_out(s, a, MISSING, True),
     ],
     "contacts.import": [
-        lambda s, a: svc("contacts_import").import_contacts(
+        lambda s, a: contacts.import_contacts(
             s, a, io.BytesIO(b"phone,name\n+5511988886666,Ana\n"), "contacts.csv"
         ),
     ],
     "campaigns.read": [
-        lambda s, a: svc("campaigns").list_campaigns(s, a),
-        lambda s, a: svc("campaigns").get(s, a, MISSING),
+        lambda s, a: campaigns.list_campaigns(s, a),
+        lambda s, a: campaigns.get(s, a, MISSING),
     ],
     "campaigns.write": [
-        lambda s, a: svc("campaigns").create(
+        lambda s, a: campaigns.create(
             s, a, {"title": "Hi", "message": "Hello", "audience": {}, "status": "draft"}
         ),
-        lambda s, a: svc("campaigns").delete(s, a, MISSING),
+        lambda s, a: campaigns.delete(s, a, MISSING),
     ],
     "campaigns.trigger": [
-        lambda s, a: svc("campaigns").trigger(s, a, MISSING),
-        lambda s, a: svc("campaigns").pause(s, a, MISSING),
-        lambda s, a: svc("campaigns").retry_failed(s, a, MISSING),
+        lambda s, a: campaigns.trigger(s, a, MISSING),
+        lambda s, a: campaigns.pause(s, a, MISSING),
+        lambda s, a: campaigns.retry_failed(s, a, MISSING),
     ],
     "campaigns.test_send": [
-        lambda s, a: svc("campaigns").send_test(s, a, MISSING, ["+5511988885555"]),
+        lambda s, a: campaigns.send_test(s, a, MISSING, ["+5511988885555"]),
     ],
     "instances.read": [
-        lambda s, a: svc("instances").list_instances(s, a),
-        lambda s, a: svc("instances").get_instance(s, a, MISSING),
+        lambda s, a: instances.list_instances(s, a),
+        lambda s, a: instances.get_instance(s, a, MISSING),
     ],
     "instances.write": [
-        lambda s, a: svc("instances").create_instance(s, a, {}),
-        lambda s, a: svc("instances").delete_instance(s, a, MISSING),
-        lambda s, a: svc("instances").reset_circuit(s, a, MISSING),
+        lambda s, a: instances.create_instance(s, a, {}),
+        lambda s, a: instances.delete_instance(s, a, MISSING),
+        lambda s, a: instances.reset_circuit(s, a, MISSING),
     ],
-    "stats.read": [lambda s, a: svc("stats").campaigns_by_status(s, a)],
+    "stats.read": [lambda s, a: tracking.campaigns_by_status(s, a)],
     "notifications.read": [
-        lambda s, a: svc("notifications").list_notifications(s, a),
-        lambda s, a: svc("notifications").unread_count(s, a),
+        lambda s, a: notifications.list_notifications(s, a),
+        lambda s, a: notifications.unread_count(s, a),
     ],
     "users.manage": [
-        lambda s, a: svc("users").list_users(s, a),
-        lambda s, a: svc("users").invite_user(s, a, "newcomer", "viewer"),
-        lambda s, a: svc("users").change_role(s, a, MISSING, "viewer"),
-        lambda s, a: svc("users").deactivate_user(s, a, MISSING),
-        lambda s, a: svc("users").reset_password(s, a, MISSING),
-        lambda s, a: svc("accounts").create_user(
+        lambda s, a: people.list_users(s, a),
+        lambda s, a: people.invite_user(s, a, "newcomer", "viewer"),
+        lambda s, a: people.change_role(s, a, MISSING, "viewer"),
+        lambda s, a: people.deactivate_user(s, a, MISSING),
+        lambda s, a: people.reset_password(s, a, MISSING),
+        lambda s, a: people.create_user(
             s, "another", "long enough password", a.account_id, "viewer", actor=a
         ),
     ],
     "tokens.manage": [
-        lambda s, a: svc("users").list_tokens(s, a),
-        lambda s, a: svc("users").create_token(s, a, "script"),
-        lambda s, a: svc("users").revoke_token(s, a, MISSING),
+        lambda s, a: people.list_tokens(s, a),
+        lambda s, a: people.create_token(s, a, "script"),
+        lambda s, a: people.revoke_token(s, a, MISSING),
     ],
     "settings.manage": [
-        lambda s, a: svc("users").account_settings(s, a),
-        lambda s, a: svc("users").update_account_settings(s, a, {"name": "Renamed"}),
+        lambda s, a: people.account_settings(s, a),
+        lambda s, a: people.update_account_settings(s, a, {"name": "Renamed"}),
     ],
     "audit.read": [
-        lambda s, a: svc("audit").list_entries(s, a),
-        lambda s, a: svc("audit").filter_choices(s, a),
+        lambda s, a: people.list_audit_entries(s, a),
+        lambda s, a: people.audit_filter_choices(s, a),
     ],
 }
 

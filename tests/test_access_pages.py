@@ -10,9 +10,8 @@ import pytest
 from sqlalchemy import select, update
 from streamlit.testing.v1 import AppTest
 
-from core import auth
-from core.access import Actor
-from core.clock import utcnow
+from core import people
+from core.base import utcnow
 from core.models import (
     Account,
     ApiToken,
@@ -22,7 +21,7 @@ from core.models import (
     User,
     UserSession,
 )
-from core.security import token_digest, verify_password
+from core.people import Actor, token_digest, verify_password
 from tests.builders import make_account, make_actor
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,7 +52,7 @@ def app_as(session, username: str) -> AppTest:
     AppTest shows what app.py draws around the page (the sidebar: logout, account switcher) only
     on a test's first run, so tests that click those start from a logged-in session like this.
     """
-    _user, token = auth.login(session, username, PASSWORD)
+    _user, token = people.login(session, username, PASSWORD)
     session.commit()
     at = app()
     at.session_state["session_token"] = token
@@ -140,7 +139,7 @@ def test_a_wrong_password_is_refused_with_a_message(session, admin):
 
 def test_a_locked_user_is_told_to_wait(session, admin, monkeypatch):
     monkeypatch.setenv("LOGIN_MAX_FAILURES", "2")
-    from core.settings import reset_settings_cache
+    from core.base import reset_settings_cache
 
     reset_settings_cache()
     at = log_in(app(), "ana", "nope nope nope")
@@ -187,9 +186,9 @@ def test_a_deactivated_user_is_thrown_out_on_the_next_click(session, admin, mana
     at = log_in(app(), "bruno", PASSWORD)
     assert at.session_state["actor"] == manager
 
-    from core import users
+    from core import people
 
-    users.deactivate_user(session, admin, manager.user_id)
+    people.deactivate_user(session, admin, manager.user_id)
     session.commit()
     at.run()
 
@@ -200,9 +199,9 @@ def test_a_role_change_applies_on_the_next_click(session, admin, manager):
     at = log_in(app(), "bruno", PASSWORD)
     assert "users.py" not in reachable(at)
 
-    from core import users
+    from core import people
 
-    users.change_role(session, admin, manager.user_id, "admin")
+    people.change_role(session, admin, manager.user_id, "admin")
     session.commit()
     at.run()
 
@@ -211,9 +210,9 @@ def test_a_role_change_applies_on_the_next_click(session, admin, manager):
 
 
 def test_a_new_user_must_choose_a_password_before_anything_else(session, account, admin):
-    from core import users
+    from core import people
 
-    _user, one_time = users.invite_user(session, admin, "dora", "manager")
+    _user, one_time = people.invite_user(session, admin, "dora", "manager")
     session.commit()
 
     at = log_in(app(), "dora", one_time)
@@ -372,9 +371,9 @@ def test_the_account_settings_page_saves_and_reports_bad_fields(session, account
 
 
 def test_the_audit_log_page_lists_and_filters(session, admin, manager):
-    from core import users
+    from core import people
 
-    users.change_role(session, admin, manager.user_id, "viewer")
+    people.change_role(session, admin, manager.user_id, "viewer")
     session.commit()
     at = page("audit_log.py", admin).run()
     assert set(at.dataframe[0].value["Action"]) == {"user.create", "user.role_changed"}

@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from core import accounts, audit, campaigns, contacts, instances, notifications, users
-from core.errors import NotFound
+from core import campaigns, contacts, instances, notifications, people
+from core.base import NotFound
 from core.models import Campaign, Membership, Notification, SenderInstance
-from core.security import encrypt_secret
+from core.people import _accounts as accounts
+from core.people import _users as users
+from core.people import encrypt_secret
 from tests.builders import make_account, make_actor, make_contact
 
 
@@ -78,7 +80,7 @@ def test_an_admin_of_a_reaches_no_user_token_setting_or_audit_entry_of_b(session
 
     assert {row.username for row in users.list_users(session, admin)} == {"ana"}
     assert users.list_tokens(session, admin) == []
-    entries, _total = audit.list_entries(session, admin)
+    entries, _total = people.list_audit_entries(session, admin)
     assert all(entry.account_id == admin.account_id for entry in entries)
     assert users.account_settings(session, admin).name == "Loja da Ana"
     users.update_account_settings(session, admin, {"name": "Renamed A"})
@@ -124,7 +126,7 @@ def test_the_cli_acts_only_where_told(engine, session, admin, other, capsys):
         main(["add-member", "ana", "--account", str(other["account"].id), "--role", "viewer"]) == 0
     )
     session.expire_all()
-    logged = audit.list_entries(session, other["admin"])[0]
+    logged = people.list_audit_entries(session, other["admin"])[0]
     assert [(e.action, e.actor) for e in logged][0] == ("user.membership_added", "cli")
     session.commit()
     assert main(["create-token", "nobody-here"]) == 2

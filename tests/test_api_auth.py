@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from core.clock import utcnow
+from core.base import utcnow
 from core.models import ApiToken, User
-from core.security import token_digest
+from core.people import token_digest
 from tests.builders import make_account, make_actor, make_api_token
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from core.clock import utcnow
+from core.base import utcnow
 from tests.builders import (
     make_account,
     make_actor,

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 import api_service
 from api.app import create_app
-from core.errors import Conflict
+from core.base import Conflict
 from tests.worker_harness import ROOT, free_port
 
 
@@ -57,7 +57,7 @@ def test_unknown_routes_are_json_404(engine):
 
 
 def test_host_and_port_default_to_the_settings(monkeypatch):
-    from core.settings import reset_settings_cache
+    from core.base import reset_settings_cache
 
     monkeypatch.setenv("API_HOST", "0.0.0.0")
     monkeypatch.setenv("API_PORT", "9123")

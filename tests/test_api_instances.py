@@ -15,7 +15,7 @@ import pytest
 import uvicorn
 
 from api.app import create_app
-from core.settings import reset_settings_cache
+from core.base import reset_settings_cache
 from tests import evolution_payloads as evo
 from tests.builders import make_account, make_api_token, make_sender_instance
 from tests.worker_harness import free_port
@@ -110,7 +110,7 @@ def test_patch_without_token_keeps_it_and_delete_is_204(client, session, account
     patched = client.patch(url, json={"name": "Renamed", "token": ""}, headers=headers["admin"])
     assert patched.status_code == 200 and patched.json()["name"] == "Renamed"
     from core.models import SenderInstance
-    from core.security import decrypt_secret
+    from core.people import decrypt_secret
 
     row = session.get(SenderInstance, created["id"])
     assert decrypt_secret(row.token_encrypted) == TOKEN

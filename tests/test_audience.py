@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.orm import Session
 
-from core import audience
-from core.clock import utcnow
-from core.errors import ValidationError
+from core import campaigns
+from core.base import ValidationError, utcnow
 from core.models import Account, WhatsAppStatus
 from tests.builders import make_account, make_contact
 
@@ -38,7 +37,7 @@ def people(session: Session, account: Account) -> dict[str, int]:
 
 
 def ids_of(session: Session, account: Account, criteria: dict) -> set[int]:
-    return set(audience.resolve(session, account.id, criteria)["id"].tolist())
+    return set(campaigns.resolve_audience(session, account.id, criteria)["id"].tolist())
 
 
 def names(people: dict[str, int], *wanted: str) -> set[int]:
@@ -83,7 +82,7 @@ def test_exclude_labels_removes_contacts(session, account, people):
 
 def test_exclude_labels_alone_is_not_an_audience(session, account, people):
     with pytest.raises(ValidationError) as error:
-        audience.resolve(session, account.id, {"exclude_labels": ["vip"]})
+        campaigns.resolve_audience(session, account.id, {"exclude_labels": ["vip"]})
     assert error.value.field == "audience"
 
 
@@ -121,7 +120,7 @@ def test_opted_out_and_not_on_whatsapp_are_left_out(session, account, people):
     session.commit()
     criteria = {"labels": ["vip", "customer"]}
     assert ids_of(session, account, criteria) == names(people, "bia")
-    result = audience.preview(session, account.id, criteria)
+    result = campaigns.preview_audience(session, account.id, criteria)
     assert result.count == 1
     assert result.excluded == 2
 
@@ -137,8 +136,8 @@ def test_other_accounts_contacts_never_appear(session, account, people):
 
 def test_preview_counts_and_samples_the_same_contacts_resolve_gives(session, account, people):
     criteria = {"labels": ["vip", "customer"]}
-    result = audience.preview(session, account.id, criteria, sample=2)
-    frame = audience.resolve(session, account.id, criteria)
+    result = campaigns.preview_audience(session, account.id, criteria, sample=2)
+    frame = campaigns.resolve_audience(session, account.id, criteria)
     assert result.count == len(frame) == 3
     assert [row["id"] for row in result.sample] == frame["id"].tolist()[:2]
     first = result.sample[0]
@@ -151,26 +150,26 @@ def test_cache_sees_changes_made_after_it_was_loaded(session, account, people):
     from core.models import Contact
 
     criteria = {"labels": ["lead"]}
-    assert audience.preview(session, account.id, criteria).count == 1
+    assert campaigns.preview_audience(session, account.id, criteria).count == 1
     make_contact(session, account, name="Fábio", labels=["lead"])
     session.commit()
-    assert audience.preview(session, account.id, criteria).count == 2
+    assert campaigns.preview_audience(session, account.id, criteria).count == 2
     duda = session.get(Contact, people["duda"])
     duda.opted_out_at = utcnow()
     duda.updated_at = utcnow()
     session.commit()
-    assert audience.preview(session, account.id, criteria).count == 1
+    assert campaigns.preview_audience(session, account.id, criteria).count == 1
     session.delete(session.get(Contact, people["bia"]))
     session.commit()
-    assert audience.preview(session, account.id, {"labels": ["customer"]}).count == 1
+    assert campaigns.preview_audience(session, account.id, {"labels": ["customer"]}).count == 1
 
 
 def test_attribute_keys_are_the_ones_contacts_use(session, account, people):
-    assert audience.attribute_keys(session, account.id) == ["age", "city", "plan"]
+    assert campaigns.audience_attribute_keys(session, account.id) == ["age", "city", "plan"]
 
 
 def test_empty_account_gives_an_empty_audience(session, account):
-    assert audience.preview(session, account.id, {"labels": ["vip"]}).count == 0
+    assert campaigns.preview_audience(session, account.id, {"labels": ["vip"]}).count == 0
 
 
 @pytest.mark.parametrize(
@@ -195,13 +194,13 @@ def test_empty_account_gives_an_empty_audience(session, account):
 )
 def test_bad_criteria_name_the_key(criteria, field):
     with pytest.raises(ValidationError) as error:
-        audience.validate_criteria(criteria)
+        campaigns.validate_audience(criteria)
     assert error.value.field == field
     assert error.value.message
 
 
 def test_validate_normalises(session):
-    assert audience.validate_criteria(
+    assert campaigns.validate_audience(
         {
             "contact_ids": ["3", 1, 3],
             "labels": ["VIP", "vip "],

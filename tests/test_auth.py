@@ -7,38 +7,36 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from core import auth, security
-from core.accounts import create_user
-from core.clock import utcnow
-from core.errors import ValidationError
+from core import people
+from core.base import ValidationError, reset_settings_cache, utcnow
 from core.models import AuditLog, User, UserSession
-from core.settings import reset_settings_cache
+from core.people import create_user
 
 PASSWORD = "correct horse battery"
 
 
 def test_passwords_are_stored_as_argon2_hashes_that_verify_only_the_right_password():
-    stored = security.hash_password(PASSWORD)
+    stored = people.hash_password(PASSWORD)
 
     assert stored.startswith("$argon2id$")
     assert PASSWORD not in stored
-    assert security.verify_password(stored, PASSWORD)
-    assert not security.verify_password(stored, PASSWORD + " ")
-    assert not security.verify_password(stored, "")
-    assert not security.verify_password(None, PASSWORD)
-    assert not security.verify_password("not-a-hash", PASSWORD)
-    assert security.hash_password(PASSWORD) != stored  # salted
+    assert people.verify_password(stored, PASSWORD)
+    assert not people.verify_password(stored, PASSWORD + " ")
+    assert not people.verify_password(stored, "")
+    assert not people.verify_password(None, PASSWORD)
+    assert not people.verify_password("not-a-hash", PASSWORD)
+    assert people.hash_password(PASSWORD) != stored  # salted
 
 
 def test_login_with_the_right_password_starts_a_session_stored_only_as_a_digest(session, admin):
-    user, token = auth.login(session, "ana", PASSWORD)
+    user, token = people.login(session, "ana", PASSWORD)
     session.commit()
 
     assert user.id == admin.user_id
     stored = session.scalars(select(UserSession.token_hash)).all()
-    assert stored == [security.token_digest(token)]
+    assert stored == [people.token_digest(token)]
     assert token not in stored
-    assert auth.user_for_session(session, token).id == admin.user_id
+    assert people.user_for_session(session, token).id == admin.user_id
     assert user.last_login_at is not None
 
 
@@ -47,8 +45,8 @@ def test_login_with_the_right_password_starts_a_session_stored_only_as_a_digest(
     [("ana", "wrong password!"), ("nobody", PASSWORD), ("", ""), ("ANA", PASSWORD)],
 )
 def test_wrong_credentials_are_refused_with_one_message(session, admin, username, password):
-    with pytest.raises(auth.LoginFailed, match="wrong username or password"):
-        auth.login(session, username, password)
+    with pytest.raises(people.LoginFailed, match="wrong username or password"):
+        people.login(session, username, password)
     assert session.scalar(select(UserSession.id)) is None
 
 
@@ -56,8 +54,8 @@ def test_a_deactivated_user_cannot_log_in_even_with_the_right_password(session, 
     session.get(User, admin.user_id).is_active = False
     session.commit()
 
-    with pytest.raises(auth.LoginFailed):
-        auth.login(session, "ana", PASSWORD)
+    with pytest.raises(people.LoginFailed):
+        people.login(session, "ana", PASSWORD)
 
 
 def test_repeated_failures_lock_the_user_out_even_for_the_right_password(
@@ -69,17 +67,17 @@ def test_repeated_failures_lock_the_user_out_even_for_the_right_password(
     now = utcnow()
 
     for _ in range(2):
-        with pytest.raises(auth.LoginFailed):
-            auth.login(session, "ana", "guess guess guess", now)
-    auth.login(session, "ana", PASSWORD, now)  # a success resets the count
+        with pytest.raises(people.LoginFailed):
+            people.login(session, "ana", "guess guess guess", now)
+    people.login(session, "ana", PASSWORD, now)  # a success resets the count
     for _ in range(3):
-        with pytest.raises(auth.LoginFailed):
-            auth.login(session, "ana", "guess guess guess", now)
+        with pytest.raises(people.LoginFailed):
+            people.login(session, "ana", "guess guess guess", now)
     session.commit()
 
-    with pytest.raises(auth.AccountLocked):
-        auth.login(session, "ana", PASSWORD, now + timedelta(minutes=14))
-    user, _token = auth.login(session, "ana", PASSWORD, now + timedelta(minutes=15, seconds=1))
+    with pytest.raises(people.AccountLocked):
+        people.login(session, "ana", PASSWORD, now + timedelta(minutes=14))
+    user, _token = people.login(session, "ana", PASSWORD, now + timedelta(minutes=15, seconds=1))
     assert user.failed_logins == 0 and user.locked_until is None
     locked = session.scalars(select(AuditLog).where(AuditLog.action == "user.locked")).all()
     assert [(entry.object_id, entry.account_id) for entry in locked] == [
@@ -91,65 +89,65 @@ def test_failures_below_the_limit_do_not_lock(session, admin, monkeypatch):
     monkeypatch.setenv("LOGIN_MAX_FAILURES", "5")
     reset_settings_cache()
     for _ in range(4):
-        with pytest.raises(auth.LoginFailed):
-            auth.login(session, "ana", "guess guess guess")
+        with pytest.raises(people.LoginFailed):
+            people.login(session, "ana", "guess guess guess")
 
-    auth.login(session, "ana", PASSWORD)
+    people.login(session, "ana", PASSWORD)
 
 
 def test_sessions_expire_after_the_configured_time(session, admin, monkeypatch):
     monkeypatch.setenv("SESSION_TTL_MINUTES", "30")
     reset_settings_cache()
     now = utcnow()
-    _user, token = auth.login(session, "ana", PASSWORD, now)
+    _user, token = people.login(session, "ana", PASSWORD, now)
     session.commit()
 
-    assert auth.user_for_session(session, token, now + timedelta(minutes=29)) is not None
-    assert auth.user_for_session(session, token, now + timedelta(minutes=30)) is None
+    assert people.user_for_session(session, token, now + timedelta(minutes=29)) is not None
+    assert people.user_for_session(session, token, now + timedelta(minutes=30)) is None
     assert session.scalar(select(UserSession.id)) is None  # the dead session is gone
 
 
 def test_logout_ends_only_that_session(session, admin):
-    _u, first = auth.login(session, "ana", PASSWORD)
-    _u, second = auth.login(session, "ana", PASSWORD)
+    _u, first = people.login(session, "ana", PASSWORD)
+    _u, second = people.login(session, "ana", PASSWORD)
 
-    auth.logout(session, first)
+    people.logout(session, first)
 
-    assert auth.user_for_session(session, first) is None
-    assert auth.user_for_session(session, second) is not None
-    assert auth.user_for_session(session, "wac_made-up") is None
-    assert auth.user_for_session(session, None) is None
+    assert people.user_for_session(session, first) is None
+    assert people.user_for_session(session, second) is not None
+    assert people.user_for_session(session, "wac_made-up") is None
+    assert people.user_for_session(session, None) is None
 
 
 def test_a_new_user_must_change_the_one_time_password_before_anything_else(session, account):
     create_user(
         session, "dora", "one-time-pass-123", account.id, "manager", must_change_password=True
     )
-    _user, token = auth.login(session, "dora", "one-time-pass-123")
-    assert auth.session_context(session, token).must_change_password
+    _user, token = people.login(session, "dora", "one-time-pass-123")
+    assert people.session_context(session, token).must_change_password
 
     with pytest.raises(ValidationError, match="different"):
-        auth.change_password(session, _user.id, "one-time-pass-123", "one-time-pass-123", token)
+        people.change_password(session, _user.id, "one-time-pass-123", "one-time-pass-123", token)
     with pytest.raises(ValidationError, match="at least 10"):
-        auth.change_password(session, _user.id, "one-time-pass-123", "short", token)
+        people.change_password(session, _user.id, "one-time-pass-123", "short", token)
     with pytest.raises(ValidationError, match="current password is wrong"):
-        auth.change_password(session, _user.id, "not it at all", "a brand new secret", token)
-    auth.change_password(session, _user.id, "one-time-pass-123", "a brand new secret", token)
+        people.change_password(session, _user.id, "not it at all", "a brand new secret", token)
+    people.change_password(session, _user.id, "one-time-pass-123", "a brand new secret", token)
 
-    assert not auth.session_context(session, token).must_change_password
-    with pytest.raises(auth.LoginFailed):
-        auth.login(session, "dora", "one-time-pass-123")
-    auth.login(session, "dora", "a brand new secret")
+    assert not people.session_context(session, token).must_change_password
+    with pytest.raises(people.LoginFailed):
+        people.login(session, "dora", "one-time-pass-123")
+    people.login(session, "dora", "a brand new secret")
 
 
 def test_changing_the_password_ends_the_other_sessions(session, admin):
-    _u, here = auth.login(session, "ana", PASSWORD)
-    _u, elsewhere = auth.login(session, "ana", PASSWORD)
+    _u, here = people.login(session, "ana", PASSWORD)
+    _u, elsewhere = people.login(session, "ana", PASSWORD)
 
-    auth.change_password(session, admin.user_id, PASSWORD, "another good password", here)
+    people.change_password(session, admin.user_id, PASSWORD, "another good password", here)
 
-    assert auth.user_for_session(session, here) is not None
-    assert auth.user_for_session(session, elsewhere) is None
+    assert people.user_for_session(session, here) is not None
+    assert people.user_for_session(session, elsewhere) is None
     changed = session.scalar(select(AuditLog).where(AuditLog.action == "user.password_changed"))
     assert changed.object_id == str(admin.user_id)
 
@@ -157,14 +155,14 @@ def test_changing_the_password_ends_the_other_sessions(session, admin):
 def test_sso_maps_a_known_email_to_its_user_and_refuses_unknown_ones(session, account):
     create_user(session, "eva", None, account.id, "viewer", email="Eva@Example.com")
 
-    user, token = auth.login_sso(session, "eva@EXAMPLE.com")
+    user, token = people.login_sso(session, "eva@EXAMPLE.com")
     assert user.username == "eva"
-    assert auth.user_for_session(session, token).id == user.id
+    assert people.user_for_session(session, token).id == user.id
 
-    with pytest.raises(auth.LoginFailed, match="no active user"):
-        auth.login_sso(session, "stranger@example.com")
-    with pytest.raises(auth.LoginFailed):
-        auth.login_sso(session, "")
+    with pytest.raises(people.LoginFailed, match="no active user"):
+        people.login_sso(session, "stranger@example.com")
+    with pytest.raises(people.LoginFailed):
+        people.login_sso(session, "")
     assert session.scalar(select(User).where(User.email == "stranger@example.com")) is None
 
 
@@ -172,15 +170,15 @@ def test_sso_refuses_a_deactivated_user(session, account):
     user = create_user(session, "eva", None, account.id, "viewer", email="eva@example.com")
     user.is_active = False
 
-    with pytest.raises(auth.LoginFailed):
-        auth.login_sso(session, "eva@example.com")
+    with pytest.raises(people.LoginFailed):
+        people.login_sso(session, "eva@example.com")
 
 
 def test_a_user_without_password_cannot_log_in_with_a_password(session, account):
     create_user(session, "eva", None, account.id, "viewer", email="eva@example.com")
 
-    with pytest.raises(auth.LoginFailed):
-        auth.login(session, "eva", "")
+    with pytest.raises(people.LoginFailed):
+        people.login(session, "eva", "")
 
 
 def test_session_context_follows_the_chosen_account_and_the_current_role(session, admin):
@@ -189,17 +187,19 @@ def test_session_context_follows_the_chosen_account_and_the_current_role(session
 
     other = make_account(session, "Second client")
     session.add(Membership(user_id=admin.user_id, account_id=other.id, role="viewer"))
-    _u, token = auth.login(session, "ana", PASSWORD)
+    _u, token = people.login(session, "ana", PASSWORD)
 
-    first = auth.session_context(session, token)
-    chosen = auth.session_context(session, token, other.id)
+    first = people.session_context(session, token)
+    chosen = people.session_context(session, token, other.id)
     assert {c.account_id for c in first.accounts} == {admin.account_id, other.id}
     assert (chosen.actor.account_id, chosen.actor.role) == (other.id, "viewer")
-    assert auth.session_context(session, token, 999_999).actor.account_id == first.actor.account_id
+    assert (
+        people.session_context(session, token, 999_999).actor.account_id == first.actor.account_id
+    )
 
 
 def test_language_is_saved_on_the_user(session, admin):
-    auth.set_language(session, admin.user_id, "pt_BR")
+    people.set_user_language(session, admin.user_id, "pt_BR")
     assert session.get(User, admin.user_id).language == "pt_BR"
     with pytest.raises(ValidationError):
-        auth.set_language(session, admin.user_id, "fr")
+        people.set_user_language(session, admin.user_id, "fr")

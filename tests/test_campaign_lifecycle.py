@@ -9,10 +9,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core import campaigns
-from core.campaign_estimate import Pace, describe, estimate
-from core.clock import utcnow
-from core.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from core.base import Conflict, NotFound, PermissionDenied, ValidationError, utcnow
+from core.campaigns import Pace, describe_estimate, estimate
+from core.campaigns import _campaigns as campaigns
 from core.models import (
     AuditLog,
     Campaign,
@@ -21,7 +20,7 @@ from core.models import (
     Notification,
     RecipientStatus,
 )
-from core.stats import campaign_counts
+from core.tracking import campaign_counts
 from tests.builders import (
     make_account,
     make_actor,
@@ -494,7 +493,7 @@ def test_estimate_two_numbers_without_windows():
     result = estimate(1240, [Pace(12), Pace(12)], NOW, "UTC")
     assert result.numbers == 2
     assert abs(result.duration.total_seconds() - 1240 / 24 * 60) < 60
-    text = describe(result, "UTC", NOW).replace("\u202f", " ")
+    text = describe_estimate(result, "UTC", NOW).replace("\u202f", " ")
     assert text == "1,240 recipients · 2 numbers at 12/min · about 52 min · ends today 12:51 PM"
 
 
@@ -503,7 +502,7 @@ def test_estimate_waits_for_the_send_window():
     evening = datetime(2026, 3, 2, 23, 0, tzinfo=UTC)
     result = estimate(120, [Pace(60)], evening, "America/Sao_Paulo", (time(9), time(18), None))
     assert result.ends_at == datetime(2026, 3, 3, 12, 2, tzinfo=UTC)  # 09:02 next morning
-    assert "ends tomorrow" in describe(result, "America/Sao_Paulo", evening)
+    assert "ends tomorrow" in describe_estimate(result, "America/Sao_Paulo", evening)
 
 
 def test_estimate_respects_daily_caps_and_weekdays():

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
-from core.access import Actor
 from core.models import Campaign, CampaignRecipient, CampaignStatus
+from core.people import Actor
 from tests.builders import make_contact, make_sender_instance
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +35,7 @@ def recipients_metric(at: AppTest) -> str:
 @pytest.fixture
 def book(session, account):
     """Three VIPs in Rio (one opted out), two customers in Lisboa, one number."""
-    from core.clock import utcnow
+    from core.base import utcnow
 
     make_sender_instance(session, account, "main", rate_per_minute=12)
     for i in range(3):

@@ -12,10 +12,9 @@ import pytest
 from sqlalchemy import create_engine, inspect, select
 from sqlalchemy.orm import Session
 
-from core.accounts import user_for_token
 from core.cli import main
 from core.models import ApiToken, Membership, User
-from core.security import token_digest, verify_password
+from core.people import token_digest, user_for_token, verify_password
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -18,10 +18,8 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core import contacts_import, import_producer, import_writing
-from core.access import Actor
-from core.clock import utcnow
-from core.contacts_import import (
+from core.base import PermissionDenied, ValidationError, session_scope, utcnow
+from core.contacts import (
     BOOLEAN,
     LABELS,
     NAME,
@@ -29,12 +27,14 @@ from core.contacts_import import (
     PHONE,
     SKIP,
     import_contacts,
-    preview,
+    preview_file,
     rejected_csv,
 )
-from core.db import session_scope
-from core.errors import PermissionDenied, ValidationError
+from core.contacts import _import_producer as import_producer
+from core.contacts import _import_writing as import_writing
+from core.contacts import _importer as contacts_import
 from core.models import Account, Contact, ImportBatch, Role
+from core.people import Actor
 from tests.builders import make_account, make_contact
 from tests.worker_harness import ROOT
 
@@ -283,7 +283,7 @@ def test_numbers_of_any_size_and_text_of_any_script_are_stored_exactly(
 def test_preview_suggests_the_mapping_and_shows_first_rows() -> None:
     content = "Nome;Celular;Tags;Cidade\nAna;11 98765-4321;vip;Recife\nBia;21 99876-5432;;Rio\n"
 
-    shown = preview(io.BytesIO(content.encode("cp1252")), rows=1)
+    shown = preview_file(io.BytesIO(content.encode("cp1252")), rows=1)
 
     assert shown.format.delimiter == ";"
     assert shown.format.encoding in ("utf-8", "cp1252")
@@ -628,7 +628,7 @@ _KILLED_IMPORTER = """
 import os, sys, threading, time
 from pathlib import Path
 threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()
-from core import import_producer, import_writing
+from core.contacts import _import_producer as import_producer, _import_writing as import_writing
 from core.cli import main
 import_producer.INTERPRETER_MIN_BYTES = 0
 
@@ -845,7 +845,7 @@ def test_parsing_in_another_process_gives_the_same_import(
     serial = run(session, alone, _sample_file(), processes=0)
 
     interpreters = [args[1:] for args in started]
-    assert interpreters == ([["-m", "core.import_producer"]] if producer == "interpreter" else [])
+    assert interpreters == ([["-m", "core.contacts._import_producer"]] if producer == "interpreter" else [])
 
     def shape(batch: ImportBatch) -> tuple:
         return (

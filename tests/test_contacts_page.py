@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
 
-from core.access import Actor
 from core.models import Account, Contact, ImportBatch
+from core.people import Actor
 from tests.builders import make_contact
 
 ROOT = Path(__file__).resolve().parent.parent

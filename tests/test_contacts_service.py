@@ -10,12 +10,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core import contacts
-from core.access import Actor
-from core.clock import utcnow
-from core.errors import NotFound, PermissionDenied, ValidationError
-from core.models import Account, AuditLog, Contact, Label, contact_labels
-from core.models.enums import WhatsAppStatus
+from core.base import NotFound, PermissionDenied, ValidationError, utcnow
+from core.contacts import _contacts as contacts
+from core.models import Account, AuditLog, Contact, Label, WhatsAppStatus, contact_labels
+from core.people import Actor
 from tests.builders import make_account, make_contact
 
 

@@ -13,8 +13,14 @@ from typing import Any
 import httpx
 import pytest
 
-from core.evolution import EvolutionClient, EvolutionError, normalize_number
-from core.outcome import Outcome, SendResult, classify
+from core.messaging import (
+    EvolutionClient,
+    EvolutionError,
+    Outcome,
+    SendResult,
+    classify,
+    normalize_number,
+)
 from tests import evolution_payloads as payloads
 from tests.fake_evolution import FakeEvolution, FakeInstance, Fault
 from tests.fake_evolution import fake_evolution as fake_evolution  # noqa: F401  (fixture)

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from openpyxl import load_workbook
 
-from core.exports import escape_cell, to_csv, to_xlsx
+from core.base import escape_cell, to_csv, to_xlsx
 
 HEADERS = ["phone", "name", "attempts", "sent_at"]
 DANGEROUS = ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\tTAB", "\rCR", '=HYPERLINK("http://x")']

@@ -6,16 +6,16 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from core import formatting
-from core.formatting import (
+from core import i18n
+from core.i18n import (
     format_date,
     format_datetime,
     format_duration,
     format_number,
     format_percent,
     format_time,
+    set_language,
 )
-from core.i18n import set_language
 
 # 17:05 UTC is 14:05 in São Paulo (UTC-3) and already the next day in Tokyo (UTC+9 -> 02:05).
 # CLDR puts a narrow no-break space (U+202F) before AM/PM.
@@ -79,7 +79,7 @@ def test_durations_name_their_two_largest_units(value, language, expected) -> No
 
 
 def test_missing_values_read_as_a_dash() -> None:
-    assert format_datetime(None, "UTC", "en") == formatting.MISSING
+    assert format_datetime(None, "UTC", "en") == i18n.MISSING
     assert format_date(None) == format_number(None) == format_percent(None) == "—"
     assert format_duration(None) == "—"
 

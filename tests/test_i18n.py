@@ -22,7 +22,6 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import i18n
 from core.cli import i18n as catalogs
 from core.i18n import (
     LANGUAGES,
@@ -33,8 +32,9 @@ from core.i18n import (
     normalize_language,
     set_language,
 )
-from core.i18n_prefs import set_user_language
+from core.i18n import _catalogs as i18n
 from core.models import Role
+from core.people import set_user_language
 from tests.builders import make_actor
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -668,7 +668,7 @@ def _picker_script() -> None:
 def test_the_picker_saves_the_choice_on_the_user_and_the_next_run_uses_it(
     engine, session, account
 ) -> None:
-    from core.i18n_prefs import user_language
+    from core.people import user_language
     from ui.context import ACTOR_KEY
 
     actor = make_actor(session, account, Role.MANAGER, "fabi")
@@ -748,7 +748,7 @@ def test_update_keeps_translations_and_adds_new_strings_untranslated_never_guess
 
 
 def test_status_names_are_translated_and_a_campaigns_pending_differs_from_a_recipients() -> None:
-    from core.models.enums import CampaignStatus, RecipientStatus
+    from core.models import CampaignStatus, RecipientStatus
     from ui.labels import count_label, error_kind_label, role_label, status_label
 
     set_language("es")
@@ -769,8 +769,8 @@ def test_status_names_are_translated_and_a_campaigns_pending_differs_from_a_reci
 
 def test_a_core_error_with_a_constant_message_is_shown_translated() -> None:
     """A domain error raised with a constant message: its msgid is the message itself."""
-    from core.errors import ValidationError
-    from core.phones import normalize_phone
+    from core.base import ValidationError
+    from core.contacts import normalize_phone
 
     with pytest.raises(ValidationError) as raised:
         normalize_phone("   ")
@@ -893,8 +893,8 @@ def test_the_template_scan_catches_messages_built_at_run_time(tmp_path: Path) ->
 def test_a_formatted_error_keeps_its_english_and_is_shown_in_each_language() -> None:
     """The API and logs keep the English; the page shows the same error translated, with the
     user's own data (here a column named like one of our words) left as it is."""
-    from core import contacts_import
-    from core.errors import ValidationError
+    from core.base import ValidationError
+    from core.contacts import _importer as contacts_import
 
     with pytest.raises(ValidationError) as raised:
         contacts_import._check_mapping(
@@ -918,16 +918,17 @@ def test_a_formatted_error_keeps_its_english_and_is_shown_in_each_language() -> 
 
 
 def test_words_of_our_vocabulary_are_translated_with_the_sentence(session, account) -> None:
-    from core import access, campaigns, contacts
-    from core.errors import Conflict, PermissionDenied, ValidationError
+    from core import contacts, people
+    from core.base import Conflict, PermissionDenied, ValidationError
+    from core.campaigns import _campaigns as campaigns
     from tests.builders import make_actor
 
     viewer = make_actor(session, account, Role.VIEWER, "vera")
     with pytest.raises(PermissionDenied) as denied:
-        access.require(viewer, "contacts.write")
+        people.require(viewer, "contacts.write")
     cancel = campaigns._cannot("cancel", "completed", ("pending", "running", "paused"))
     with pytest.raises(ValidationError) as nested:  # the phone's own reason inside the message
-        contacts.create_contact(session, access.Actor.system(account.id), "123")
+        contacts.create_contact(session, people.Actor.system(account.id), "123")
 
     assert str(denied.value) == "the viewer role may not do contacts.write"
     assert (
@@ -951,11 +952,11 @@ def test_words_of_our_vocabulary_are_translated_with_the_sentence(session, accou
 
 
 def test_several_problems_of_a_form_are_each_translated(session, admin) -> None:
-    from core import users
-    from core.errors import ValidationError
+    from core import people
+    from core.base import ValidationError
 
     with pytest.raises(ValidationError) as raised:
-        users.update_account_settings(
+        people.update_account_settings(
             session, admin, {"timezone": "Mars/Base", "confirm_above_recipients": 10**9}
         )
     error = raised.value
@@ -970,10 +971,10 @@ def test_several_problems_of_a_form_are_each_translated(session, admin) -> None:
 
 
 def test_every_word_a_message_may_name_is_in_the_catalogs(template) -> None:
-    from core.access import ALLOWED
     from core.campaigns import TRANSITIONS
-    from core.csv_reading import _NOT_CSV_SIGNATURES
-    from core.models.enums import CampaignStatus, MediaType
+    from core.contacts._csv_reading import _NOT_CSV_SIGNATURES
+    from core.models import CampaignStatus, MediaType
+    from core.people import ALLOWED
 
     ids = {message.id for message in template if message.id}
     words = {
@@ -990,9 +991,8 @@ def test_every_word_a_message_may_name_is_in_the_catalogs(template) -> None:
 def test_a_stored_reason_renders_after_a_round_trip_through_json() -> None:
     import json
 
-    from core.contacts_import import RowRejected
-    from core.errors import ValidationError
-    from core.phones import normalize_phone
+    from core.base import ValidationError
+    from core.contacts import RowRejected, normalize_phone
 
     with pytest.raises(ValidationError) as raised:
         normalize_phone("12 34", None)
@@ -1052,7 +1052,7 @@ def contacts_page(actor, language: str, monkeypatch: pytest.MonkeyPatch) -> AppT
 def test_the_import_report_gives_its_reasons_in_the_readers_language(
     session, manager, language: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from core.contacts_import import recent_batches, rejected_csv
+    from core.contacts import recent_batches, rejected_csv
 
     words = REPORT[language]
     app = contacts_page(manager, language, monkeypatch)

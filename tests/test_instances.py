@@ -10,11 +10,10 @@ import pytest
 from sqlalchemy import select
 
 from core import instances
+from core.base import NotFound, PermissionDenied, ValidationError, reset_settings_cache
 from core.cli import main as cli_main
-from core.errors import NotFound, PermissionDenied, ValidationError
 from core.models import AuditLog, SenderInstance
-from core.security import decrypt_secret
-from core.settings import reset_settings_cache
+from core.people import decrypt_secret
 from tests.builders import make_account, make_actor
 from tests.fake_evolution import FakeEvolution, Fault
 from tests.worker_harness import ROOT

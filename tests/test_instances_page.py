@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import instances
 from core.models import SenderInstance
-from core.security import decrypt_secret
+from core.people import decrypt_secret
 
 ROOT = Path(__file__).resolve().parent.parent
 

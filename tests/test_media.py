@@ -6,14 +6,14 @@ import base64
 
 import pytest
 
-from core import media
-from core.errors import PermissionDenied, ValidationError
+from core import campaigns
+from core.base import PermissionDenied, ValidationError
 
 MB = 1024 * 1024
 
 
 def test_seed_image_by_url(session, account):
-    checked = media.validate(
+    checked = campaigns.validate_multimedia(
         session,
         account.id,
         {"type": "image", "url": "https://cdn.example.com/promo.jpg", "filename": "promo.jpg"},
@@ -27,7 +27,7 @@ def test_seed_image_by_url(session, account):
 
 
 def test_seed_document_by_url_takes_its_name_from_the_url(session, account):
-    checked = media.validate(
+    checked = campaigns.validate_multimedia(
         session, account.id, {"type": "document", "url": "https://x.io/files/price%20list.pdf"}
     )
     assert checked["filename"] == "price list.pdf"
@@ -35,8 +35,8 @@ def test_seed_document_by_url_takes_its_name_from_the_url(session, account):
 
 
 def test_no_media_is_none(session, account):
-    assert media.validate(session, account.id, None) is None
-    assert media.validate(session, account.id, {}) is None
+    assert campaigns.validate_multimedia(session, account.id, None) is None
+    assert campaigns.validate_multimedia(session, account.id, {}) is None
 
 
 @pytest.mark.parametrize(
@@ -62,7 +62,7 @@ def test_no_media_is_none(session, account):
 )
 def test_bad_media_is_refused_naming_the_field(session, account, multimedia, field):
     with pytest.raises(ValidationError) as error:
-        media.validate(session, account.id, multimedia)
+        campaigns.validate_multimedia(session, account.id, multimedia)
     assert error.value.field == field
 
 
@@ -77,31 +77,37 @@ def test_bad_media_is_refused_naming_the_field(session, account, multimedia, fie
 )
 def test_upload_size_limits_per_type(session, manager, kind, filename, limit_mb):
     if limit_mb <= 16:  # storing 100 MB in a test database proves nothing more
-        at_limit = media.store_upload(session, manager, kind, filename, b"\0" * (limit_mb * MB))
+        at_limit = campaigns.store_media(session, manager, kind, filename, b"\0" * (limit_mb * MB))
         assert at_limit.size == limit_mb * MB
     with pytest.raises(ValidationError) as error:
-        media.store_upload(session, manager, kind, "big-" + filename, b"\0" * (limit_mb * MB + 1))
+        campaigns.store_media(
+            session, manager, kind, "big-" + filename, b"\0" * (limit_mb * MB + 1)
+        )
     assert f"allows {limit_mb} MB" in error.value.message
 
 
 def test_uploaded_file_is_sent_as_base64(session, manager, account):
-    stored = media.store_upload(session, manager, "document", "menu.pdf", b"%PDF-1.4 hello")
-    checked = media.validate(session, account.id, {"type": "document", "media_id": stored.id})
+    stored = campaigns.store_media(session, manager, "document", "menu.pdf", b"%PDF-1.4 hello")
+    checked = campaigns.validate_multimedia(
+        session, account.id, {"type": "document", "media_id": stored.id}
+    )
     assert checked == {
         "type": "document",
         "media_id": stored.id,
         "filename": "menu.pdf",
         "mimetype": "application/pdf",
     }
-    sent = media.evolution_media(session, checked)
+    sent = campaigns.evolution_media(session, checked)
     assert sent.mediatype == "document"
     assert base64.b64decode(sent.media) == b"%PDF-1.4 hello"
     assert (sent.file_name, sent.mimetype) == ("menu.pdf", "application/pdf")
 
 
 def test_url_media_goes_as_url(session, account):
-    checked = media.validate(session, account.id, {"type": "video", "url": "https://x.io/v.mp4"})
-    assert media.evolution_media(session, checked) == (
+    checked = campaigns.validate_multimedia(
+        session, account.id, {"type": "video", "url": "https://x.io/v.mp4"}
+    )
+    assert campaigns.evolution_media(session, checked) == (
         "video",
         "https://x.io/v.mp4",
         "v.mp4",
@@ -110,8 +116,8 @@ def test_url_media_goes_as_url(session, account):
 
 
 def test_same_upload_twice_is_stored_once(session, manager):
-    first = media.store_upload(session, manager, "image", "a.jpg", b"jpegbytes")
-    assert media.store_upload(session, manager, "image", "a.jpg", b"jpegbytes").id == first.id
+    first = campaigns.store_media(session, manager, "image", "a.jpg", b"jpegbytes")
+    assert campaigns.store_media(session, manager, "image", "a.jpg", b"jpegbytes").id == first.id
 
 
 def test_another_accounts_upload_is_not_usable(session, manager):
@@ -119,21 +125,23 @@ def test_another_accounts_upload_is_not_usable(session, manager):
 
     other = make_account(session, "Other")
     stranger = make_actor(session, other)
-    stored = media.store_upload(session, stranger, "image", "a.jpg", b"jpegbytes")
+    stored = campaigns.store_media(session, stranger, "image", "a.jpg", b"jpegbytes")
     with pytest.raises(ValidationError):
-        media.validate(session, manager.account_id, {"type": "image", "media_id": stored.id})
+        campaigns.validate_multimedia(
+            session, manager.account_id, {"type": "image", "media_id": stored.id}
+        )
 
 
 def test_upload_needs_a_known_type_and_a_writer(session, manager, viewer):
     with pytest.raises(ValidationError):
-        media.store_upload(session, manager, "image", "photo", b"bytes")
+        campaigns.store_media(session, manager, "image", "photo", b"bytes")
     with pytest.raises(ValidationError):
-        media.store_upload(session, manager, "image", "empty.jpg", b"")
+        campaigns.store_media(session, manager, "image", "empty.jpg", b"")
     with pytest.raises(PermissionDenied):
-        media.store_upload(session, viewer, "image", "a.jpg", b"bytes")
+        campaigns.store_media(session, viewer, "image", "a.jpg", b"bytes")
 
 
 def test_audio_carries_no_caption():
-    assert media.caption_allowed({"type": "image"})
-    assert media.caption_allowed(None)
-    assert not media.caption_allowed({"type": "audio"})
+    assert campaigns.caption_allowed({"type": "image"})
+    assert campaigns.caption_allowed(None)
+    assert not campaigns.caption_allowed({"type": "audio"})

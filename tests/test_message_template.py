@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core import message_template
-from core.errors import ValidationError
+from core import campaigns
+from core.base import ValidationError
 
 ANA = {
     "name": "Ana Maria Souza",
@@ -16,29 +16,29 @@ ANA = {
 
 def test_builtin_variables_render():
     text = "Oi {{first_name}}! {{name}} ({{phone}})"
-    assert message_template.render(text, ANA) == "Oi Ana! Ana Maria Souza (+5511987654321)"
+    assert campaigns.render_message(text, ANA) == "Oi Ana! Ana Maria Souza (+5511987654321)"
 
 
 def test_custom_attributes_render_and_whole_numbers_lose_their_point():
-    assert message_template.render("{{ city }}: {{points}} pts", ANA) == "Lisboa: 120 pts"
+    assert campaigns.render_message("{{ city }}: {{points}} pts", ANA) == "Lisboa: 120 pts"
 
 
 def test_fallback_used_when_value_is_missing_or_empty():
     text = "Hi {{first_name|there}}, see you in {{city|your city}}"
     assert (
-        message_template.render(text, {"name": "", "phone": "+1"})
+        campaigns.render_message(text, {"name": "", "phone": "+1"})
         == "Hi there, see you in your city"
     )
-    assert message_template.render(text, ANA) == "Hi Ana, see you in Lisboa"
+    assert campaigns.render_message(text, ANA) == "Hi Ana, see you in Lisboa"
 
 
 def test_missing_value_without_fallback_renders_nothing():
-    assert message_template.render("Hi {{first_name}}!", {"phone": "+1"}) == "Hi !"
+    assert campaigns.render_message("Hi {{first_name}}!", {"phone": "+1"}) == "Hi !"
 
 
 def test_whatsapp_formatting_passes_through():
     text = "*Promo* _today_ ~only~ ```code``` {single} {{first_name}}"
-    assert message_template.render(text, ANA) == "*Promo* _today_ ~only~ ```code``` {single} Ana"
+    assert campaigns.render_message(text, ANA) == "*Promo* _today_ ~only~ ```code``` {single} Ana"
 
 
 def test_renders_from_model_like_objects():
@@ -47,16 +47,16 @@ def test_renders_from_model_like_objects():
         phone = "+5511900000000"
         custom_attributes = {"city": "Rio"}
 
-    assert message_template.render("{{first_name}} {{city}}", Row()) == "Bia Rio"
+    assert campaigns.render_message("{{first_name}} {{city}}", Row()) == "Bia Rio"
 
 
 def test_variables_lists_names():
-    assert message_template.variables("{{a}} {{ b | x }} {{a}}") == {"a", "b"}
+    assert campaigns.message_variables("{{a}} {{ b | x }} {{a}}") == {"a", "b"}
 
 
 def test_known_variables_validate():
     text = "Hi {{first_name|there}} from {{city}}"
-    assert message_template.validate(text, ["city"]) == text
+    assert campaigns.validate_message(text, ["city"]) == text
 
 
 @pytest.mark.parametrize(
@@ -71,6 +71,6 @@ def test_known_variables_validate():
 )
 def test_bad_templates_are_refused_with_a_reason(text, problem):
     with pytest.raises(ValidationError) as error:
-        message_template.validate(text, ["city"])
+        campaigns.validate_message(text, ["city"])
     assert problem in error.value.message
     assert error.value.field == "message"

@@ -14,8 +14,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
-from core.db import make_engine
-from core.migrations import upgrade_to_head
+from core.base import make_engine, upgrade_to_head
 from core.models import Base
 from tests.database import postgres_schema, require_postgres
 

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from core import notifications, stored_text
-from core.errors import NotFound
+from core import notifications
+from core.base import NotFound, stored_text
 from core.models import Account, Notification
 from tests.builders import make_account
 

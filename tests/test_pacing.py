@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.pacing import (
-    WINDOW,
+from core.instances import (
+    RATE_WINDOW,
     in_send_window,
     max_in_any_window,
     next_send_at,
@@ -37,9 +37,9 @@ def test_the_gap_after_the_last_send_is_60_over_rate_plus_the_extra_delay() -> N
 def test_the_window_rule_holds_even_when_the_gap_is_satisfied() -> None:
     # Three sends bunched 1 s apart (e.g. sent before the rate was lowered to 3/min).
     recent = [T0, T0 + S, T0 + 2 * S]
-    assert next_send_at(recent, 3, T0 + 30 * S) == T0 + WINDOW
+    assert next_send_at(recent, 3, T0 + 30 * S) == T0 + RATE_WINDOW
     # Order of `recent` does not matter.
-    assert next_send_at(list(reversed(recent)), 3, T0 + 30 * S) == T0 + WINDOW
+    assert next_send_at(list(reversed(recent)), 3, T0 + 30 * S) == T0 + RATE_WINDOW
 
 
 def test_back_to_back_sends_never_exceed_the_rate_despite_rounding() -> None:
@@ -47,7 +47,7 @@ def test_back_to_back_sends_never_exceed_the_rate_despite_rounding() -> None:
     # so the gap rule alone would let a twelfth send into the first window.
     sends = schedule(11, [0.0] * 40, [0.0] * 40, T0)
     assert max_in_any_window(sends) == 11
-    assert sends[11] - sends[0] >= WINDOW
+    assert sends[11] - sends[0] >= RATE_WINDOW
 
 
 def test_a_bad_rate_or_negative_delay_is_refused() -> None:
@@ -71,7 +71,7 @@ def schedule(
     sends: list[datetime] = []
     for extra, wait in zip(extra_delays, waits, strict=False):
         now = now + timedelta(seconds=wait)
-        recent = [s for s in sends if s > now - WINDOW]
+        recent = [s for s in sends if s > now - RATE_WINDOW]
         at = next_send_at(recent, rate, now, timedelta(seconds=extra))
         assert at >= now
         sends.append(at)
@@ -120,7 +120,7 @@ def test_a_new_send_never_overfills_the_window_whatever_came_before(
     recent = [T0 + timedelta(seconds=h) for h in history]
     now = T0 + timedelta(seconds=now_offset)
     at = next_send_at(recent, rate, now)
-    in_window = [s for s in recent if at - WINDOW < s <= at]
+    in_window = [s for s in recent if at - RATE_WINDOW < s <= at]
     assert len(in_window) + 1 <= rate
 
 

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.errors import ValidationError
-from core.phones import _fast_e164, normalize_phone, whatsapp_digits
+from core.base import ValidationError
+from core.contacts import normalize_phone, whatsapp_digits
+from core.contacts._phones import _fast_e164
 
 
 @pytest.mark.parametrize(

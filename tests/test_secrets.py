@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from core import security
+from core import people
+from core.base import reset_settings_cache
 from core.cli import main
-from core.key_rotation import rotate_secrets
 from core.models import SenderInstance
-from core.settings import reset_settings_cache
+from core.people import rotate_secrets
 
 EVOLUTION_TOKEN = "B6D711FCDE4D4FD5936544120E713976"
 
@@ -26,8 +26,8 @@ def add_instance(session, account, token=EVOLUTION_TOKEN, webhook_secret="whsec-
         name=f"number-{token[:4]}",
         base_url="http://evolution.local",
         instance_name="shop",
-        token_encrypted=security.encrypt_secret(token),
-        webhook_secret_encrypted=security.encrypt_secret(webhook_secret),
+        token_encrypted=people.encrypt_secret(token),
+        webhook_secret_encrypted=people.encrypt_secret(webhook_secret),
     )
     session.add(instance)
     session.commit()
@@ -36,35 +36,35 @@ def add_instance(session, account, token=EVOLUTION_TOKEN, webhook_secret="whsec-
 
 def test_a_secret_round_trips_and_is_not_stored_in_clear(monkeypatch):
     use_keys(monkeypatch, "key-one")
-    stored = security.encrypt_secret(EVOLUTION_TOKEN)
+    stored = people.encrypt_secret(EVOLUTION_TOKEN)
 
     assert EVOLUTION_TOKEN not in stored
-    assert security.decrypt_secret(stored) == EVOLUTION_TOKEN
-    assert security.encrypt_secret(EVOLUTION_TOKEN) != stored  # a fresh IV each time
+    assert people.decrypt_secret(stored) == EVOLUTION_TOKEN
+    assert people.encrypt_secret(EVOLUTION_TOKEN) != stored  # a fresh IV each time
 
 
 def test_after_rotation_old_secrets_still_read_and_new_ones_use_the_new_key(monkeypatch):
     use_keys(monkeypatch, "key-one")
-    old = security.encrypt_secret(EVOLUTION_TOKEN)
+    old = people.encrypt_secret(EVOLUTION_TOKEN)
 
     use_keys(monkeypatch, "key-two", "key-one")
-    assert security.decrypt_secret(old) == EVOLUTION_TOKEN
-    new = security.encrypt_secret("fresh")
+    assert people.decrypt_secret(old) == EVOLUTION_TOKEN
+    new = people.encrypt_secret("fresh")
 
     use_keys(monkeypatch, "key-two")
-    assert security.decrypt_secret(new) == "fresh"
-    with pytest.raises(security.SecretUnreadable) as caught:
-        security.decrypt_secret(old)
+    assert people.decrypt_secret(new) == "fresh"
+    with pytest.raises(people.SecretUnreadable) as caught:
+        people.decrypt_secret(old)
     assert EVOLUTION_TOKEN not in str(caught.value)
 
 
 def test_a_wrong_key_cannot_read_and_says_so_without_the_secret(monkeypatch):
     use_keys(monkeypatch, "key-one")
-    stored = security.encrypt_secret(EVOLUTION_TOKEN)
+    stored = people.encrypt_secret(EVOLUTION_TOKEN)
     use_keys(monkeypatch, "someone-else")
 
-    with pytest.raises(security.SecretUnreadable, match="SECRET_KEY_PREVIOUS"):
-        security.decrypt_secret(stored)
+    with pytest.raises(people.SecretUnreadable, match="SECRET_KEY_PREVIOUS"):
+        people.decrypt_secret(stored)
 
 
 def test_rotate_secrets_reencrypts_every_instance_secret_under_the_current_key(
@@ -80,8 +80,8 @@ def test_rotate_secrets_reencrypts_every_instance_secret_under_the_current_key(
     assert (report.reencrypted, report.unreadable) == (2, [])
     use_keys(monkeypatch, "key-two")  # the old key can now be dropped
     session.refresh(instance)
-    assert security.decrypt_secret(instance.token_encrypted) == EVOLUTION_TOKEN
-    assert security.decrypt_secret(instance.webhook_secret_encrypted) == "whsec-123456789"
+    assert people.decrypt_secret(instance.token_encrypted) == EVOLUTION_TOKEN
+    assert people.decrypt_secret(instance.webhook_secret_encrypted) == "whsec-123456789"
 
 
 def test_the_rotate_secrets_command_reports_unreadable_secrets_and_keeps_them(
@@ -104,7 +104,7 @@ def test_the_rotate_secrets_command_reports_unreadable_secrets_and_keeps_them(
     session.expire_all()
     assert session.get(SenderInstance, lost.id).token_encrypted == lost_stored
     use_keys(monkeypatch, "key-two")
-    assert security.decrypt_secret(session.get(SenderInstance, readable.id).token_encrypted) == (
+    assert people.decrypt_secret(session.get(SenderInstance, readable.id).token_encrypted) == (
         EVOLUTION_TOKEN
     )
 
@@ -115,10 +115,10 @@ def test_the_rotate_secrets_command_succeeds_on_an_empty_database(engine, capsys
 
 
 def test_mask_shows_at_most_the_last_four_characters():
-    assert security.mask(EVOLUTION_TOKEN) == "••••••••3976"
-    assert security.mask("short") == "••••••••"
-    assert security.mask(None) == ""
-    assert EVOLUTION_TOKEN[:-4] not in security.mask(EVOLUTION_TOKEN)
+    assert people.mask_secret(EVOLUTION_TOKEN) == "••••••••3976"
+    assert people.mask_secret("short") == "••••••••"
+    assert people.mask_secret(None) == ""
+    assert EVOLUTION_TOKEN[:-4] not in people.mask_secret(EVOLUTION_TOKEN)
 
 
 def test_instance_tokens_never_appear_in_the_database_in_clear(session, account, monkeypatch):

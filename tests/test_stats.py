@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import stats
-from core.access import Actor
-from core.errors import NotFound
+from core import tracking
+from core.base import NotFound
 from core.models import Account, CampaignRecipient, Circuit, Role
+from core.people import Actor
 from tests.builders import make_account, make_actor
 from tests.stats_builders import (
     make_campaign,
@@ -98,7 +98,7 @@ def test_progress_and_funnel_match_the_recipient_rows(db, shop, staff):
     make_recipient(db, campaign, "read", is_test=True, sent_at=NOW, read_at=NOW)  # not counted
     db.commit()
 
-    progress = stats.campaign_progress(db, staff, campaign.id, NOW)
+    progress = tracking.campaign_progress(db, staff, campaign.id, NOW)
 
     rows = rows_of(db, [campaign.id])
     by_status = Counter(row.status for row in rows)
@@ -115,7 +115,7 @@ def test_progress_and_funnel_match_the_recipient_rows(db, shop, staff):
         row
         for row in rows
         if (row.last_attempt_at or row.sent_at or row.failed_at or NOW - timedelta(days=1))
-        >= NOW - stats.PACE_WINDOW
+        >= NOW - tracking.PACE_WINDOW
     ]
     assert progress.pace_per_minute == pytest.approx(len(recent) / 10)
     assert progress.eta == timedelta(minutes=progress.remaining / progress.pace_per_minute)
@@ -130,7 +130,7 @@ def test_a_young_campaign_is_paced_over_the_time_it_has_run(db, shop, staff):
         make_recipient(db, campaign, "pending")
     db.commit()
 
-    progress = stats.campaign_progress(db, staff, campaign.id, NOW)
+    progress = tracking.campaign_progress(db, staff, campaign.id, NOW)
 
     assert progress.pace_per_minute == pytest.approx(1.0)  # 2 sends in 2 minutes, not in 10
     assert progress.eta == timedelta(minutes=4)
@@ -144,18 +144,18 @@ def test_time_to_finish_falls_back_to_the_rate_then_to_unknown(db, shop, staff):
         make_recipient(db, campaign, "pending")
     db.commit()
 
-    running = stats.campaign_progress(db, staff, campaign.id, NOW)
+    running = tracking.campaign_progress(db, staff, campaign.id, NOW)
     assert running.rate_per_minute == 12  # the open circuit sends nothing
     assert running.eta == timedelta(minutes=2)
 
     campaign.status = "paused"
     db.commit()
-    assert stats.campaign_progress(db, staff, campaign.id, NOW).eta is None
+    assert tracking.campaign_progress(db, staff, campaign.id, NOW).eta is None
 
     for recipient in campaign_recipients(db, campaign.id):
         recipient.status = "sent"
     db.commit()
-    assert stats.campaign_progress(db, staff, campaign.id, NOW).eta == timedelta(0)
+    assert tracking.campaign_progress(db, staff, campaign.id, NOW).eta == timedelta(0)
 
 
 def campaign_recipients(db: Session, campaign_id: int) -> list[CampaignRecipient]:
@@ -174,7 +174,7 @@ def test_sends_per_minute_match_the_sent_times_and_carry_the_rate(db, shop, staf
     make_recipient(db, campaign, "pending")
     db.commit()
 
-    series = stats.sends_over_time(db, staff, campaign.id)
+    series = tracking.sends_over_time(db, staff, campaign.id)
 
     assert series.bucket_seconds == 60
     assert series.limit_per_bucket == 15
@@ -191,7 +191,7 @@ def test_failures_are_grouped_by_reason_with_counts_and_examples(db, shop, staff
         db, campaign, 200, seed=2, start=NOW - timedelta(hours=2), span=timedelta(hours=1)
     )
 
-    reasons = stats.failure_reasons(db, staff, campaign.id, examples=2)
+    reasons = tracking.failure_reasons(db, staff, campaign.id, examples=2)
 
     rows = [row for row in rows_of(db, [campaign.id]) if row.status in ("failed", "unknown")]
     expected = Counter((row.status, row.error_kind, row.last_error) for row in rows)
@@ -213,19 +213,19 @@ def test_recipient_log_filters_by_status_and_pages(db, shop, staff):
     rows = sorted(rows_of(db, [campaign.id]), key=lambda row: row.id)
     wanted = [row for row in rows if row.status in ("failed", "unknown")]
 
-    first, total = stats.recipient_log(
+    first, total = tracking.recipient_log(
         db, staff, campaign.id, ["failed", "unknown"], page=1, per_page=7
     )
-    second, _ = stats.recipient_log(
+    second, _ = tracking.recipient_log(
         db, staff, campaign.id, ["failed", "unknown"], page=2, per_page=7
     )
 
     assert total == len(wanted)
     assert [row.id for row in first + second] == [row.id for row in wanted[:14]]
     assert all(row.status in ("failed", "unknown") for row in first + second)
-    everyone, total_all = stats.recipient_log(db, staff, campaign.id, page=1, per_page=1000)
+    everyone, total_all = tracking.recipient_log(db, staff, campaign.id, page=1, per_page=1000)
     assert total_all == len(rows) == len(everyone)
-    found, total_found = stats.recipient_log(db, staff, campaign.id, search=rows[5].phone[-9:])
+    found, total_found = tracking.recipient_log(db, staff, campaign.id, search=rows[5].phone[-9:])
     assert total_found == 1 and found[0].id == rows[5].id
 
 
@@ -234,9 +234,9 @@ def test_export_rows_show_local_times(db, shop, staff):
     make_recipient(db, campaign, "sent", phone="+5511999990000", name="=cmd", sent_at=NOW)
     db.commit()
 
-    (row,) = list(stats.recipient_export_rows(db, staff, campaign.id))
+    (row,) = list(tracking.recipient_export_rows(db, staff, campaign.id))
 
-    record = dict(zip(stats.EXPORT_HEADERS, row, strict=True))
+    record = dict(zip(tracking.EXPORT_HEADERS, row, strict=True))
     assert record["phone"] == "+5511999990000" and record["name"] == "=cmd"
     assert record["sent_at"] == datetime(2025, 3, 20, 12, 0, 30)  # São Paulo is UTC-3
 
@@ -246,9 +246,9 @@ def test_another_accounts_campaign_is_not_found(db, shop, staff):
     campaign = make_campaign(db, other)
     db.commit()
     with pytest.raises(NotFound):
-        stats.campaign_progress(db, staff, campaign.id, NOW)
+        tracking.campaign_progress(db, staff, campaign.id, NOW)
     with pytest.raises(NotFound):
-        stats.recipient_log(db, staff, campaign.id)
+        tracking.recipient_log(db, staff, campaign.id)
 
 
 def test_dashboard_numbers_match_the_recipient_rows(db, shop, staff):
@@ -288,8 +288,8 @@ def test_dashboard_numbers_match_the_recipient_rows(db, shop, staff):
         return row.sent_at or row.failed_at or row.last_attempt_at
 
     in_period = [row for row in rows if activity(row) and start <= activity(row) < end]
-    totals = stats.message_totals(db, staff, start, end)
-    assert totals == stats.MessageTotals(
+    totals = tracking.message_totals(db, staff, start, end)
+    assert totals == tracking.MessageTotals(
         sent=sum(row.status in ("sent", "delivered", "read") for row in in_period),
         delivered=sum(row.status in ("delivered", "read") for row in in_period),
         read=sum(row.status == "read" for row in in_period),
@@ -302,7 +302,7 @@ def test_dashboard_numbers_match_the_recipient_rows(db, shop, staff):
     )
 
     zone = ZoneInfo("America/Sao_Paulo")
-    days = stats.messages_over_time(db, staff, start, end)
+    days = tracking.messages_over_time(db, staff, start, end)
     sent_days = Counter(
         row.sent_at.astimezone(zone).date()
         for row in rows
@@ -317,12 +317,12 @@ def test_dashboard_numbers_match_the_recipient_rows(db, shop, staff):
     assert {day.day: day.failed for day in days if day.failed} == failed_days
     assert [day.day for day in days] == sorted(sent_days.keys() | failed_days.keys())
 
-    errors = dict(stats.errors_by_type(db, staff, start, end))
+    errors = dict(tracking.errors_by_type(db, staff, start, end))
     assert errors == Counter(
         row.error_kind for row in in_period if row.status in ("failed", "unknown")
     )
 
-    volume = stats.send_volume(db, staff, start, end)
+    volume = tracking.send_volume(db, staff, start, end)
     sent = [row for row in rows if row.sent_at and start <= row.sent_at < end]
     heat = Counter(
         (row.sent_at.astimezone(zone).weekday(), row.sent_at.astimezone(zone).hour) for row in sent
@@ -336,11 +336,11 @@ def test_dashboard_numbers_match_the_recipient_rows(db, shop, staff):
     assert volume.total == len(sent)
 
     completed = [c for c in campaigns if c.status == "completed" and start <= c.completed_at < end]
-    mean, count = stats.average_execution_time(db, staff, start, end)
+    mean, count = tracking.average_execution_time(db, staff, start, end)
     assert count == len(completed) > 0
     assert mean == sum((c.completed_at - c.started_at for c in completed), timedelta(0)) / count
 
-    assert stats.campaigns_by_status(db, staff) == {
+    assert tracking.campaigns_by_status(db, staff) == {
         "draft": 1,
         "pending": 0,
         "running": 1,
@@ -362,7 +362,7 @@ def test_heat_map_follows_daylight_saving_time(db, staff, shop):
     )  # Sun 11:30
     db.commit()
 
-    volume = stats.send_volume(
+    volume = tracking.send_volume(
         db, staff, datetime(2025, 3, 28, tzinfo=UTC), datetime(2025, 4, 1, tzinfo=UTC)
     )
 
@@ -378,7 +378,7 @@ def test_instance_health_counts_todays_sends_in_the_local_day(db, shop, staff):
         make_send(db, busy, datetime.fromisoformat(at).replace(tzinfo=UTC))
     db.commit()
 
-    health = {item.name: item for item in stats.instance_health(db, staff, NOW)}
+    health = {item.name: item for item in tracking.instance_health(db, staff, NOW)}
 
     assert health["main"].sent_today == 2 and health["main"].daily_cap == 500
     assert health["main"].next_send_at == NOW and health["main"].state == "open"
@@ -390,5 +390,5 @@ def test_time_bucket_floors_fractional_seconds(db, shop, staff):
     campaign = make_campaign(db, shop)
     make_recipient(db, campaign, "sent", sent_at=datetime(2025, 1, 1, 0, 0, 59, 999000, tzinfo=UTC))
     db.commit()
-    series = stats.sends_over_time(db, staff, campaign.id)
+    series = tracking.sends_over_time(db, staff, campaign.id)
     assert series.points == [(datetime(2025, 1, 1, tzinfo=UTC), 1)]

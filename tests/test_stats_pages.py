@@ -12,10 +12,10 @@ from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from core import notifications
-from core.access import Actor
-from core.clock import utcnow
-from core.formatting import format_number, format_percent
+from core.base import utcnow
+from core.i18n import format_number, format_percent
 from core.models import Campaign, CampaignRecipient, Notification
+from core.people import Actor
 from tests.builders import make_account
 from tests.stats_builders import make_campaign, make_instance, make_recipient
 

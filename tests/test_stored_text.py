@@ -16,12 +16,14 @@ import pytest
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from core import campaigns, i18n, notifications, stored_text
+from core import campaigns, notifications
+from core.base import stored_text
 from core.cli import i18n as catalogs
-from core.contacts_import import import_contacts
+from core.contacts import import_contacts
 from core.i18n import LANGUAGES, set_language
+from core.i18n import _catalogs as i18n
 from core.models import Campaign, CampaignStatus, Notification
-from core.outcome_rules import complete_finished, open_circuit
+from core.sending import complete_finished, open_circuit
 from tests.stats_builders import make_campaign, make_instance, make_recipient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -331,7 +333,7 @@ def test_the_campaigns_list_shows_why_it_paused_in_the_readers_language(
 
 @pytest.mark.parametrize("language", TRANSLATED)
 def test_failure_charts_name_the_kind_in_the_readers_language(language):
-    from core.stats import FailureReason
+    from core.tracking import FailureReason
     from ui import charts
     from ui.labels import ERROR_KIND
 

@@ -26,7 +26,7 @@ from core.models import (
     SenderInstance,
     WebhookEventCount,
 )
-from core.webhooks import (
+from core.tracking import (
     handle_delivery,
     is_opt_out,
     normalize_keyword,

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
-from core import pacing
+from core.instances import max_in_any_window
 from core.models import Campaign, CampaignRecipient, SenderInstance
 from tests.fake_evolution import FakeEvolution
 from tests.worker_harness import (
@@ -217,7 +217,7 @@ def test_two_workers_on_postgresql_split_the_instances_without_duplicates(
     gap = 60 / rate
     for instance in instances:
         at_server = [r.at for r in fake_evolution.sends(instance.instance_name)]
-        assert pacing.max_in_any_window(at_server) <= rate
+        assert max_in_any_window(at_server) <= rate
         with Session(pg_engine) as session:
             claims = sorted(
                 session.scalars(

@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from core.clock import utcnow
-from core.dispatch import Dispatcher, Sent
+from core.base import utcnow
 from core.models import Account, Campaign, Notification, SenderInstance
 from core.notifications import notify
+from core.sending import Dispatcher, Sent
 from tests.fake_evolution import FakeEvolution
 from tests.worker_harness import (
     fast_settings,

@@ -10,10 +10,9 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from core.claims import Claim, NotOwner, Wait, claim_next
-from core.clock import utcnow
-from core.dispatch import Dispatcher, Sent
+from core.base import utcnow
 from core.models import Account, Campaign, Contact, Notification, SenderInstance
+from core.sending import Claim, Dispatcher, NotOwner, Sent, Wait, claim_next
 from tests.fake_evolution import FakeEvolution, Fault
 from tests.worker_harness import (
     digits,

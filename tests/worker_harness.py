@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from core.clock import utcnow
+from core.base import Settings, get_settings, utcnow
 from core.models import (
     Account,
     Campaign,
@@ -26,8 +26,7 @@ from core.models import (
     InstanceSend,
     SenderInstance,
 )
-from core.security import encrypt_secret
-from core.settings import Settings, get_settings
+from core.people import encrypt_secret
 from tests.builders import make_contact
 from tests.fake_evolution import FakeEvolution
 

@@ -10,10 +10,10 @@ from collections.abc import Mapping
 
 import streamlit as st
 
-from core import auth
-from core.auth import AccountLocked, LoginFailed, SessionContext
-from core.errors import DomainError
+from core import people
+from core.base import DomainError
 from core.i18n import _, localize_error
+from core.people import AccountLocked, LoginFailed, SessionContext
 from ui.context import ACCOUNT_KEY, ACTOR_KEY, CONTEXT_KEY, TOKEN_KEY, db
 from ui.language import apply_language
 
@@ -26,7 +26,7 @@ def ensure_logged_in() -> SessionContext:
     context = None
     if token:
         with db() as session:
-            context = auth.session_context(session, token, st.session_state.get(ACCOUNT_KEY))
+            context = people.session_context(session, token, st.session_state.get(ACCOUNT_KEY))
     if context is None:
         if token:
             st.session_state[_ENDED_KEY] = True
@@ -75,7 +75,7 @@ def _login_page() -> None:
         failure: LoginFailed | None = None
         with db() as session:  # commits the failure count too, which is what locks guessers out
             try:
-                _user, token = auth.login(session, username, password)
+                _user, token = people.login(session, username, password)
             except LoginFailed as error:
                 failure = error
         if isinstance(failure, AccountLocked):
@@ -132,7 +132,7 @@ def _login_with_sso() -> None:
     email = _sso_identity_email()
     try:
         with db() as session:
-            _user, token = auth.login_sso(session, email)
+            _user, token = people.login_sso(session, email)
     except LoginFailed:
         st.title(_("Log in"))
         st.error(
@@ -181,7 +181,7 @@ def _switch_account() -> None:
 def _logout_button() -> None:
     if st.sidebar.button(_("Log out"), key="logout"):
         with db() as session:
-            auth.logout(session, st.session_state.get(TOKEN_KEY))
+            people.logout(session, st.session_state.get(TOKEN_KEY))
         _forget_session()
         st.session_state.pop(ACCOUNT_KEY, None)
         if _sso_identity_email() is not None:
@@ -203,7 +203,7 @@ def password_form(user_id: int) -> bool:
         return False
     try:
         with db() as session:
-            auth.change_password(
+            people.change_password(
                 session, user_id, current, new, keep_token=st.session_state.get(TOKEN_KEY)
             )
     except DomainError as error:

@@ -9,9 +9,9 @@ import plotly.graph_objects as go
 from babel.dates import get_day_names
 from plotly.subplots import make_subplots
 
-from core import stats, stored_text
-from core.formatting import babel_locale
-from core.i18n import _
+from core import tracking
+from core.base import stored_text
+from core.i18n import _, babel_locale
 from ui.labels import campaign_status_label, error_kind_label, recipient_status_label
 
 HEIGHT = 320
@@ -37,7 +37,7 @@ def stage_label(stage: str) -> str:
     return _("Targeted") if stage == "targeted" else recipient_status_label(stage)
 
 
-def funnel(progress: stats.Progress) -> go.Figure:
+def funnel(progress: tracking.Progress) -> go.Figure:
     """Targeted → sent → delivered → read, with failed / unknown / skipped beside it."""
     figure = make_subplots(
         rows=1, cols=2, column_widths=[0.7, 0.3], specs=[[{"type": "funnel"}, {"type": "bar"}]]
@@ -68,7 +68,7 @@ def funnel(progress: stats.Progress) -> go.Figure:
     return _layout(figure, _("Delivery funnel"), showlegend=False)
 
 
-def sends_over_time(series: stats.SendSeries, zone: tzinfo) -> go.Figure:
+def sends_over_time(series: tracking.SendSeries, zone: tzinfo) -> go.Figure:
     times = [start.astimezone(zone) for start, _count in series.points]
     figure = go.Figure(
         go.Bar(x=times, y=[count for _start, count in series.points], name=_("Messages sent"))
@@ -88,7 +88,7 @@ def sends_over_time(series: stats.SendSeries, zone: tzinfo) -> go.Figure:
     return _layout(figure, title, xaxis_title=_("Time"), yaxis_title=_("Messages"))
 
 
-def _failure_label(reason: stats.FailureReason) -> str:
+def _failure_label(reason: tracking.FailureReason) -> str:
     """`Not on WhatsApp: 400: number is not on WhatsApp`: the kind in the reader's language, then
     the error as recorded (ours translated; the server's or the transport's words as they are)."""
     kind = (
@@ -100,7 +100,7 @@ def _failure_label(reason: stats.FailureReason) -> str:
     return f"{kind}: {error}" if error else kind
 
 
-def failure_reasons(reasons: Sequence[stats.FailureReason]) -> go.Figure:
+def failure_reasons(reasons: Sequence[tracking.FailureReason]) -> go.Figure:
     labels = [_failure_label(reason)[:80] for reason in reasons]
     figure = go.Figure(
         go.Bar(
@@ -125,7 +125,7 @@ def campaigns_by_status(counts: dict[str, int]) -> go.Figure:
     return _layout(figure, _("Campaigns by status"), yaxis_title=_("Campaigns"))
 
 
-def messages_over_time(days: Sequence[stats.DayCounts]) -> go.Figure:
+def messages_over_time(days: Sequence[tracking.DayCounts]) -> go.Figure:
     figure = go.Figure()
     for key in ("sent", "failed"):
         figure.add_trace(
@@ -151,7 +151,7 @@ def errors_by_type(errors: Sequence[tuple[str, int]]) -> go.Figure:
     return _layout(figure, _("Errors by type"), yaxis_title=_("Recipients"))
 
 
-def hourly_volume(volume: stats.SendVolume) -> go.Figure:
+def hourly_volume(volume: tracking.SendVolume) -> go.Figure:
     figure = go.Figure(
         go.Bar(
             x=[hour for hour, _count in volume.hourly], y=[count for _hour, count in volume.hourly]
@@ -162,7 +162,7 @@ def hourly_volume(volume: stats.SendVolume) -> go.Figure:
     )
 
 
-def heatmap(volume: stats.SendVolume) -> go.Figure:
+def heatmap(volume: tracking.SendVolume) -> go.Figure:
     names = get_day_names("abbreviated", locale=babel_locale())
     figure = go.Figure(
         go.Heatmap(

@@ -15,11 +15,9 @@ from zoneinfo import ZoneInfo
 import streamlit as st
 from sqlalchemy.orm import Session
 
-from core.access import Actor
-from core.db import session_scope
-from core.errors import PermissionDenied
-from core.formatting import format_datetime
-from core.i18n import _, current_language
+from core.base import PermissionDenied, session_scope
+from core.i18n import _, current_language, format_datetime
+from core.people import Actor
 
 ACTOR_KEY = "actor"
 TOKEN_KEY = "session_token"  # the browser session's token (its digest is in user_sessions)

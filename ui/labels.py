@@ -6,16 +6,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from core.formatting import format_number
-from core.i18n import N_, _, ngettext
-from core.models.enums import (
-    CampaignStatus,
-    Circuit,
-    MediaType,
-    RecipientStatus,
-    Role,
-    WhatsAppStatus,
-)
+from core.i18n import N_, _, format_number, ngettext
+from core.models import CampaignStatus, Circuit, MediaType, RecipientStatus, Role, WhatsAppStatus
 
 CAMPAIGN_STATUS = {
     CampaignStatus.DRAFT: N_("Draft"),

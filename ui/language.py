@@ -15,9 +15,8 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core import i18n
-from core.access import Actor
 from core.i18n import LANGUAGES, _
-from core.i18n_prefs import saved_languages, set_user_language
+from core.people import Actor, saved_languages, set_user_language
 from ui.context import ACTOR_KEY, CONTEXT_KEY, db
 
 RUN_LANGUAGE_KEY = "ui_language"  # the language the last full run used

@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from core import notifications
-from core.access import Actor
 from core.i18n import _
+from core.people import Actor
 from ui.context import db
 
 POLL_SECONDS = 15

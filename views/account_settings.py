@@ -5,8 +5,8 @@ from __future__ import annotations
 import phonenumbers
 import streamlit as st
 
-from core import users
-from core.errors import ValidationError
+from core import people
+from core.base import ValidationError
 from core.i18n import LANGUAGES, _, localize_entry
 from ui.context import db, require_page
 
@@ -15,7 +15,7 @@ actor = require_page("settings.manage")
 st.title(_("Account settings"))
 
 with db() as session:
-    current = users.account_settings(session, actor)
+    current = people.account_settings(session, actor)
 
 countries = ["", *sorted(phonenumbers.SUPPORTED_REGIONS)]
 with st.form("account_settings"):
@@ -47,7 +47,7 @@ with st.form("account_settings"):
     confirm_above = st.number_input(
         _("Ask for confirmation when a campaign has more recipients than"),
         min_value=0,
-        max_value=users.MAX_CONFIRM_ABOVE,
+        max_value=people.MAX_CONFIRM_ABOVE,
         value=current.confirm_above_recipients,
         step=100,
     )
@@ -61,7 +61,7 @@ with st.form("account_settings"):
 if submitted:
     try:
         with db() as session:
-            users.update_account_settings(
+            people.update_account_settings(
                 session,
                 actor,
                 {

@@ -8,7 +8,7 @@ from datetime import datetime, time, timedelta
 import pandas as pd
 import streamlit as st
 
-from core import audit
+from core import people
 from core.i18n import _
 from ui.context import current_timezone, db, local_time, require_page
 
@@ -18,7 +18,7 @@ PER_PAGE = 50
 st.title(_("Audit log"))
 
 with db() as session:
-    choices = audit.filter_choices(session, actor)
+    choices = people.audit_filter_choices(session, actor)
 
 ANY = ""
 columns = st.columns(4)
@@ -43,7 +43,7 @@ if isinstance(dates, tuple | list) and dates:
     since = datetime.combine(dates[0], time.min, zone)
     until = datetime.combine(dates[-1], time.min, zone) + timedelta(days=1)
 
-filters = audit.AuditFilters(
+filters = people.AuditFilters(
     actor=who or None,
     action=action or None,
     object_type=object_type or None,
@@ -53,7 +53,7 @@ filters = audit.AuditFilters(
 )
 page = st.session_state.get("audit_page", 1)
 with db() as session:
-    entries, total = audit.list_entries(session, actor, filters, page, PER_PAGE)
+    entries, total = people.list_audit_entries(session, actor, filters, page, PER_PAGE)
     table = pd.DataFrame(
         [
             {

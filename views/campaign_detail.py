@@ -7,12 +7,18 @@ from datetime import datetime, tzinfo
 import pandas as pd
 import streamlit as st
 
-from core import campaigns, stats, stored_text
-from core.clock import utcnow
-from core.errors import DomainError, NotFound
-from core.exports import CSV_MIME, XLSX_MIME, to_csv, to_xlsx
-from core.formatting import format_duration, format_number
-from core.i18n import _, localize_error
+from core import campaigns, tracking
+from core.base import (
+    CSV_MIME,
+    XLSX_MIME,
+    DomainError,
+    NotFound,
+    stored_text,
+    to_csv,
+    to_xlsx,
+    utcnow,
+)
+from core.i18n import _, format_duration, format_number, localize_error
 from core.models import CampaignStatus, RecipientStatus
 from ui import charts
 from ui.context import db, require_page
@@ -31,7 +37,7 @@ if not raw_id.isdigit():
 campaign_id = int(raw_id)
 try:
     with db() as session:
-        overview = stats.campaign_overview(session, actor, campaign_id)
+        overview = tracking.campaign_overview(session, actor, campaign_id)
 except NotFound:
     st.error(_("Campaign {id} does not exist.").format(id=campaign_id))
     st.stop()
@@ -57,10 +63,10 @@ if flash := st.session_state.pop(FLASH_KEY, None):
 def live_progress() -> None:
     """Redrawn every few seconds while the campaign runs, without reloading the page."""
     with db() as session:
-        current = stats.campaign_overview(session, actor, campaign_id)
-        progress = stats.campaign_progress(session, actor, campaign_id, utcnow())
-        series = stats.sends_over_time(session, actor, campaign_id)
-        reasons = stats.failure_reasons(session, actor, campaign_id)
+        current = tracking.campaign_overview(session, actor, campaign_id)
+        progress = tracking.campaign_progress(session, actor, campaign_id, utcnow())
+        series = tracking.sends_over_time(session, actor, campaign_id)
+        reasons = tracking.failure_reasons(session, actor, campaign_id)
     if current.status != overview.status:
         st.rerun()  # the actions offered depend on the status: redraw the whole page
 
@@ -199,7 +205,7 @@ search = filters[1].text_input(_("Phone or name"), key="log_search")
 page = int(filters[2].number_input(_("Page"), min_value=1, value=1, step=1, key="log_page"))
 
 with db() as session:
-    rows, total = stats.recipient_log(
+    rows, total = tracking.recipient_log(
         session, actor, campaign_id, statuses or None, page, PER_PAGE, search.strip() or None
     )
 pages = max(1, -(-total // PER_PAGE))
@@ -248,10 +254,10 @@ st.dataframe(
 def export(kind: str) -> bytes:
     """Built when the button is clicked, not on every refresh (a campaign may have 100k rows)."""
     with db() as session:
-        rows = list(stats.recipient_export_rows(session, actor, campaign_id, statuses or None))
+        rows = list(tracking.recipient_export_rows(session, actor, campaign_id, statuses or None))
     if kind == "csv":
-        return to_csv(stats.EXPORT_HEADERS, rows)
-    return to_xlsx(stats.EXPORT_HEADERS, rows, title=overview.title)
+        return to_csv(tracking.EXPORT_HEADERS, rows)
+    return to_xlsx(tracking.EXPORT_HEADERS, rows, title=overview.title)
 
 
 base_name = f"campaign-{campaign_id}-recipients"

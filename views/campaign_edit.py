@@ -13,12 +13,10 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import streamlit as st
 
-from core import accounts, audience, campaigns, media, message_template
-from core.campaign_estimate import describe
-from core.clock import utcnow
-from core.errors import DomainError, ValidationError
-from core.formatting import format_number
-from core.i18n import _, localize_entry, localize_error
+from core import campaigns, people
+from core.base import DomainError, ValidationError, utcnow
+from core.campaigns import describe_estimate
+from core.i18n import _, format_number, localize_entry, localize_error
 from core.models import MediaType
 from ui.context import db, require_page
 from ui.labels import campaign_status_label
@@ -32,7 +30,7 @@ raw_id = st.query_params.get("id")
 campaign_id = int(raw_id) if raw_id and str(raw_id).isdigit() else None
 
 with db() as session:
-    account = accounts.get_account(session, actor.account_id)
+    account = people.get_account(session, actor.account_id)
     timezone, threshold = account.timezone, account.confirm_above_recipients
     existing = (
         campaigns.campaign_json(campaigns.get(session, actor, campaign_id)) if campaign_id else None
@@ -41,8 +39,8 @@ with db() as session:
         i.id: _("{name} ({rate}/min)").format(name=i.name, rate=i.rate_per_minute)
         for i in campaigns.sender_instances(session, actor)
     }
-    label_choices = audience.label_names(session, actor.account_id)
-    attribute_choices = audience.attribute_keys(session, actor.account_id)
+    label_choices = campaigns.audience_label_names(session, actor.account_id)
+    attribute_choices = campaigns.audience_attribute_keys(session, actor.account_id)
 zone = ZoneInfo(timezone)
 state = st.session_state
 
@@ -161,7 +159,7 @@ with st.expander(_("Media"), expanded=state[K + "media_mode"] != "none"):
         if upload is not None and state.get(K + "upload_file_id") != upload.file_id:
             try:
                 with db() as session:
-                    stored = media.store_upload(
+                    stored = campaigns.store_media(
                         session,
                         actor,
                         state[K + "media_type"],
@@ -243,8 +241,8 @@ if state.get(K + "conditions", 0) < MAX_CONDITIONS and attribute_choices:
 
 search = st.text_input(_("Pick contacts by name or phone"), key=K + "search")
 with db() as session:
-    chosen = audience.contacts_by_ids(session, actor.account_id, state.get(K + "contact_ids", []))
-    found = audience.find_contacts(session, actor.account_id, search, 20) if search else []
+    chosen = campaigns.contacts_by_ids(session, actor.account_id, state.get(K + "contact_ids", []))
+    found = campaigns.find_contacts(session, actor.account_id, search, 20) if search else []
 contact_labels = {c["id"]: f"{c['name'] or ''} {c['phone']}".strip() for c in [*chosen, *found]}
 state[K + "contact_ids"] = [i for i in state.get(K + "contact_ids", []) if i in contact_labels]
 st.multiselect(
@@ -281,7 +279,7 @@ criteria = criteria_from_form()
 reach = None
 try:
     with db() as session:
-        reach = audience.preview(session, actor.account_id, criteria, sample=SAMPLE)
+        reach = campaigns.preview_audience(session, actor.account_id, criteria, sample=SAMPLE)
 except ValidationError as error:
     st.info(localize_error(error))
 if reach is not None:
@@ -315,7 +313,7 @@ if message.strip() and reach is not None and reach.sample:
     for row in reach.sample[:3]:
         with st.chat_message("user", avatar="💬"):
             st.caption(row["name"] or row["phone"])
-            st.markdown(message_template.render(message, row))
+            st.markdown(campaigns.render_message(message, row))
 
 # -- estimate and confirmation --------------------------------------------------------------------
 when = state[K + "when"]
@@ -330,7 +328,7 @@ if reach is not None and reach.count and state.get(K + "numbers"):
         estimate = campaigns.estimate_for(
             session, actor, reach.count, state[K + "numbers"], start_at
         )
-    st.info(describe(estimate, timezone, utcnow()))
+    st.info(describe_estimate(estimate, timezone, utcnow()))
     if when != "draft" and reach.count > threshold:
         confirmed = st.checkbox(
             _("I confirm sending this campaign to {n} recipients.").format(

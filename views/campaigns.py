@@ -7,12 +7,11 @@ from typing import Any
 
 import streamlit as st
 
-from core import campaigns, stored_text
-from core.errors import DomainError
-from core.formatting import format_number
-from core.i18n import N_, _, localize_error
+from core import campaigns
+from core.base import DomainError, stored_text
+from core.i18n import N_, _, format_number, localize_error
 from core.models import CampaignStatus
-from core.stats import campaign_counts
+from core.tracking import campaign_counts
 from ui.context import db, local_time, require_page
 from ui.labels import campaign_status_label
 

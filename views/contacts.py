@@ -8,12 +8,11 @@ from typing import Any, BinaryIO
 import pandas as pd
 import streamlit as st
 
-from core import contacts, contacts_import, stored_text
-from core.access import Actor
-from core.accounts import get_account
-from core.errors import DomainError
+from core import contacts
+from core.base import DomainError, stored_text
 from core.i18n import _, localize_entry, localize_error
-from core.models.enums import WhatsAppStatus
+from core.models import WhatsAppStatus
+from core.people import Actor, get_account
 from ui.context import db, local_time, require_page
 
 actor = require_page("contacts.read")
@@ -24,14 +23,14 @@ SHOWN_REPORT_ROWS = 100
 
 def target_label(target: str) -> str:
     return {
-        contacts_import.PHONE: _("Phone"),
-        contacts_import.NAME: _("Name"),
-        contacts_import.LABELS: _("Labels"),
-        contacts_import.TEXT: _("Attribute (text)"),
-        contacts_import.NUMBER: _("Attribute (number)"),
-        contacts_import.BOOLEAN: _("Attribute (true/false)"),
-        contacts_import.AUTO: _("Attribute (detect numbers, true/false)"),
-        contacts_import.SKIP: _("Skip"),
+        contacts.PHONE: _("Phone"),
+        contacts.NAME: _("Name"),
+        contacts.LABELS: _("Labels"),
+        contacts.TEXT: _("Attribute (text)"),
+        contacts.NUMBER: _("Attribute (number)"),
+        contacts.BOOLEAN: _("Attribute (true/false)"),
+        contacts.AUTO: _("Attribute (detect numbers, true/false)"),
+        contacts.SKIP: _("Skip"),
     }[target]
 
 
@@ -63,7 +62,7 @@ def import_upload(
     """Run the import of an uploaded file; the report's id, or None after showing the error."""
     try:
         with db() as session:
-            batch = contacts_import.import_contacts(
+            batch = contacts.import_contacts(
                 session, actor, upload, filename, mapping, country or None, progress
             )
             return batch.id
@@ -81,7 +80,7 @@ def cached_attribute_keys(_actor: Actor, account_id: int, version: tuple) -> lis
 
 def attribute_keys() -> list[str]:
     with db() as session:
-        version = contacts.version(session, actor)
+        version = contacts.contacts_version(session, actor)
     return cached_attribute_keys(actor, actor.account_id, version)
 
 
@@ -94,7 +93,7 @@ def import_section() -> None:
     if upload is None:
         return
     try:
-        shown = contacts_import.preview(upload)
+        shown = contacts.preview_file(upload)
     except DomainError as error:
         show_error(error)
         return
@@ -111,7 +110,7 @@ def import_section() -> None:
     st.markdown(_("**What is in each column?**"))
     mapping: dict[str, str] = {}
     grid = st.columns(min(4, len(shown.columns)))
-    targets = list(contacts_import.TARGETS)
+    targets = list(contacts.TARGETS)
     for index, column in enumerate(shown.columns):
         mapping[column] = grid[index % len(grid)].selectbox(
             column,
@@ -143,10 +142,10 @@ def import_section() -> None:
 def report_section(batch_id: int) -> None:
     try:
         with db() as session:
-            batch = contacts_import.get_batch(session, actor, batch_id)
-            rejected_file = contacts_import.rejected_csv(batch) if batch.rejected_count else None
-            rejected = list(contacts_import.rejected_rows(batch))[:SHOWN_REPORT_ROWS]
-            merged = list(contacts_import.merged_rows(batch))[:SHOWN_REPORT_ROWS]
+            batch = contacts.get_batch(session, actor, batch_id)
+            rejected_file = contacts.rejected_csv(batch) if batch.rejected_count else None
+            rejected = list(contacts.rejected_rows(batch))[:SHOWN_REPORT_ROWS]
+            merged = list(contacts.merged_rows(batch))[:SHOWN_REPORT_ROWS]
     except DomainError as error:
         show_error(error)
         return
@@ -380,7 +379,7 @@ if bring is not None:
         if batch_id is not None:
             report_section(batch_id)
         with db() as session:
-            recent = contacts_import.recent_batches(session, actor, 5)
+            recent = contacts.recent_batches(session, actor, 5)
             history = [
                 {
                     _("When"): local_time(b.created_at),

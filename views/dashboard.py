@@ -7,10 +7,9 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from core import stats
-from core.clock import utcnow
-from core.formatting import format_duration, format_number, format_percent
-from core.i18n import _
+from core import tracking
+from core.base import utcnow
+from core.i18n import _, format_duration, format_number, format_percent
 from ui import charts
 from ui.context import db, require_page
 from ui.labels import campaign_status_label, connection_label, status_label
@@ -26,15 +25,15 @@ now = utcnow()
 start = now - timedelta(days=days)
 
 with db() as session:
-    zone = stats.account_zone(session, actor.account_id)
-    by_status = stats.campaigns_by_status(session, actor)
-    live = stats.live_campaigns(session, actor)
-    totals = stats.message_totals(session, actor, start, now)
-    per_day = stats.messages_over_time(session, actor, start, now)
-    mean_duration, finished = stats.average_execution_time(session, actor, start, now)
-    errors = stats.errors_by_type(session, actor, start, now)
-    volume = stats.send_volume(session, actor, start, now)
-    health = stats.instance_health(session, actor, now)
+    zone = tracking.account_zone(session, actor.account_id)
+    by_status = tracking.campaigns_by_status(session, actor)
+    live = tracking.live_campaigns(session, actor)
+    totals = tracking.message_totals(session, actor, start, now)
+    per_day = tracking.messages_over_time(session, actor, start, now)
+    mean_duration, finished = tracking.average_execution_time(session, actor, start, now)
+    errors = tracking.errors_by_type(session, actor, start, now)
+    volume = tracking.send_volume(session, actor, start, now)
+    health = tracking.instance_health(session, actor, now)
 
 columns = st.columns(7)
 columns[0].metric(_("Sent"), format_number(totals.sent))

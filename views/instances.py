@@ -9,7 +9,7 @@ from typing import Any
 import streamlit as st
 
 from core import instances
-from core.errors import DomainError
+from core.base import DomainError
 from core.i18n import _, localize_error
 from ui.context import db, local_time, require_page
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from core import notifications
-from core.clock import utcnow
-from core.formatting import format_number
-from core.i18n import _
+from core.base import utcnow
+from core.i18n import _, format_number
 from ui.context import db, local_time, require_page
 
 actor = require_page("notifications.read")

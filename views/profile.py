@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import auth
+from core import people
 from core.i18n import LANGUAGES, _, current_language, set_language
 from ui.auth import password_form
 from ui.context import current_actor, db
@@ -25,7 +25,7 @@ if actor.user_id is not None:
     )
     if language != current_language() and st.button(_("Save language")):
         with db() as session:
-            auth.set_language(session, actor.user_id, language)
+            people.set_user_language(session, actor.user_id, language)
         set_language(language)
         st.rerun()
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import users
-from core.errors import DomainError
+from core import people
+from core.base import DomainError
 from core.i18n import _, localize_error
 from ui.context import db, local_time, require_page
 
@@ -24,8 +24,8 @@ if created:
     st.code(created, language=None)
 
 with db() as session:
-    tokens = users.list_tokens(session, actor)
-    members = [row for row in users.list_users(session, actor) if row.is_active]
+    tokens = people.list_tokens(session, actor)
+    members = [row for row in people.list_users(session, actor) if row.is_active]
 
 with st.form("new_token", clear_on_submit=True):
     name = st.text_input(_("Name (to tell tokens apart)"))
@@ -40,7 +40,7 @@ with st.form("new_token", clear_on_submit=True):
     if st.form_submit_button(_("Create token"), type="primary"):
         try:
             with db() as session:
-                st.session_state[NEW_TOKEN_KEY] = users.create_token(session, actor, name, user_id)
+                st.session_state[NEW_TOKEN_KEY] = people.create_token(session, actor, name, user_id)
         except DomainError as error:
             st.error(localize_error(error))
         else:
@@ -77,5 +77,5 @@ else:
         )
         if st.button(_("Revoke"), type="secondary"):
             with db() as session:
-                users.revoke_token(session, actor, chosen)
+                people.revoke_token(session, actor, chosen)
             st.rerun()

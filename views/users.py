@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import users
-from core.errors import DomainError
+from core import people
+from core.base import DomainError
 from core.i18n import _, localize_error
 from core.models import Role
 from ui.context import db, local_time, require_page
@@ -27,7 +27,7 @@ if shown:
     st.code(shown[1], language=None)
 
 with db() as session:
-    rows = users.list_users(session, actor)
+    rows = people.list_users(session, actor)
 
 st.dataframe(
     pd.DataFrame(
@@ -64,7 +64,7 @@ with st.expander(_("Invite a user"), expanded=not rows), st.form("invite", clear
     email = st.text_input(_("E-mail (for single sign-on)"))
     role = st.selectbox(_("Role"), ROLES, index=1, format_func=_)
     if st.form_submit_button(_("Create user"), type="primary"):
-        created = run(users.invite_user, username, role, email)
+        created = run(people.invite_user, username, role, email)
         if created:
             st.session_state[ONE_TIME_KEY] = (username.strip(), created[1])
             st.rerun()
@@ -86,18 +86,18 @@ if rows:
             _("New role"), ROLES, index=ROLES.index(chosen.role), format_func=_, key="new_role"
         )
         changed = st.button(_("Change role"), disabled=new_role == chosen.role)
-        if changed and run(users.change_role, chosen.id, new_role):
+        if changed and run(people.change_role, chosen.id, new_role):
             st.rerun()
     with middle:
         if chosen.is_active:
             clicked = st.button(_("Deactivate"), disabled=chosen.id == actor.user_id)
-            if clicked and run(users.deactivate_user, chosen.id):
+            if clicked and run(people.deactivate_user, chosen.id):
                 st.rerun()
-        elif st.button(_("Reactivate")) and run(users.reactivate_user, chosen.id):
+        elif st.button(_("Reactivate")) and run(people.reactivate_user, chosen.id):
             st.rerun()
     with right:
         if st.button(_("Reset password"), disabled=chosen.id == actor.user_id):
-            password = run(users.reset_password, chosen.id)
+            password = run(people.reset_password, chosen.id)
             if password:
                 st.session_state[ONE_TIME_KEY] = (chosen.username, password)
                 st.rerun()

@@ -18,9 +18,9 @@ from api.schemas import (
     CampaignUpdate,
     RecipientList,
 )
-from core import audience, campaigns, stats
-from core.access import require
+from core import campaigns, tracking
 from core.models import CampaignStatus, RecipientStatus
+from core.people import require
 
 router = APIRouter(
     prefix="/api/v1/accounts/{account_id}/whatsapp_api_campaigns",
@@ -73,7 +73,7 @@ def create_campaign(ctx: CampaignsCtx, body: CampaignCreate) -> dict[str, Any]:
 def audience_preview(ctx: CampaignsCtx, body: AudienceRequest) -> dict[str, Any]:
     require(ctx.actor, "campaigns.read")
     criteria = body.audience.model_dump(exclude_unset=True)
-    preview = audience.preview(ctx.session, ctx.actor.account_id, criteria)
+    preview = campaigns.preview_audience(ctx.session, ctx.actor.account_id, criteria)
     return {"count": preview.count, "sample": preview.sample, "excluded": preview.excluded}
 
 
@@ -146,7 +146,7 @@ def list_recipients(
     page: PageDep,
     status: Annotated[RecipientFilter | None, Query(description="Only this status")] = None,
 ) -> dict[str, Any]:
-    rows, total = stats.recipient_log(
+    rows, total = tracking.recipient_log(
         ctx.session,
         ctx.actor,
         campaign_id,
@@ -157,7 +157,7 @@ def list_recipients(
     return paginated([_recipient_json(row) for row in rows], total, page)
 
 
-def _recipient_json(row: stats.RecipientRow) -> dict[str, Any]:
+def _recipient_json(row: tracking.RecipientRow) -> dict[str, Any]:
     return {
         "id": row.id,
         "phone": row.phone,

@@ -10,8 +10,8 @@ from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile
 from api.deps import AccountCtx, PageDep, paginated
 from api.errors import ERROR_RESPONSES
 from api.schemas import ContactCreate, ContactList, ContactOut, ContactUpdate, ImportReport
-from core import contacts, contacts_import
-from core.errors import ValidationError
+from core import contacts
+from core.base import ValidationError
 
 router = APIRouter(
     prefix="/api/v1/accounts/{account_id}/contacts",
@@ -87,7 +87,7 @@ def import_contacts(
     default_country: Annotated[str | None, Form(max_length=2)] = None,
     mapping: Annotated[str | None, Form(description="JSON object")] = None,
 ) -> dict[str, Any]:
-    batch = contacts_import.import_contacts(
+    batch = contacts.import_contacts(
         ctx.session,
         ctx.actor,
         file.file,
@@ -96,7 +96,7 @@ def import_contacts(
         default_country=default_country or None,
     )
     ctx.session.commit()
-    return contacts_import.batch_json(batch)
+    return contacts.batch_json(batch)
 
 
 def _mapping(raw: str | None) -> dict[str, str] | None:

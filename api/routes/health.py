@@ -10,9 +10,8 @@ from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.metrics import render, stale_after_seconds
-from core import metrics
-from core.clock import utcnow
-from core.db import session_scope
+from core import sending
+from core.base import session_scope, utcnow
 
 log = logging.getLogger("api")
 router = APIRouter(tags=["operations"])
@@ -41,8 +40,8 @@ class Health(BaseModel):
 def healthz() -> JSONResponse:
     try:
         with session_scope() as session:
-            metrics.database_reachable(session)
-            worker = metrics.worker_status(session, utcnow(), stale_after_seconds())
+            sending.database_reachable(session)
+            worker = sending.worker_status(session, utcnow(), stale_after_seconds())
     except SQLAlchemyError as error:
         log.error("healthz: database unreachable type=%s", type(error).__name__)
         body = Health(status="down", database="unreachable")

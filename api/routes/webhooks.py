@@ -15,8 +15,8 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import ErrorOut
-from core import webhooks
-from core.db import session_scope
+from core import tracking
+from core.base import session_scope
 
 router = APIRouter(tags=["webhooks"])
 
@@ -73,18 +73,18 @@ async def evolution_webhook(
     headers = dict(request.headers)
     try:
         result = await _run(instance_id, body, headers, token)
-    except webhooks.MalformedPayload as error:
+    except tracking.MalformedPayload as error:
         return JSONResponse({"error": error.message}, status_code=400)
-    except webhooks.WebhookUnauthorized as error:
+    except tracking.WebhookUnauthorized as error:
         return JSONResponse({"error": str(error)}, status_code=401)
     return JSONResponse(result.as_json())
 
 
 async def _run(
     instance_id: int, body: bytes, headers: dict[str, str], token: str | None
-) -> webhooks.WebhookResult:
-    def work() -> webhooks.WebhookResult:
+) -> tracking.WebhookResult:
+    def work() -> tracking.WebhookResult:
         with session_scope() as session:
-            return webhooks.handle_delivery(session, instance_id, body, headers, token)
+            return tracking.handle_delivery(session, instance_id, body, headers, token)
 
     return await run_in_threadpool(work)

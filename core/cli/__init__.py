@@ -7,7 +7,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from core.errors import DomainError
+from core.base import DomainError
 
 # Each module has register(subparsers); a subcommand sets `handler(args) -> int`.
 COMMAND_MODULES = [

@@ -7,14 +7,10 @@ import sys
 
 from sqlalchemy import select
 
-from core import accounts, auth
-from core.access import Actor
-from core.audit import record
-from core.db import session_scope
-from core.errors import ValidationError
-from core.key_rotation import rotate_secrets
+from core import people
+from core.base import ValidationError, session_scope
 from core.models import Membership
-from core.security import hash_password
+from core.people import Actor, hash_password, record_audit, rotate_secrets
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -62,9 +58,9 @@ def _rotate(_args: argparse.Namespace) -> int:
 
 def _add_member(args: argparse.Namespace) -> int:
     with session_scope() as session:
-        user = accounts.get_user_by_username(session, args.username)
-        accounts.get_account(session, args.account)
-        role = accounts.parse_role(args.role)
+        user = people.get_user_by_username(session, args.username)
+        people.get_account(session, args.account)
+        role = people.parse_role(args.role)
         existing = session.scalar(
             select(Membership).where(
                 Membership.user_id == user.id, Membership.account_id == args.account
@@ -75,7 +71,7 @@ def _add_member(args: argparse.Namespace) -> int:
                 f"{args.username} already belongs to account {args.account} as {existing.role}"
             )
         session.add(Membership(user_id=user.id, account_id=args.account, role=role))
-        record(
+        record_audit(
             session,
             Actor.system(args.account, "cli"),
             "user.membership_added",
@@ -88,16 +84,16 @@ def _add_member(args: argparse.Namespace) -> int:
 
 
 def _reset_password(args: argparse.Namespace) -> int:
-    password = accounts.validate_password(sys.stdin.readline().rstrip("\r\n"))
+    password = people.validate_password(sys.stdin.readline().rstrip("\r\n"))
     with session_scope() as session:
-        user = accounts.get_user_by_username(session, args.username)
+        user = people.get_user_by_username(session, args.username)
         user.password_hash = hash_password(password)
         user.must_change_password = not args.keep
         user.failed_logins = 0
         user.locked_until = None
-        auth.end_sessions(session, user.id)
-        for membership in accounts.memberships(session, user.id):
-            record(
+        people.end_sessions(session, user.id)
+        for membership in people.memberships(session, user.id):
+            record_audit(
                 session,
                 Actor.system(membership.account_id, "cli"),
                 "user.password_reset",

@@ -9,10 +9,8 @@ import sys
 
 from sqlalchemy import func, select
 
-from core import accounts
-from core.db import session_scope
-from core.errors import ValidationError
-from core.migrations import upgrade_to_head
+from core import people
+from core.base import ValidationError, session_scope, upgrade_to_head
 from core.models import User
 
 
@@ -55,7 +53,7 @@ def _migrate(_args: argparse.Namespace) -> int:
 
 def _create_account(args: argparse.Namespace) -> int:
     with session_scope() as session:
-        account = accounts.create_account(session, args.name, args.timezone, args.default_country)
+        account = people.create_account(session, args.name, args.timezone, args.default_country)
         print(account.id)
     return 0
 
@@ -69,13 +67,13 @@ def _read_password(from_stdin: bool) -> str:
         password = getpass.getpass("Password: ")
         if getpass.getpass("Repeat password: ") != password:
             raise ValidationError("the two passwords differ")
-    return accounts.validate_password(password)
+    return people.validate_password(password)
 
 
 def _create_user(args: argparse.Namespace) -> int:
     password = _read_password(args.password_stdin)
     with session_scope() as session:
-        user = accounts.create_user(
+        user = people.create_user(
             session, args.username, password, args.account, args.role, email=args.email
         )
         print(user.id)
@@ -84,8 +82,8 @@ def _create_user(args: argparse.Namespace) -> int:
 
 def _create_token(args: argparse.Namespace) -> int:
     with session_scope() as session:
-        user = accounts.get_user_by_username(session, args.username)
-        token = accounts.create_api_token(session, user, args.name)
+        user = people.get_user_by_username(session, args.username)
+        token = people.create_api_token(session, user, args.name)
     print(token)
     return 0
 
@@ -94,9 +92,9 @@ def _bootstrap(_args: argparse.Namespace) -> int:
     with session_scope() as session:
         if session.scalar(select(func.count()).select_from(User)):
             return 0
-        account = accounts.create_account(session, "My team")
+        account = people.create_account(session, "My team")
         password = secrets.token_urlsafe(12)
-        accounts.create_user(
+        people.create_user(
             session, "admin", password, account.id, "admin", must_change_password=True
         )
     print(

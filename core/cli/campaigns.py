@@ -6,10 +6,9 @@ import argparse
 import json
 from typing import Any
 
-from core import accounts, campaigns
-from core.access import Actor
-from core.db import session_scope
-from core.errors import ValidationError
+from core import campaigns, people
+from core.base import ValidationError, session_scope
+from core.people import Actor
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -64,10 +63,10 @@ def _create_campaign(args: argparse.Namespace) -> int:
         data["scheduled_at"] = args.schedule
         data["status"] = "pending"
     with session_scope() as session:
-        accounts.get_account(session, args.account)
+        people.get_account(session, args.account)
         if args.user:
-            user = accounts.get_user_by_username(session, args.user)
-            actor = accounts.actor_for(session, user, args.account)
+            user = people.get_user_by_username(session, args.user)
+            actor = people.actor_for(session, user, args.account)
         else:
             actor = Actor.system(args.account, "cli")
         campaign = campaigns.create(session, actor, data)

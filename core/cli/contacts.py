@@ -7,10 +7,9 @@ import os
 import sys
 from pathlib import Path
 
-from core.access import Actor
-from core.contacts_import import import_contacts, rejected_csv, rejected_rows
-from core.db import session_scope
-from core.errors import ValidationError
+from core.base import ValidationError, session_scope
+from core.contacts import import_contacts, rejected_csv, rejected_rows
+from core.people import Actor
 
 SHOWN_REJECTIONS = 20
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 
 from core import instances
-from core.access import Actor
-from core.db import session_scope
-from core.errors import NotFound
+from core.base import NotFound, session_scope
 from core.models import Account
+from core.people import Actor
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

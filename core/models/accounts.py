@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.clock import utcnow
+from core.base import utcnow
 from core.models.base import Base
 
 DEFAULT_OPT_OUT_KEYWORDS = ["STOP", "SAIR", "BAJA", "PARAR", "CANCELAR", "UNSUBSCRIBE"]

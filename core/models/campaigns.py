@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.clock import utcnow
+from core.base import utcnow
 from core.models.base import Base, JSONType
 from core.models.enums import CampaignStatus, RecipientStatus
 from core.models.instances import SenderInstance

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.clock import utcnow
+from core.base import utcnow
 from core.models.base import Base, JSONType
 from core.models.enums import WhatsAppStatus
 

@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.clock import utcnow
+from core.base import utcnow
 from core.models.base import Base, JSONType
 from core.models.enums import ApiVersion, Circuit
 

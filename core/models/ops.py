@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.clock import utcnow
+from core.base import utcnow
 from core.models.base import Base, JSONType
 
 

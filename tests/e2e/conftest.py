@@ -21,12 +21,16 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from core import accounts, campaigns, contacts, instances
-from core.access import Actor
-from core.db import make_engine, reset_engine_cache, session_scope
-from core.errors import DomainError
+from core import campaigns, contacts, instances, people
+from core.base import (
+    DomainError,
+    make_engine,
+    reset_engine_cache,
+    reset_settings_cache,
+    session_scope,
+)
 from core.models import Role
-from core.settings import reset_settings_cache
+from core.people import Actor
 from tests.e2e.browser import ARTIFACTS, launch, require_browser, screenshot
 from tests.e2e.stack import ROOT, Stack, running_stack
 from tests.fake_evolution import FakeEvolution
@@ -56,12 +60,12 @@ class World:
 
 def _seed(fake: FakeEvolution) -> tuple[int, Actor, Actor, dict[str, int]]:
     with session_scope() as session:
-        account = accounts.create_account(
+        account = people.create_account(
             session, "Loja da Ana", "America/Sao_Paulo", default_country="BR"
         )
         users = {}
         for (username, password), role in ((ADMIN, Role.ADMIN), (VIEWER, Role.VIEWER)):
-            user = accounts.create_user(
+            user = people.create_user(
                 session, username, password, account.id, role, must_change_password=False
             )
             users[role] = Actor(user.id, account.id, role, username)

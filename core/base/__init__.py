@@ -1,0 +1,47 @@
+"""What every package shares: settings, the database, the clock, domain errors, stored sentences.
+
+Nothing here knows a campaign or a contact. `stored_text` is the catalogue of sentences stored
+for people to read later (English for the API, template + params for the UI).
+"""
+
+from core.base import _stored_text as stored_text
+from core.base._clock import as_utc, utcnow
+from core.base._db import (
+    get_engine,
+    make_engine,
+    new_session,
+    read_only_session,
+    reset_engine_cache,
+    session_scope,
+)
+from core.base._errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
+from core.base._exports import CSV_MIME, XLSX_MIME, escape_cell, to_csv, to_xlsx
+from core.base._migrations import upgrade_to_head
+from core.base._settings import Settings, get_settings, load_settings, reset_settings_cache
+
+__all__ = [
+    "CSV_MIME",
+    "Conflict",
+    "DomainError",
+    "NotFound",
+    "PermissionDenied",
+    "Settings",
+    "ValidationError",
+    "XLSX_MIME",
+    "as_utc",
+    "escape_cell",
+    "get_engine",
+    "get_settings",
+    "load_settings",
+    "make_engine",
+    "new_session",
+    "read_only_session",
+    "reset_engine_cache",
+    "reset_settings_cache",
+    "session_scope",
+    "stored_text",
+    "to_csv",
+    "to_xlsx",
+    "upgrade_to_head",
+    "utcnow",
+]

@@ -1,0 +1,206 @@
+"""Accounts, users, memberships and API tokens: the operations the CLI, UI and API share."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.base import NotFound, ValidationError, utcnow
+from core.models import Account, ApiToken, Membership, Role, User
+from core.people import _audit as audit
+from core.people._access import Actor, require
+from core.people._security import hash_password, new_token, token_digest
+
+USERNAME = re.compile(r"^[A-Za-z0-9_.@+-]{2,100}$")
+MIN_PASSWORD_LENGTH = 10
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)
+
+
+def validate_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(
+            "unknown timezone {name!r} (use an IANA name such as America/Sao_Paulo)",
+            "timezone",
+            name=name,
+        ) from None
+    return name
+
+
+def validate_country(code: str | None) -> str | None:
+    if not code:
+        return None
+    code = code.strip().upper()
+    if code not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValidationError(
+            "unknown country code {code!r} (use two letters, such as BR or MX)",
+            "default_country",
+            code=code,
+        )
+    return code
+
+
+def validate_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationError(
+            "password must have at least {count} characters", "password", count=MIN_PASSWORD_LENGTH
+        )
+    return password
+
+
+def parse_role(value: str) -> Role:
+    try:
+        return Role(value)
+    except ValueError:
+        raise ValidationError(
+            "unknown role {value!r}: use admin, manager or viewer", "role", value=value
+        ) from None
+
+
+def create_account(
+    session: Session, name: str, timezone: str = "UTC", default_country: str | None = None
+) -> Account:
+    name = name.strip()
+    if not name:
+        raise ValidationError("account name must not be empty", "name")
+    account = Account(
+        name=name,
+        timezone=validate_timezone(timezone),
+        default_country=validate_country(default_country),
+    )
+    session.add(account)
+    session.flush()
+    return account
+
+
+def get_account(session: Session, account_id: int) -> Account:
+    account = session.get(Account, account_id)
+    if account is None:
+        raise NotFound("account {id} does not exist", id=account_id)
+    return account
+
+
+def get_user_by_username(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound("user {username!r} does not exist", username=username)
+    return user
+
+
+def create_user(
+    session: Session,
+    username: str,
+    password: str | None,
+    account_id: int,
+    role: Role | str,
+    email: str | None = None,
+    must_change_password: bool = False,
+    actor: Actor | None = None,
+) -> User:
+    """Create a user with a membership in `account_id`. `actor` None means the operator's CLI."""
+    if actor is not None:
+        require(actor, "users.manage")
+    role = parse_role(role) if isinstance(role, str) else role
+    get_account(session, account_id)
+    if not USERNAME.match(username):
+        raise ValidationError("username must be 2-100 letters, digits or _ . @ + -", "username")
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise ValidationError(
+            "username {username!r} is already taken", "username", username=username
+        )
+    user = User(
+        username=username,
+        email=(email or None) and email.strip().lower(),
+        password_hash=hash_password(validate_password(password)) if password else None,
+        must_change_password=must_change_password,
+    )
+    session.add(user)
+    session.flush()
+    session.add(Membership(user_id=user.id, account_id=account_id, role=role))
+    session.flush()
+    audit.record_audit(
+        session,
+        actor or Actor.system(account_id, "cli"),
+        "user.create",
+        "user",
+        user.id,
+        {"username": username, "role": str(role)},
+    )
+    return user
+
+
+def memberships(session: Session, user_id: int) -> list[Membership]:
+    return list(
+        session.scalars(
+            select(Membership).where(Membership.user_id == user_id).order_by(Membership.account_id)
+        )
+    )
+
+
+def actor_for(session: Session, user: User, account_id: int) -> Actor:
+    return actor_and_account(session, user, account_id)[0]
+
+
+def actor_and_account(session: Session, user: User, account_id: int) -> tuple[Actor, Account]:
+    """The user acting in the account, and the account, in one query (the API's every request)."""
+    found = session.execute(
+        select(Membership.role, Account)
+        .join(Account, Account.id == Membership.account_id)
+        .where(Membership.user_id == user.id, Membership.account_id == account_id)
+    ).first()
+    if found is None or not user.is_active:
+        raise NotFound("account {id} does not exist", id=account_id)
+    role, account = found
+    return Actor(user.id, account_id, Role(role), user.username), account
+
+
+def create_api_token(session: Session, user: User, name: str = "") -> str:
+    """Return the new token; only its digest is stored, so this is the one time it is seen."""
+    token = new_token()
+    session.add(
+        ApiToken(
+            user_id=user.id,
+            name=name.strip()[:100],
+            token_hash=token_digest(token),
+            prefix=token[:12],
+        )
+    )
+    session.flush()
+    for membership in memberships(session, user.id):
+        audit.record_audit(
+            session,
+            Actor(user.id, membership.account_id, Role(membership.role), user.username),
+            "token.create",
+            "user",
+            user.id,
+            {"name": name, "prefix": token[:12]},
+        )
+    return token
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    """The active user an API token belongs to, or None when it is unknown or revoked."""
+    if not token:
+        return None
+    found = session.execute(
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == token_digest(token))
+    ).one_or_none()
+    if found is None:
+        return None
+    row, user = found
+    if row.revoked_at is not None or not user.is_active:
+        return None
+    now = utcnow()
+    # Once a minute is precise enough to see which tokens are in use, and spares every API read
+    # a write (on SQLite, writes queue behind one another).
+    if row.last_used_at is None or now - row.last_used_at > TOKEN_USE_RESOLUTION:
+        row.last_used_at = now
+    return user

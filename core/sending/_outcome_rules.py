@@ -1,0 +1,322 @@
+"""What a send's `Outcome` does to the recipient, the contact, the instance and its campaigns.
+
+`apply_outcome` is the one place that decides it (DESIGN.md § Sending, Outcomes). Every update
+is conditional on the claim (`claimed_by` + `claimed_at`), so a worker that lost its claim can
+never overwrite someone else's work.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from sqlalchemy import Connection, bindparam, case, delete, func, select, update
+from sqlalchemy.orm import Session
+
+from core import instances
+from core.base import stored_text
+from core.messaging import Outcome, SendResult
+from core.models import (
+    Campaign,
+    CampaignRecipient,
+    CampaignStatus,
+    Circuit,
+    Contact,
+    InstanceSend,
+    RecipientStatus,
+    SenderInstance,
+    WhatsAppStatus,
+    campaign_instances,
+)
+from core.notifications import notify
+from core.sending._claims import Claim
+from core.tracking import refresh_delivery_stats
+
+R = CampaignRecipient
+_NO_SYNC = {"synchronize_session": False}
+log = logging.getLogger("worker")
+
+
+_S = InstanceSend.__table__
+_RT = CampaignRecipient.__table__
+_MARK_ANSWER = update(_S).where(_S.c.id == bindparam("p_send")).values(sent_at=bindparam("p_now"))
+_OURS = (
+    _RT.c.id == bindparam("p_recipient"),
+    _RT.c.claimed_by == bindparam("p_worker"),
+    _RT.c.claimed_at == bindparam("p_claimed"),
+    _RT.c.status.in_((RecipientStatus.SENDING, RecipientStatus.UNKNOWN)),
+)
+_MARK_SENT = (
+    update(_RT)
+    .where(*_OURS)
+    .values(
+        status=RecipientStatus.SENT,
+        sent_at=bindparam("p_now"),
+        parts_sent=bindparam("p_parts"),
+        http_status=bindparam("p_http"),
+        last_error=bindparam("p_error"),
+        error_kind=None,
+        next_attempt_at=None,
+        provider_message_id=func.coalesce(_RT.c.provider_message_id, bindparam("p_message")),
+    )
+)
+
+
+def apply_outcome(
+    session: Session | Connection,
+    claim: Claim,
+    result: SendResult,
+    now: datetime,
+    *,
+    max_attempts: int,
+    backoff_base: float,
+    backoff_max: float,
+    rng: random.Random | None = None,
+) -> str | None:
+    """Record what happened to a claimed send. Returns the recipient's new status, or None
+    when the claim is no longer ours (nothing is changed then). The caller commits.
+
+    Works on a Session or a bare Connection (the worker's hot path: prebuilt statements)."""
+    # The answer is the latest moment the server can have sent it: pace from there.
+    session.execute(_MARK_ANSWER, {"p_send": claim.send_id, "p_now": now})
+    error = (result.error or "")[:500] or None
+    outcome = result.outcome
+    if outcome is Outcome.SENT and claim.part + 1 >= len(claim.parts):
+        updated = session.execute(
+            _MARK_SENT,
+            {
+                "p_recipient": claim.recipient_id,
+                "p_worker": claim.worker_id,
+                "p_claimed": claim.claimed_at,
+                "p_now": now,
+                "p_parts": len(claim.parts),
+                "p_http": result.http_status,
+                "p_error": error,
+                "p_message": result.message_id or None,
+            },
+        )
+        return RecipientStatus.SENT if updated.rowcount == 1 else None
+    ours = (
+        R.id == claim.recipient_id,
+        R.claimed_by == claim.worker_id,
+        R.claimed_at == claim.claimed_at,
+        R.status.in_((RecipientStatus.SENDING, RecipientStatus.UNKNOWN)),
+    )
+    values: dict[str, object]
+    if outcome is Outcome.SENT:
+        # More parts to go: stay `sending` (claimed), resume with the next part.
+        values = {"parts_sent": claim.part + 1, "http_status": result.http_status}
+        if result.message_id:
+            values["provider_message_id"] = func.coalesce(R.provider_message_id, result.message_id)
+        return _update(session, ours, values, RecipientStatus.SENDING)
+    if outcome is Outcome.NOT_ON_WHATSAPP:
+        status = _update(
+            session, ours, _failed(now, result, error, "not_on_whatsapp"), RecipientStatus.FAILED
+        )
+        if status and claim.contact_id is not None:
+            session.execute(
+                update(Contact)
+                .where(Contact.id == claim.contact_id)
+                .values(whatsapp_status=WhatsAppStatus.NOT_ON_WHATSAPP, updated_at=now),
+                execution_options=_NO_SYNC,
+            )
+        return status
+    if outcome is Outcome.REJECTED:
+        return _update(
+            session, ours, _failed(now, result, error, "rejected"), RecipientStatus.FAILED
+        )
+    if outcome is Outcome.RETRY:
+        if claim.attempts >= max_attempts:
+            values = _failed(now, result, error, "retries_exhausted")
+            return _update(session, ours, values, RecipientStatus.FAILED)
+        delay = instances.retry_delay(claim.attempts, backoff_base, backoff_max, rng)
+        values = {
+            "status": RecipientStatus.PENDING,
+            "next_attempt_at": now + delay,
+            "http_status": result.http_status,
+            "last_error": error,
+            "error_kind": "retry",
+        }
+        return _update(session, ours, values, RecipientStatus.PENDING)
+    if outcome is Outcome.INSTANCE_DOWN:
+        # Not the recipient's fault: back in the queue, the attempt not counted.
+        values = {
+            "status": RecipientStatus.PENDING,
+            "attempts": case((R.attempts > 0, R.attempts - 1), else_=0),
+            "next_attempt_at": None,
+            "http_status": result.http_status,
+            "last_error": error,
+            "error_kind": "instance_down",
+        }
+        status = _update(session, ours, values, RecipientStatus.PENDING)
+        with _orm(session) as orm:
+            open_circuit(orm, claim.instance_id, error or "the instance is down", now)
+        return status
+    # UNKNOWN: it may have gone out; a duplicate is worse than a gap.
+    values = {
+        "status": RecipientStatus.UNKNOWN,
+        "http_status": result.http_status,
+        "last_error": error,
+        "error_kind": "unknown",
+        "failed_at": now,
+    }
+    return _update(session, ours, values, RecipientStatus.UNKNOWN)
+
+
+@contextmanager
+def _orm(connection: Session | Connection) -> Iterator[Session]:
+    """A Session inside the caller's transaction (rare paths that load objects and notify)."""
+    if isinstance(connection, Session):
+        yield connection
+        return
+    session = Session(bind=connection)
+    try:
+        yield session
+        session.flush()
+    finally:
+        session.close()
+
+
+def _failed(now: datetime, result: SendResult, error: str | None, kind: str) -> dict[str, object]:
+    return {
+        "status": RecipientStatus.FAILED,
+        "failed_at": now,
+        "http_status": result.http_status,
+        "last_error": error,
+        "error_kind": kind,
+        "next_attempt_at": None,
+    }
+
+
+def _update(
+    session: Session | Connection, where: tuple, values: dict[str, object], status: str
+) -> str | None:
+    result = session.execute(update(R).where(*where).values(**values), execution_options=_NO_SYNC)
+    return status if result.rowcount == 1 else None
+
+
+def open_circuit(session: Session, instance_id: int, reason: str, now: datetime) -> bool:
+    """Stop sending through a broken instance: open its circuit, pause the running campaigns
+    that use it (with the reason), notify. Returns False when it was already open."""
+    result = session.execute(
+        update(SenderInstance)
+        .where(SenderInstance.id == instance_id, SenderInstance.circuit == Circuit.CLOSED)
+        .values(circuit=Circuit.OPEN, circuit_reason=reason[:500], circuit_opened_at=now),
+        execution_options=_NO_SYNC,
+    )
+    if result.rowcount != 1:
+        return False
+    instance = session.get(SenderInstance, instance_id)
+    assert instance is not None
+    name = instance.name
+    log.warning(
+        "instance circuit opened", extra={"instance_id": instance_id, "reason": reason[:200]}
+    )
+    notify(
+        session,
+        instance.account_id,
+        "instance_down",
+        {"name": name},
+        stored_text.text(stored_text.INSTANCE_DOWN_BODY, reason=reason),
+        instance_id=instance_id,
+    )
+    campaigns = session.scalars(
+        select(Campaign)
+        .join(campaign_instances, campaign_instances.c.campaign_id == Campaign.id)
+        .where(
+            campaign_instances.c.instance_id == instance_id,
+            Campaign.status == CampaignStatus.RUNNING,
+        )
+    ).all()
+    paused_text = stored_text.text(stored_text.PAUSED_NUMBER_DOWN, name=name, reason=reason[:500])
+    message = stored_text.english(paused_text)[:1000]
+    for campaign in campaigns:
+        paused = session.execute(
+            update(Campaign)
+            .where(Campaign.id == campaign.id, Campaign.status == CampaignStatus.RUNNING)
+            .values(status=CampaignStatus.PAUSED, error_message=message, error_text=paused_text),
+            execution_options=_NO_SYNC,
+        )
+        if paused.rowcount == 1:
+            log.warning(
+                "campaign paused", extra={"campaign_id": campaign.id, "instance_id": instance_id}
+            )
+            notify(
+                session,
+                campaign.account_id,
+                "campaign_paused",
+                {"title": campaign.title},
+                paused_text,
+                campaign_id=campaign.id,
+                instance_id=instance_id,
+            )
+    return True
+
+
+def complete_finished(session: Session, now: datetime) -> list[int]:
+    """Running campaigns with nobody left pending or sending become `completed` (stats
+    refreshed from the recipients, staff notified). Returns their ids."""
+    open_rows = (
+        select(R.id)
+        .where(
+            R.campaign_id == Campaign.id,
+            R.status.in_((RecipientStatus.PENDING, RecipientStatus.SENDING)),
+        )
+        .exists()
+    )
+    done = session.execute(
+        select(Campaign.id, Campaign.account_id, Campaign.title).where(
+            Campaign.status == CampaignStatus.RUNNING, ~open_rows
+        )
+    ).all()
+    completed = []
+    for campaign_id, account_id, title in done:
+        result = session.execute(
+            update(Campaign)
+            .where(
+                Campaign.id == campaign_id, Campaign.status == CampaignStatus.RUNNING, ~open_rows
+            )
+            .values(status=CampaignStatus.COMPLETED, completed_at=now),
+            execution_options=_NO_SYNC,
+        )
+        if result.rowcount != 1:
+            continue
+        counts = refresh_delivery_stats(session, campaign_id)
+        notify(
+            session,
+            account_id,
+            "campaign_completed",
+            {"title": title},
+            stored_text.counts(counts),
+            campaign_id=campaign_id,
+        )
+        log.info("campaign completed", extra={"campaign_id": campaign_id})
+        completed.append(campaign_id)
+    return completed
+
+
+def release_claim(session: Session | Connection, claim: Claim) -> bool:
+    """Put back a claim whose request was never made (the worker is stopping): the recipient
+    returns to the queue with its attempt not counted. The caller commits."""
+    session.execute(
+        delete(InstanceSend).where(InstanceSend.id == claim.send_id), execution_options=_NO_SYNC
+    )
+    result = session.execute(
+        update(R)
+        .where(
+            R.id == claim.recipient_id,
+            R.claimed_by == claim.worker_id,
+            R.claimed_at == claim.claimed_at,
+            R.status == RecipientStatus.SENDING,
+            R.parts_sent == 0,
+        )
+        .values(
+            status=RecipientStatus.PENDING,
+            attempts=case((R.attempts > 0, R.attempts - 1), else_=0),
+        ),
+        execution_options=_NO_SYNC,
+    )
+    return result.rowcount == 1
