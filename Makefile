@@ -1,5 +1,5 @@
 # make run   — set up and start the UI, the worker and the API on the embedded SQLite database
-# make test  — set up and run lint + the whole test suite
+# make test  — set up and run lint (ruff, the import contract) + the whole test suite
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -26,6 +26,7 @@ run: $(VENV)/.runtime
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-logo
 
 # The suite runs on two processes (a module stays on one); the browser tests run after it, alone,
 # because they time a live campaign.

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.base import Conflict, NotFound, PermissionDenied, ValidationError, utcnow
-from core.campaigns import Pace, describe_estimate, estimate
+from core.campaigns import Pace, campaign_counts, describe_estimate, estimate
 from core.campaigns import _campaigns as campaigns
 from core.models import (
     AuditLog,
@@ -20,7 +20,6 @@ from core.models import (
     Notification,
     RecipientStatus,
 )
-from core.tracking import campaign_counts
 from tests.builders import (
     make_account,
     make_actor,

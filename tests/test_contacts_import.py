@@ -845,7 +845,9 @@ def test_parsing_in_another_process_gives_the_same_import(
     serial = run(session, alone, _sample_file(), processes=0)
 
     interpreters = [args[1:] for args in started]
-    assert interpreters == ([["-m", "core.contacts._import_producer"]] if producer == "interpreter" else [])
+    assert interpreters == (
+        [["-m", "core.contacts._import_producer"]] if producer == "interpreter" else []
+    )
 
     def shape(batch: ImportBatch) -> tuple:
         return (

@@ -9,9 +9,9 @@ import streamlit as st
 
 from core import campaigns
 from core.base import DomainError, stored_text
+from core.campaigns import campaign_counts
 from core.i18n import N_, _, format_number, localize_error
 from core.models import CampaignStatus
-from core.tracking import campaign_counts
 from ui.context import db, local_time, require_page
 from ui.labels import campaign_status_label
 

@@ -37,6 +37,7 @@ from core.campaigns._campaigns import (
     trigger,
     update,
 )
+from core.campaigns._delivery_stats import STAT_KEYS, campaign_counts, refresh_delivery_stats
 from core.campaigns._estimate import Estimate, Pace, describe_estimate, estimate
 from core.campaigns._media import (
     EvolutionMedia,
@@ -53,6 +54,9 @@ from core.campaigns._templates import (
 )
 
 __all__ = [
+    "STAT_KEYS",
+    "campaign_counts",
+    "refresh_delivery_stats",
     "AudiencePreview",
     "EDITABLE",
     "Estimate",

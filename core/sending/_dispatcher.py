@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session
 
 from core import campaigns
 from core.base import Settings, get_settings, stored_text, utcnow
+from core.campaigns import refresh_delivery_stats
 from core.instances import RATE_WINDOW, client_for
 from core.messaging import EvolutionClient, EvolutionError, Outcome, SendResult
 from core.models import (
@@ -72,7 +73,6 @@ from core.sending._claims import (
     recover_own_orphans,
 )
 from core.sending._outcome_rules import apply_outcome, complete_finished, release_claim
-from core.tracking import refresh_delivery_stats
 
 log = logging.getLogger("worker")
 R = CampaignRecipient

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from core import instances
 from core.base import stored_text
+from core.campaigns import refresh_delivery_stats
 from core.messaging import Outcome, SendResult
 from core.models import (
     Campaign,
@@ -33,7 +34,6 @@ from core.models import (
 )
 from core.notifications import notify
 from core.sending._claims import Claim
-from core.tracking import refresh_delivery_stats
 
 R = CampaignRecipient
 _NO_SYNC = {"synchronize_session": False}

@@ -18,6 +18,7 @@ from sqlalchemy import BigInteger, ColumnElement, Integer, case, cast, func, sel
 from sqlalchemy.orm import Session
 
 from core.base import NotFound
+from core.campaigns import STAT_KEYS, campaign_counts
 from core.models import (
     Account,
     Campaign,
@@ -30,35 +31,12 @@ from core.models import (
 )
 from core.people import Actor, require
 
-STAT_KEYS = [status.value for status in RecipientStatus]
 R = CampaignRecipient
 REACHED_SENT = (RecipientStatus.SENT, RecipientStatus.DELIVERED, RecipientStatus.READ)
 REACHED_DELIVERED = (RecipientStatus.DELIVERED, RecipientStatus.READ)
 OPEN_STATUSES = (RecipientStatus.PENDING, RecipientStatus.SENDING)
 FAILURE_STATUSES = (RecipientStatus.FAILED, RecipientStatus.UNKNOWN)
 PACE_WINDOW = timedelta(minutes=10)
-
-
-def campaign_counts(session: Session, campaign_id: int) -> dict[str, int]:
-    """Recipients per status (tests excluded), with `total` — every status key present."""
-    rows = session.execute(
-        select(CampaignRecipient.status, func.count())
-        .where(CampaignRecipient.campaign_id == campaign_id, CampaignRecipient.is_test.is_(False))
-        .group_by(CampaignRecipient.status)
-    ).all()
-    counts = dict.fromkeys(STAT_KEYS, 0)
-    counts.update({status: count for status, count in rows})
-    counts["total"] = sum(counts[key] for key in STAT_KEYS)
-    return counts
-
-
-def refresh_delivery_stats(session: Session, campaign_id: int) -> dict[str, Any]:
-    """Recompute the cached `delivery_stats` of a campaign from its recipients."""
-    counts = campaign_counts(session, campaign_id)
-    campaign = session.get(Campaign, campaign_id)
-    if campaign is not None:
-        campaign.delivery_stats = counts
-    return counts
 
 
 # --- Time in SQL, on SQLite and PostgreSQL alike -------------------------------------------------

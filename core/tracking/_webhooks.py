@@ -31,7 +31,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from core import contacts, people
+from core import campaigns, contacts, people
 from core.base import DomainError, NotFound, ValidationError, stored_text, utcnow
 from core.models import (
     DEFAULT_OPT_OUT_KEYWORDS,
@@ -45,7 +45,6 @@ from core.models import (
     WebhookEventCount,
 )
 from core.people import Actor, SecretUnreadable, decrypt_secret
-from core.tracking import _stats as stats
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +147,7 @@ def handle_delivery(
         return WebhookResult(event, handled=False)
     # One refresh per campaign per delivery, however many recipients changed.
     for campaign_id in sorted(set(result.campaign_ids)):
-        stats.refresh_delivery_stats(session, campaign_id)
+        campaigns.refresh_delivery_stats(session, campaign_id)
     log.info(
         "webhook event=%s instance_id=%s changed=%s campaigns=%s",
         event,

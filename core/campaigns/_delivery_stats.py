@@ -1,0 +1,34 @@
+"""A campaign's `delivery_stats`: a cached summary, always recomputed from its recipient rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.models import Campaign, CampaignRecipient, RecipientStatus
+
+STAT_KEYS = [status.value for status in RecipientStatus]
+
+
+def campaign_counts(session: Session, campaign_id: int) -> dict[str, int]:
+    """Recipients per status (tests excluded), with `total` — every status key present."""
+    rows = session.execute(
+        select(CampaignRecipient.status, func.count())
+        .where(CampaignRecipient.campaign_id == campaign_id, CampaignRecipient.is_test.is_(False))
+        .group_by(CampaignRecipient.status)
+    ).all()
+    counts = dict.fromkeys(STAT_KEYS, 0)
+    counts.update({status: count for status, count in rows})
+    counts["total"] = sum(counts[key] for key in STAT_KEYS)
+    return counts
+
+
+def refresh_delivery_stats(session: Session, campaign_id: int) -> dict[str, Any]:
+    """Recompute the cached `delivery_stats` of a campaign from its recipients."""
+    counts = campaign_counts(session, campaign_id)
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is not None:
+        campaign.delivery_stats = counts
+    return counts
