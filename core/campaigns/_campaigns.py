@@ -35,7 +35,7 @@ from core.models import (
     campaign_instances,
 )
 from core.notifications import notify
-from core.people import Actor, record_audit, require
+from core.people import Actor, load_owned, record_audit, require
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +88,7 @@ NEVER_RETRIED_KINDS = ("not_on_whatsapp",)
 
 def get(session: Session, actor: Actor, campaign_id: int) -> Campaign:
     require(actor, "campaigns.read")
-    campaign = session.get(Campaign, campaign_id)
-    if campaign is None or campaign.account_id != actor.account_id:
-        raise NotFound("campaign {id} does not exist", id=campaign_id)
-    return campaign
+    return load_owned(session, actor, Campaign, campaign_id, "campaign")
 
 
 def list_campaigns(

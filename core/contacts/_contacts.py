@@ -126,14 +126,11 @@ def list_contacts(
 
 def get_contact(session: Session, actor: Actor, contact_id: int) -> Contact:
     require(actor, "contacts.read")
-    return _own(session, actor.account_id, contact_id)
+    return _own(session, actor, contact_id)
 
 
-def _own(session: Session, account_id: int, contact_id: int) -> Contact:
-    contact = session.get(Contact, contact_id)
-    if contact is None or contact.account_id != account_id:
-        raise NotFound("contact {id} does not exist", id=contact_id)
-    return contact
+def _own(session: Session, actor: Actor, contact_id: int) -> Contact:
+    return people.load_owned(session, actor, Contact, contact_id, "contact")
 
 
 def label_names(session: Session, actor: Actor) -> list[str]:
@@ -274,7 +271,7 @@ def update_contact(
 ) -> Contact:
     """Change what is given: `labels` and `custom_attributes` replace the current ones."""
     require(actor, "contacts.write")
-    contact = _own(session, actor.account_id, contact_id)
+    contact = _own(session, actor, contact_id)
     changed: list[str] = []
     if phone is not None:
         account = get_account(session, actor.account_id)
@@ -318,7 +315,7 @@ def update_contact(
 
 def delete_contact(session: Session, actor: Actor, contact_id: int) -> None:
     require(actor, "contacts.write")
-    contact = _own(session, actor.account_id, contact_id)
+    contact = _own(session, actor, contact_id)
     phone = contact.phone
     session.delete(contact)
     session.flush()
@@ -331,7 +328,7 @@ def set_opted_out(
     """Opt a contact out (or back in). `actor` None: the system acting on the contact's account."""
     if actor is not None:
         require(actor, "contacts.write")
-        contact = _own(session, actor.account_id, contact_id)
+        contact = _own(session, actor, contact_id)
     else:
         found = session.get(Contact, contact_id)
         if found is None:

@@ -33,7 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import people
-from core.base import NotFound, ValidationError, stored_text, utcnow
+from core.base import ValidationError, stored_text, utcnow
 from core.contacts._csv_reading import (
     CsvFormat,
     Record,
@@ -48,7 +48,7 @@ from core.contacts._import_writing import Planner, Tally, Writer, encode_attribu
 from core.contacts._phones import normalize_phone
 from core.i18n import N_, Term, format_message
 from core.models import Account, Contact, ImportBatch
-from core.people import Actor, get_account, require, validate_country
+from core.people import Actor, get_account, load_owned, require, validate_country
 
 PHONE, NAME, LABELS, SKIP = "phone", "name", "labels", "skip"
 TEXT, NUMBER, BOOLEAN, AUTO = "text", "number", "boolean", "auto"
@@ -680,10 +680,7 @@ def batch_json(batch: ImportBatch) -> dict[str, Any]:
 def get_batch(session: Session, actor: Actor, batch_id: int) -> ImportBatch:
     """An import report of the actor's account."""
     require(actor, "contacts.read")
-    batch = session.get(ImportBatch, batch_id)
-    if batch is None or batch.account_id != actor.account_id:
-        raise NotFound("import {id} does not exist", id=batch_id)
-    return batch
+    return load_owned(session, actor, ImportBatch, batch_id, "import")
 
 
 def recent_batches(session: Session, actor: Actor, limit: int = 10) -> list[ImportBatch]:

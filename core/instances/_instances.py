@@ -16,10 +16,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import people
-from core.base import Conflict, NotFound, ValidationError, get_settings, utcnow
+from core.base import Conflict, ValidationError, get_settings, utcnow
 from core.messaging import DEFAULT_WEBHOOK_EVENTS, EvolutionClient, EvolutionError
 from core.models import Circuit, SenderInstance
-from core.people import Actor, SecretUnreadable, decrypt_secret, encrypt_secret, require
+from core.people import (
+    Actor,
+    SecretUnreadable,
+    decrypt_secret,
+    encrypt_secret,
+    load_owned,
+    require,
+)
 
 EDITABLE = (
     "name",
@@ -54,10 +61,7 @@ def list_instances(session: Session, actor: Actor) -> list[SenderInstance]:
 
 def get_instance(session: Session, actor: Actor, instance_id: int) -> SenderInstance:
     require(actor, "instances.read")
-    instance = session.get(SenderInstance, instance_id)
-    if instance is None or instance.account_id != actor.account_id:
-        raise NotFound("sender instance {id} not found", id=instance_id)
-    return instance
+    return load_owned(session, actor, SenderInstance, instance_id, "WhatsApp number")
 
 
 def instance_json(instance: SenderInstance) -> dict[str, Any]:

@@ -12,9 +12,9 @@ import httpx
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from core.base import NotFound, stored_text
+from core.base import stored_text
 from core.models import Account, Notification
-from core.people import Actor, require
+from core.people import Actor, load_owned, require
 
 log = logging.getLogger(__name__)
 
@@ -117,9 +117,7 @@ def latest_id(session: Session, actor: Actor) -> int:
 
 def mark_read(session: Session, actor: Actor, notification_id: int, now: datetime) -> Notification:
     require(actor, "notifications.read")
-    notification = session.get(Notification, notification_id)
-    if notification is None or notification.account_id != actor.account_id:
-        raise NotFound("notification {id} does not exist", id=notification_id)
+    notification = load_owned(session, actor, Notification, notification_id, "notification")
     if notification.read_at is None:
         notification.read_at = now
         session.flush()

@@ -41,6 +41,7 @@ from core.people._auth import (
 )
 from core.people._key_rotation import RotationReport, rotate_secrets
 from core.people._languages import account_language, saved_languages, user_language
+from core.people._ownership import load_owned
 from core.people._security import (
     SecretUnreadable,
     decrypt_secret,
@@ -72,6 +73,7 @@ from core.people._users import (
 )
 
 __all__ = [
+    "load_owned",
     "ALLOWED",
     "AccountChoice",
     "AccountLocked",

@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import BigInteger, ColumnElement, Integer, case, cast, func, select
 from sqlalchemy.orm import Session
 
-from core.base import NotFound
 from core.campaigns import STAT_KEYS, campaign_counts
 from core.models import (
     Account,
@@ -29,7 +28,7 @@ from core.models import (
     RecipientStatus,
     SenderInstance,
 )
-from core.people import Actor, require
+from core.people import Actor, load_owned, require
 
 R = CampaignRecipient
 REACHED_SENT = (RecipientStatus.SENT, RecipientStatus.DELIVERED, RecipientStatus.READ)
@@ -122,10 +121,7 @@ class Progress:
 
 def _campaign(session: Session, actor: Actor, campaign_id: int) -> Campaign:
     require(actor, "campaigns.read")
-    campaign = session.get(Campaign, campaign_id)
-    if campaign is None or campaign.account_id != actor.account_id:
-        raise NotFound("campaign {id} does not exist", id=campaign_id)
-    return campaign
+    return load_owned(session, actor, Campaign, campaign_id, "campaign")
 
 
 def _healthy_rate(instances: Sequence[SenderInstance]) -> int:
