@@ -1,7 +1,9 @@
 """Builders for Evolution API webhook deliveries (the JSON Evolution POSTs to a webhook URL).
 
-Shapes follow ../shared/evolution-api.md § Webhooks. Every builder returns a plain dict; post it
-with `tests.fake_evolution.post_webhook` or a FastAPI `TestClient`.
+Shapes follow ../shared/evolution-api.md § Webhooks, checked against the server's source for
+what changed in 2.3.x and 2.4 (DELETED, `messages.delete`, LID addressing). Every builder returns
+a plain dict; post it with `tests.fake_evolution.post_webhook`, a FastAPI `TestClient`, or let the
+fake server deliver it (`deliver_webhook`, `deliver_status`, `deliver_incoming`).
 """
 
 from __future__ import annotations
@@ -10,7 +12,11 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-STATUSES = ("ERROR", "PENDING", "SERVER_ACK", "DELIVERY_ACK", "READ", "PLAYED")
+STATUSES = ("ERROR", "PENDING", "SERVER_ACK", "DELIVERY_ACK", "READ", "PLAYED")  # in order
+# Outside that order: what 2.3.0-2.3.6 put in a `messages.update` that carries no status (a
+# revoked message, for one). 2.3.7 and 2.4 say SERVER_ACK there and send `messages.delete`.
+DELETED = "DELETED"
+UPDATE_STATUSES = (*STATUSES, DELETED)
 SERVER_URL = "http://127.0.0.1:8080"
 
 
@@ -60,10 +66,10 @@ def message_update(
     """A status update for the message whose send answered `key.id == key_id`.
 
     v2 carries the WhatsApp id in `data.keyId` (`data.messageId` is the server's own row id,
-    deliberately different); v1 carries it in `data.id`.
+    deliberately different); v1 carries it in `data.id`. `status` is one of `UPDATE_STATUSES`.
     """
-    if status not in STATUSES:
-        raise ValueError(f"status must be one of {STATUSES}")
+    if status not in UPDATE_STATUSES:
+        raise ValueError(f"status must be one of {UPDATE_STATUSES}")
     if api_version == "v2":
         data: dict[str, Any] = {
             "messageId": "cm" + secrets.token_hex(11),
@@ -96,15 +102,32 @@ def message_upsert(
     push_name: str = "Customer",
     extended: bool = False,
     from_me: bool = False,
+    lid: str | None = None,
+    addressing_mode: Literal["lid", "pn"] = "lid",
     apikey: str | None = None,
     date_time: datetime | None = None,
 ) -> dict[str, Any]:
     """An incoming message (a reply, an opt-out keyword...). `extended` uses
-    `extendedTextMessage` instead of `conversation`, as WhatsApp does for replies with context."""
+    `extendedTextMessage` instead of `conversation`, as WhatsApp does for replies with context.
+
+    `lid` (digits, or `…@lid`) addresses it by the sender's LID, as Baileys 7 does. By default
+    as 2.3.5/2.3.6 pass it on: `key.remoteJid` the LID, `key.remoteJidAlt` the phone's JID.
+    `addressing_mode="pn"` as 2.4 swaps them: the phone in `remoteJid`, the LID in
+    `remoteJidAlt` (a receiver that prefers `remoteJidAlt` gets the LID there).
+    """
     message = {"extendedTextMessage": {"text": text}} if extended else {"conversation": text}
     moment = date_time or datetime.now(UTC)
+    key: dict[str, Any] = {
+        "remoteJid": jid(number),
+        "fromMe": from_me,
+        "id": key_id or new_key_id(),
+    }
+    if lid is not None:
+        lid_jid = lid if lid.endswith("@lid") else "".join(c for c in lid if c.isdigit()) + "@lid"
+        remote, alt = (lid_jid, jid(number)) if addressing_mode == "lid" else (jid(number), lid_jid)
+        key.update(remoteJid=remote, remoteJidAlt=alt, addressingMode=addressing_mode)
     data = {
-        "key": {"remoteJid": jid(number), "fromMe": from_me, "id": key_id or new_key_id()},
+        "key": key,
         "pushName": push_name,
         "message": message,
         "messageType": "extendedTextMessage" if extended else "conversation",
@@ -125,3 +148,18 @@ def connection_update(
 ) -> dict[str, Any]:
     data = {"instance": instance, "state": state, "statusReason": status_reason}
     return envelope("connection.update", instance, data, apikey=apikey, date_time=date_time)
+
+
+def message_delete(
+    instance: str,
+    key_id: str,
+    *,
+    number: str = "5511999990000",
+    from_me: bool = True,
+    apikey: str | None = None,
+    date_time: datetime | None = None,
+) -> dict[str, Any]:
+    """A revoked message as 2.3.7+ report it (`messages.delete`, the message's key plus
+    `status: DELETED`); 2.3.0-2.3.6 send a `messages.update` with status DELETED instead."""
+    data = {"remoteJid": jid(number), "fromMe": from_me, "id": key_id, "status": DELETED}
+    return envelope("messages.delete", instance, data, apikey=apikey, date_time=date_time)
