@@ -318,11 +318,11 @@ def unthrottled(args: argparse.Namespace, workdir: Path) -> None:
         start = time.monotonic()
         booked = 0
         while booked < args.unthrottled:
-            with dispatcher._transaction() as connection:
+            with dispatcher.database.transaction() as connection:
                 step = claim_next(connection, instance_id, "one", dispatcher.clock(),
-                                  campaigns=dispatcher._campaigns, continuation=False)  # fmt: skip
+                                  campaigns=dispatcher.campaign_cache, continuation=False)  # fmt: skip
             if isinstance(step, Claim):
-                dispatcher._record(step, answer, dispatcher.clock())
+                dispatcher.writer.record(step, answer, dispatcher.clock())
                 booked += 1
             elif not hasattr(step, "until"):
                 break

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core import campaigns
 from core.base import Conflict, NotFound, PermissionDenied, ValidationError, utcnow
 from core.campaigns import Pace, campaign_counts, describe_estimate, estimate
-from core.campaigns import _campaigns as campaigns
 from core.models import (
     AuditLog,
     Campaign,

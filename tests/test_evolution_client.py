@@ -127,7 +127,7 @@ def test_send_media_bodies_in_both_api_lines(api: tuple) -> None:
 
 def test_send_whatsapp_audio_bodies_in_both_api_lines(api: tuple) -> None:
     fake, inst, client = api
-    result = client.send_whatsapp_audio(NUMBER, "https://cdn.example/voice.ogg")
+    result = client.send_voice_note(NUMBER, "https://cdn.example/voice.ogg")
 
     assert result.outcome is Outcome.SENT
     sent = fake.sends()[0]
@@ -416,7 +416,7 @@ def test_connection_state_of_an_unreachable_server_raises_without_the_token() ->
 
 def test_set_webhook_sends_the_shape_of_the_instance_api_line(api: tuple) -> None:
     fake, inst, client = api
-    client.set_webhook(
+    client.register_webhook(
         "https://campaigns.example/webhooks/evolution/7",
         ["MESSAGES_UPDATE", "MESSAGES_UPSERT", "CONNECTION_UPDATE"],
         {"x-webhook-token": "hook-secret"},
@@ -449,7 +449,7 @@ def test_set_webhook_failure_raises(fake_evolution: FakeEvolution) -> None:
     inst = fake_evolution.add_instance("shop")
     client = EvolutionClient(fake_evolution.base_url, "shop", "wrong-key-000")
     with client, pytest.raises(EvolutionError) as error:
-        client.set_webhook("https://x.example/hook", ["MESSAGES_UPDATE"], {})
+        client.register_webhook("https://x.example/hook", ["MESSAGES_UPDATE"], {})
     assert error.value.http_status == 401
     assert fake_evolution.instance(inst.name).webhook is None
 
@@ -489,7 +489,7 @@ def test_the_fake_delivers_webhooks_with_the_registered_headers(
     receiver = _Receiver()
     try:
         with client_for(fake_evolution, inst) as client:
-            client.set_webhook(receiver.url, ["MESSAGES_UPDATE"], {"x-webhook-token": "s3"})
+            client.register_webhook(receiver.url, ["MESSAGES_UPDATE"], {"x-webhook-token": "s3"})
             sent = client.send_text(NUMBER, "Hello")
         assert sent.message_id is not None
         answer = fake_evolution.deliver_webhook(

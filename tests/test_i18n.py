@@ -920,7 +920,7 @@ def test_a_formatted_error_keeps_its_english_and_is_shown_in_each_language() -> 
 def test_words_of_our_vocabulary_are_translated_with_the_sentence(session, account) -> None:
     from core import contacts, people
     from core.base import Conflict, PermissionDenied, ValidationError
-    from core.campaigns import _campaigns as campaigns
+    from core.campaigns import _lifecycle as campaigns
     from tests.builders import make_actor
 
     viewer = make_actor(session, account, Role.VIEWER, "vera")

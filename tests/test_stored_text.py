@@ -18,12 +18,13 @@ from streamlit.testing.v1 import AppTest
 
 from core import campaigns, notifications
 from core.base import stored_text
+from core.campaigns import complete_finished
 from core.cli import i18n as catalogs
 from core.contacts import import_contacts
 from core.i18n import LANGUAGES, set_language
 from core.i18n import _catalogs as i18n
 from core.models import Campaign, CampaignStatus, Notification
-from core.sending import complete_finished, open_circuit
+from core.sending import stop_instance
 from tests.stats_builders import make_campaign, make_instance, make_recipient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +55,7 @@ def paused(session, account) -> Campaign:
     instance = make_instance(session, account, name="main")
     campaign = make_campaign(session, account, title="Promo", instances=[instance])
     session.commit()
-    assert open_circuit(session, instance.id, REASON, NOW)
+    assert stop_instance(session, instance.id, REASON, NOW)
     session.commit()
     session.refresh(campaign)
     session.commit()  # end the read: SQLite lets one writer in at a time, and pages write

@@ -24,6 +24,7 @@ from tests.worker_harness import (
     make_instance,
     make_running_campaign,
     recipient_states,
+    run_until_idle,
 )
 
 
@@ -100,7 +101,7 @@ def test_an_account_with_campaigns_off_sends_nothing_not_even_tests(
     assert recipient_states(session, draft.id) == {"pending": 1}
 
     _set_flag(session, account, True)
-    dispatcher.run_until_idle()
+    run_until_idle(dispatcher)
     assert recipient_states(session, running.id) == {"sent": 3}
     assert recipient_states(session, draft.id) == {"sent": 1}
     assert len(fake_evolution.sends()) == 4
@@ -208,7 +209,7 @@ def test_a_broken_instance_coming_back_is_announced_once_and_nothing_resumes(
     campaign = make_running_campaign(session, account, [instance], contacts=3)
     session.commit()
     fake_evolution.set_state(instance.instance_name, "close")
-    dispatcher.run_until_idle()  # the first send finds it down: circuit open, campaign paused
+    run_until_idle(dispatcher)  # the first send finds it down: circuit open, campaign paused
     assert session.get(Campaign, campaign.id, populate_existing=True).status == "paused"
     session.commit()
 
@@ -225,6 +226,6 @@ def test_a_broken_instance_coming_back_is_announced_once_and_nothing_resumes(
     assert inst.state == "open" and inst.circuit == "open"  # staff re-enable it
     assert session.get(Campaign, campaign.id, populate_existing=True).status == "paused"
     session.commit()
-    dispatcher.run_until_idle()
+    run_until_idle(dispatcher)
     assert recipient_states(session, campaign.id) == {"pending": 3}
     assert fake_evolution.numbers_received() == []

@@ -21,6 +21,7 @@ from tests.worker_harness import (
     make_running_campaign,
     recipient_states,
     recipients,
+    run_until_idle,
 )
 
 
@@ -41,7 +42,7 @@ def _setup(session: Session, account: Account, fake: FakeEvolution, contacts: in
 
 def test_201_marks_sent_and_keeps_key_id(session, account, fake_evolution, dispatcher):
     instance, campaign = _setup(session, account, fake_evolution)
-    dispatcher.run_until_idle()
+    run_until_idle(dispatcher)
 
     rows = recipients(session, campaign.id)
     assert {r.status for r in rows} == {"sent"}
@@ -57,7 +58,7 @@ def test_v1_instances_get_v1_bodies(session, account, fake_evolution, dispatcher
     instance = make_instance(session, account, fake_evolution, rate=6000, api_version="v1")
     campaign = make_running_campaign(session, account, [instance], contacts=2)
     session.commit()
-    dispatcher.run_until_idle()
+    run_until_idle(dispatcher)
     assert recipient_states(session, campaign.id) == {"sent": 2}
     assert all("textMessage" in s.body for s in fake_evolution.sends())
 
@@ -68,7 +69,7 @@ def test_not_on_whatsapp_fails_the_recipient_and_flags_the_contact(
     instance, campaign = _setup(session, account, fake_evolution)
     first = recipients(session, campaign.id)[0]
     fake_evolution.set_not_on_whatsapp(first.phone)
-    dispatcher.run_until_idle()
+    run_until_idle(dispatcher)
 
     rows = {r.id: r for r in recipients(session, campaign.id)}
     assert rows[first.id].status == "failed" and rows[first.id].error_kind == "not_on_whatsapp"
@@ -83,7 +84,7 @@ def test_other_4xx_fails_without_retry(session, account, fake_evolution, dispatc
     instance, campaign = _setup(session, account, fake_evolution, contacts=1)
     fake_evolution.fail(Fault.STATUS, status=400, body={"status": 400, "error": "Bad Request",
                                                         "response": {"message": [["bad"]]}})  # fmt: skip
-    dispatcher.run_until_idle()
+    run_until_idle(dispatcher)
     [row] = recipients(session, campaign.id)
     assert row.status == "failed" and row.error_kind == "rejected" and row.attempts == 1
     assert len(fake_evolution.requests(route="sendText")) == 1
@@ -95,7 +96,7 @@ def test_retryable_errors_are_retried_then_sent(
 ):
     instance, campaign = _setup(session, account, fake_evolution, contacts=1)
     fake_evolution.fail(fault, times=2)
-    dispatcher.run_until_idle()
+    run_until_idle(dispatcher)
     [row] = recipients(session, campaign.id)
     assert row.status == "sent" and row.attempts == 3
     assert fake_evolution.numbers_received() == [digits(row.phone)]
@@ -111,7 +112,7 @@ def test_connection_refused_is_retried_and_bounded(session, account, fake_evolut
         SenderInstance, instance.id, populate_existing=True
     ).base_url = f"http://127.0.0.1:{port}"
     session.commit()
-    dispatcher.run_until_idle()
+    run_until_idle(dispatcher)
     [row] = recipients(session, campaign.id)
     assert row.status == "failed" and row.error_kind == "retries_exhausted" and row.attempts == 3
 
@@ -123,7 +124,7 @@ def test_a_dropped_connection_after_the_request_is_unknown(
     # gone out (it cannot tell this from a hang), so it is never resent.
     instance, campaign = _setup(session, account, fake_evolution, contacts=1)
     fake_evolution.fail(Fault.DROP, times=1)
-    dispatcher.run_until_idle()
+    run_until_idle(dispatcher)
     [row] = recipients(session, campaign.id)
     assert row.status == "unknown"
     assert fake_evolution.numbers_received() == [] and len(fake_evolution.dropped()) == 1
@@ -132,7 +133,7 @@ def test_a_dropped_connection_after_the_request_is_unknown(
 def test_retries_are_bounded(session, account, fake_evolution, dispatcher):
     instance, campaign = _setup(session, account, fake_evolution, contacts=1)
     fake_evolution.fail(Fault.SERVER_ERROR)
-    dispatcher.run_until_idle()
+    run_until_idle(dispatcher)
     [row] = recipients(session, campaign.id)
     assert row.status == "failed" and row.error_kind == "retries_exhausted"
     assert row.attempts == dispatcher.settings.max_attempts == 3
@@ -168,7 +169,7 @@ def test_hang_after_processing_becomes_unknown_and_is_never_resent(
     instance, campaign = _setup(session, account, fake_evolution, contacts=2)
     first = recipients(session, campaign.id)[0]
     fake_evolution.fail(Fault.HANG, numbers=[first.phone], seconds=3)
-    dispatcher.run_until_idle()
+    run_until_idle(dispatcher)
     rows = {r.id: r for r in recipients(session, campaign.id)}
     assert rows[first.id].status == "unknown"
     assert recipient_states(session, campaign.id) == {"unknown": 1, "sent": 1}
@@ -190,7 +191,7 @@ def test_instance_down_opens_the_circuit_pauses_and_keeps_everyone(
 ):
     instance, campaign = _setup(session, account, fake_evolution, contacts=3)
     break_it(fake_evolution, instance.instance_name)
-    dispatcher.run_until_idle()
+    run_until_idle(dispatcher)
 
     inst = session.get(SenderInstance, instance.id, populate_existing=True)
     assert inst.circuit == "open" and inst.circuit_reason
@@ -233,7 +234,7 @@ def test_test_recipients_go_out_from_a_draft_and_stay_out_of_stats(
         session, account, [instance], contacts=1, status="draft", is_test=True
     )
     session.commit()
-    dispatcher.run_until_idle()
+    run_until_idle(dispatcher)
     assert recipient_states(session, campaign.id) == {"sent": 1}
     assert session.get(Campaign, campaign.id, populate_existing=True).status == "draft"
 
@@ -248,7 +249,7 @@ def test_audio_sends_the_text_first_then_the_voice_note(
         contacts=2,
         multimedia={"type": "audio", "url": "https://example.com/a.ogg", "mimetype": "audio/ogg"},
     )
-    dispatcher.run_until_idle()
+    run_until_idle(dispatcher)
     assert recipient_states(session, campaign.id) == {"sent": 2}
     for row in recipients(session, campaign.id):
         routes = [r.route for r in fake_evolution.sends() if r.number == digits(row.phone)]
@@ -266,7 +267,7 @@ def test_audio_retry_after_the_text_went_out_sends_only_the_audio(
         multimedia={"type": "audio", "url": "https://example.com/a.ogg"},
     )
     fake_evolution.fail(Fault.SERVER_ERROR, routes=["sendWhatsAppAudio"], times=1)
-    dispatcher.run_until_idle()
+    run_until_idle(dispatcher)
     [row] = recipients(session, campaign.id)
     assert row.status == "sent"
     assert [r.route for r in fake_evolution.sends()] == ["sendText", "sendWhatsAppAudio"]
@@ -280,7 +281,7 @@ def test_image_goes_with_the_text_as_caption(session, account, fake_evolution, d
         contacts=1,
         multimedia={"type": "image", "url": "https://example.com/a.png", "mimetype": "image/png"},
     )
-    dispatcher.run_until_idle()
+    run_until_idle(dispatcher)
     [sent] = fake_evolution.sends()
     assert sent.route == "sendMedia" and sent.body["caption"] == "Hello Ana"
     assert recipient_states(session, campaign.id) == {"sent": 1}

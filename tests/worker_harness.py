@@ -27,6 +27,8 @@ from core.models import (
     SenderInstance,
 )
 from core.people import encrypt_secret
+from core.sending import Dispatcher, Idle, Sent, Wait
+from core.sending._claims import instances_with_work
 from tests.builders import make_contact
 from tests.fake_evolution import FakeEvolution
 
@@ -232,3 +234,29 @@ def open_count(engine: Engine, campaign_id: int) -> int:
     with Session(engine) as session:
         states = recipient_states(session, campaign_id)
     return sum(n for status, n in states.items() if status not in FINAL)
+
+
+def run_until_idle(dispatcher: Dispatcher, max_steps: int = 100_000) -> int:
+    """Send synchronously, in real time, until no owned instance has work; returns the steps."""
+    steps = 0
+    while steps < max_steps:
+        dispatcher.maintain()
+        with dispatcher.database.session() as session:
+            ready = instances_with_work(session, dispatcher.owned, dispatcher.worker_id)
+        if not ready:
+            dispatcher.maintain()
+            return steps
+        soonest: datetime | None = None
+        for instance_id in sorted(ready):
+            step = dispatcher.process_instance(instance_id)
+            steps += 1
+            if isinstance(step, Wait | Idle):
+                until = step.until if isinstance(step, Wait) else step.recheck_at
+                soonest = until if soonest is None else min(soonest, until)
+            elif isinstance(step, Sent):
+                soonest = dispatcher.clock()
+        if soonest is not None:
+            delay = (soonest - dispatcher.clock()).total_seconds()
+            if delay > 0:
+                time.sleep(min(delay, 1.0))
+    return steps

@@ -14,31 +14,31 @@ from core.campaigns._audience import (
     resolve_audience,
     validate_audience,
 )
-from core.campaigns._campaigns import (
-    EDITABLE,
-    TRANSITIONS,
-    campaign_json,
-    cancel,
-    create,
-    delete,
-    duplicate,
+from core.campaigns._authoring import create, delete, duplicate, update
+from core.campaigns._delivery_stats import STAT_KEYS, campaign_counts, refresh_delivery_stats
+from core.campaigns._estimate import (
+    Estimate,
+    Pace,
+    describe_estimate,
+    estimate,
     estimate_for,
-    get,
-    list_campaigns,
     needs_confirmation,
-    parse_scheduled_at,
+)
+from core.campaigns._lifecycle import (
+    EDITABLE,
+    TEST_SEND_STATUSES,
+    TRANSITIONS,
+    allowed_actions,
+    cancel,
+    complete_finished,
     pause,
+    pause_for_instance,
     resume,
     retry_failed,
-    send_test,
-    sender_instances,
     start,
     start_due,
     trigger,
-    update,
 )
-from core.campaigns._delivery_stats import STAT_KEYS, campaign_counts, refresh_delivery_stats
-from core.campaigns._estimate import Estimate, Pace, describe_estimate, estimate
 from core.campaigns._media import (
     EvolutionMedia,
     caption_allowed,
@@ -46,14 +46,21 @@ from core.campaigns._media import (
     store_media,
     validate_multimedia,
 )
+from core.campaigns._queries import campaign_json, get, list_campaigns, sender_instances
 from core.campaigns._templates import (
     message_renderer,
     message_variables,
     render_message,
     validate_message,
 )
+from core.campaigns._test_sends import send_test
+from core.campaigns._validation import parse_scheduled_at
 
 __all__ = [
+    "allowed_actions",
+    "complete_finished",
+    "pause_for_instance",
+    "TEST_SEND_STATUSES",
     "STAT_KEYS",
     "campaign_counts",
     "refresh_delivery_stats",

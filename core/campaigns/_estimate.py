@@ -11,6 +11,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.campaigns._queries import load_account
 from core.i18n import (
     _,
     format_datetime,
@@ -21,6 +25,10 @@ from core.i18n import (
     to_local,
 )
 from core.instances import window_bounds, window_opens_on
+from core.models import (
+    SenderInstance,
+)
+from core.people import Actor, require
 
 MAX_DAYS = 3660  # beyond ten years the answer is "never" for practical purposes
 
@@ -172,3 +180,46 @@ def describe_estimate(result: Estimate, timezone: str, now: datetime) -> str:
             )
         )
     return " · ".join(parts)
+
+
+# -- for the editor -----------------------------------------------------------------------------
+
+
+def estimate_for(
+    session: Session,
+    actor: Actor,
+    recipients: int,
+    instance_ids: Sequence[int],
+    start_at: datetime,
+    window: tuple[time | None, time | None, Sequence[int] | None] | None = None,
+) -> Estimate:
+    """How long `recipients` take through these numbers, starting at `start_at`."""
+    require(actor, "campaigns.read")
+    account = load_account(session, actor.account_id)
+    instances = (
+        session.scalars(
+            select(SenderInstance).where(
+                SenderInstance.account_id == actor.account_id,
+                SenderInstance.id.in_(list(instance_ids)),
+            )
+        ).all()
+        if instance_ids
+        else []
+    )
+    paces = [
+        Pace(
+            rate_per_minute=max(1, instance.rate_per_minute),
+            extra_delay_max_seconds=instance.extra_delay_max_seconds or 0.0,
+            daily_cap=instance.daily_cap,
+            window_start=instance.window_start,
+            window_end=instance.window_end,
+            window_days=instance.window_days,
+        )
+        for instance in instances
+    ]
+    return estimate(recipients, paces, start_at, account.timezone, window)
+
+
+def needs_confirmation(session: Session, actor: Actor, recipients: int) -> bool:
+    """Above the account's threshold the UI asks staff to confirm before scheduling."""
+    return recipients > load_account(session, actor.account_id).confirm_above_recipients

@@ -1,23 +1,31 @@
-"""The WhatsApp numbers we send through (Evolution instances): their settings, connection state,
-circuit and webhook registration, and the pacing rules of a number (rate, gaps, send windows).
+"""The WhatsApp numbers we send through (Evolution instances): their settings, their connection
+(the one writer of its state), their circuit, our webhook on their server, and the pacing rules
+of a number (rate, gaps, send windows).
+
+Staff manage numbers through `create_instance`, `update_instance`, `check_instance`...; the worker
+asks `open_circuit` when a number breaks and `record_connection_state` after each check.
 """
 
-from core.instances._instances import (
-    TOKEN_MASK,
+from core.instances._circuit import open_circuit, reset_circuit
+from core.instances._connection import (
+    WEBHOOK_HEADER,
     InstanceCheck,
     check_instance,
-    client_for,
-    create_instance,
-    delete_instance,
-    get_instance,
-    instance_json,
-    list_instances,
+    endpoint_of,
+    messenger_of,
+    record_connection_state,
     register_webhook,
-    reset_circuit,
-    update_instance,
     webhook_secret_matches,
     webhook_url,
 )
+from core.instances._instances import (
+    TOKEN_MASK,
+    create_instance,
+    delete_instance,
+    instance_json,
+    update_instance,
+)
+from core.instances._lookup import get_instance, instances_by_ids, list_instances
 from core.instances._pacing import (
     RATE_WINDOW,
     in_send_window,
@@ -32,28 +40,33 @@ from core.instances._pacing import (
 )
 
 __all__ = [
-    "InstanceCheck",
     "RATE_WINDOW",
     "TOKEN_MASK",
+    "WEBHOOK_HEADER",
+    "InstanceCheck",
     "check_instance",
-    "client_for",
+    "endpoint_of",
+    "messenger_of",
     "create_instance",
     "delete_instance",
     "get_instance",
     "in_send_window",
     "instance_json",
+    "instances_by_ids",
     "list_instances",
     "max_in_any_window",
     "min_gap",
     "next_send_at",
     "next_window_open",
+    "open_circuit",
     "random_extra_delay",
+    "record_connection_state",
     "register_webhook",
     "reset_circuit",
     "retry_delay",
     "update_instance",
+    "window_bounds",
     "webhook_secret_matches",
     "webhook_url",
-    "window_bounds",
     "window_opens_on",
 ]

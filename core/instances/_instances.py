@@ -8,7 +8,6 @@ Evolution server when PUBLIC_API_URL is set; a failure is recorded on the instan
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
 
@@ -16,15 +15,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import people
-from core.base import Conflict, ValidationError, get_settings, utcnow
-from core.messaging import DEFAULT_WEBHOOK_EVENTS, EvolutionClient, EvolutionError
-from core.models import Circuit, SenderInstance
+from core.base import Conflict, ValidationError, utcnow
+from core.instances._connection import register_webhook, webhook_url
+from core.instances._lookup import get_instance
+from core.models import SenderInstance
 from core.people import (
     Actor,
-    SecretUnreadable,
-    decrypt_secret,
     encrypt_secret,
-    load_owned,
     require,
 )
 
@@ -41,27 +38,8 @@ EDITABLE = (
     "window_days",
     "is_active",
 )
-WEBHOOK_HEADER = "x-webhook-token"
+
 TOKEN_MASK = "•" * 8
-
-
-# -- reading ---------------------------------------------------------------------------------
-
-
-def list_instances(session: Session, actor: Actor) -> list[SenderInstance]:
-    require(actor, "instances.read")
-    return list(
-        session.scalars(
-            select(SenderInstance)
-            .where(SenderInstance.account_id == actor.account_id)
-            .order_by(SenderInstance.name)
-        )
-    )
-
-
-def get_instance(session: Session, actor: Actor, instance_id: int) -> SenderInstance:
-    require(actor, "instances.read")
-    return load_owned(session, actor, SenderInstance, instance_id, "WhatsApp number")
 
 
 def instance_json(instance: SenderInstance) -> dict[str, Any]:
@@ -97,16 +75,6 @@ def instance_json(instance: SenderInstance) -> dict[str, Any]:
         "webhook_error": instance.webhook_error,
         "created_at": iso(instance.created_at),
     }
-
-
-def webhook_url(instance: SenderInstance) -> str | None:
-    base = get_settings().public_api_url
-    if not base or instance.id is None:
-        return None
-    return f"{base}/webhooks/evolution/{instance.id}"
-
-
-# -- validation ------------------------------------------------------------------------------
 
 
 def _time(value: Any, field: str) -> time | None:
@@ -239,9 +207,6 @@ def _check_unique_name(
         raise ValidationError("an instance named {name!r} already exists", "name", name=name)
 
 
-# -- writing ---------------------------------------------------------------------------------
-
-
 def create_instance(session: Session, actor: Actor, data: dict[str, Any]) -> SenderInstance:
     require(actor, "instances.write")
     clean = validate(data, creating=True)
@@ -256,9 +221,7 @@ def create_instance(session: Session, actor: Actor, data: dict[str, Any]) -> Sen
     )
     session.add(instance)
     session.flush()
-    people.record_audit(
-        session, actor, "instance.create", "sender_instance", instance.id, _audit(clean)
-    )
+    people.record_audit(session, actor, "instance.create", "instance", instance.id, _audit(clean))
     register_webhook(session, actor, instance.id)
     return instance
 
@@ -279,7 +242,7 @@ def update_instance(
         setattr(instance, field, value)
     session.flush()
     details = _audit(clean) | ({"token": "changed"} if token else {})
-    people.record_audit(session, actor, "instance.update", "sender_instance", instance.id, details)
+    people.record_audit(session, actor, "instance.update", "instance", instance.id, details)
     register_webhook(session, actor, instance.id)
     return instance
 
@@ -301,140 +264,13 @@ def delete_instance(session: Session, actor: Actor, instance_id: int) -> None:
         if busy:
             raise Conflict("the instance is sending right now; deactivate it first, then delete")
     people.record_audit(
-        session, actor, "instance.delete", "sender_instance", instance.id, {"name": instance.name}
+        session, actor, "instance.delete", "instance", instance.id, {"name": instance.name}
     )
     session.delete(instance)
     session.flush()
-
-
-def reset_circuit(session: Session, actor: Actor, instance_id: int) -> SenderInstance:
-    """An admin re-enables a number after fixing it (campaigns paused by it are resumed by staff)."""
-    require(actor, "instances.write")
-    instance = get_instance(session, actor, instance_id)
-    previous = instance.circuit_reason
-    instance.circuit = Circuit.CLOSED
-    instance.circuit_reason = None
-    instance.circuit_opened_at = None
-    session.flush()
-    people.record_audit(
-        session,
-        actor,
-        "instance.reset_circuit",
-        "sender_instance",
-        instance.id,
-        {"reason": previous},
-    )
-    return instance
 
 
 def _audit(clean: dict[str, Any]) -> dict[str, Any]:
     return {
         k: (v.isoformat() if isinstance(v, time) else v) for k, v in clean.items() if k != "token"
     }
-
-
-# -- talking to Evolution --------------------------------------------------------------------
-
-
-def client_for(instance: SenderInstance) -> EvolutionClient:
-    settings = get_settings()
-    return EvolutionClient(
-        instance.base_url,
-        instance.instance_name,
-        decrypt_secret(instance.token_encrypted),
-        api_version="v1" if instance.api_version == "v1" else "v2",
-        connect_timeout=settings.http_connect_timeout,
-        read_timeout=min(settings.http_read_timeout, 15.0),
-    )
-
-
-@dataclass(frozen=True)
-class InstanceCheck:
-    state: str  # open / connecting / close / refused, or "unreachable"
-    error: str | None = None  # why the server could not say (never a secret)
-
-
-def check_instance(
-    session: Session, actor: Actor, instance_id: int, now: datetime | None = None
-) -> InstanceCheck:
-    """Ask Evolution for the connection state (`connectionState`) and store it."""
-    require(actor, "instances.write")
-    instance = get_instance(session, actor, instance_id)
-    error = None
-    try:
-        with client_for(instance) as client:
-            state = client.connection_state()
-    except EvolutionError as failure:
-        state, error = "unreachable", failure.result.error or failure.outcome.value
-    except SecretUnreadable as failure:
-        state, error = "unreachable", str(failure)
-    instance.state = state[:20]
-    instance.state_checked_at = now or utcnow()
-    session.flush()
-    return InstanceCheck(state, error)
-
-
-def register_webhook(session: Session, actor: Actor, instance_id: int) -> bool:
-    """Point the instance's Evolution webhook at this tool (when PUBLIC_API_URL is set).
-    Records `webhook_registered_at` or `webhook_error`; returns whether it worked."""
-    require(actor, "instances.write")
-    instance = get_instance(session, actor, instance_id)
-    url = webhook_url(instance)
-    if url is None:
-        instance.webhook_error = "PUBLIC_API_URL is not set: the webhook was not registered"
-        session.flush()
-        return False
-    try:
-        secret = decrypt_secret(instance.webhook_secret_encrypted or "")
-    except SecretUnreadable:
-        secret = None
-    if not secret:
-        secret = secrets.token_urlsafe(32)
-        instance.webhook_secret_encrypted = encrypt_secret(secret)
-    try:
-        with client_for(instance) as client:
-            client.set_webhook(url, DEFAULT_WEBHOOK_EVENTS, headers={WEBHOOK_HEADER: secret})
-    except EvolutionError as error:
-        instance.webhook_error = (error.result.error or error.outcome.value)[:500]
-        session.flush()
-        return False
-    except SecretUnreadable as error:
-        instance.webhook_error = str(error)[:500]
-        session.flush()
-        return False
-    instance.webhook_registered_at = utcnow()
-    instance.webhook_error = None
-    session.flush()
-    people.record_audit(
-        session, actor, "instance.webhook_registered", "sender_instance", instance.id, {"url": url}
-    )
-    return True
-
-
-def webhook_secret_matches(instance: SenderInstance, presented: str | None) -> bool:
-    """For the webhook receiver: constant-time check of the `x-webhook-token` header."""
-    if not presented or not instance.webhook_secret_encrypted:
-        return False
-    try:
-        expected = decrypt_secret(instance.webhook_secret_encrypted)
-    except SecretUnreadable:
-        return False
-    return secrets.compare_digest(expected, presented)
-
-
-__all__ = [
-    "TOKEN_MASK",
-    "InstanceCheck",
-    "check_instance",
-    "client_for",
-    "create_instance",
-    "delete_instance",
-    "get_instance",
-    "instance_json",
-    "list_instances",
-    "register_webhook",
-    "reset_circuit",
-    "update_instance",
-    "validate",
-    "webhook_secret_matches",
-]

@@ -1,5 +1,9 @@
-"""Talking to a WhatsApp server: the Evolution client and the one mapping from its answers to an
-`Outcome` (sent, not on WhatsApp, rejected, instance down, retry, unknown).
+"""Talking to a WhatsApp server: the `Messenger` seam, its one implementation today (Evolution
+API's `EvolutionClient`), and the one mapping from a server's answers to an `Outcome` (sent, not
+on WhatsApp, rejected, instance down, retry, unknown).
+
+Other packages build a messenger with `messenger_for(Endpoint(...), ...)` and read outcomes; no
+one else interprets status codes, bodies or transport errors.
 """
 
 from core.messaging._evolution import (
@@ -10,16 +14,20 @@ from core.messaging._evolution import (
     EvolutionError,
     normalize_number,
 )
+from core.messaging._messenger import Endpoint, Messenger, messenger_for
 from core.messaging._outcome import Outcome, SendResult, classify
 
 __all__ = [
     "CONNECTION_STATES",
     "DEFAULT_WEBHOOK_EVENTS",
+    "Endpoint",
     "EvolutionClient",
     "EvolutionError",
     "MEDIA_TYPES",
+    "Messenger",
     "Outcome",
     "SendResult",
     "classify",
+    "messenger_for",
     "normalize_number",
 ]

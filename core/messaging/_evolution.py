@@ -178,9 +178,7 @@ class EvolutionClient:
                 body["options"] = {"delay": int(delay_ms), "presence": "composing"}
         return self._send("message/sendMedia", body, delay_ms)
 
-    def send_whatsapp_audio(
-        self, number: str, audio: str, delay_ms: int | None = None
-    ) -> SendResult:
+    def send_voice_note(self, number: str, audio: str, delay_ms: int | None = None) -> SendResult:
         """A voice note. `audio` is an http(s) URL or base64. Audio carries no caption."""
         number = normalize_number(number)
         audio, _ = _strip_data_url(audio, None)
@@ -217,7 +215,7 @@ class EvolutionClient:
             )
         return state
 
-    def set_webhook(
+    def register_webhook(
         self,
         url: str,
         events: Sequence[str] = DEFAULT_WEBHOOK_EVENTS,

@@ -1,9 +1,14 @@
-"""Sending: the worker's loop and everything it owns — claims, leases, pacing state, outcomes and
-their rules, and the health figures behind /metrics and /healthz.
+"""Sending: the worker and everything it owns — the periodic jobs (`Dispatcher`), the lanes that
+run one number's sends at a time, the claim before each send, leases between workers, the sender
+behind the messenger seam, the outcome rules and the writer that commits them, the recovery of
+claims nobody will finish, and the health figures behind /metrics and /healthz.
+
+scheduler_service.py drives a `Dispatcher`; the API reads `metrics_snapshot`. Tests and
+benchmarks may drive `Dispatcher.process_instance` and `claim_next` directly.
 """
 
 from core.sending._claims import Claim, ClaimStep, Idle, NotOwner, Wait, claim_next
-from core.sending._dispatcher import Dispatcher, DispatchStats, Sent, Step, record_instance_state
+from core.sending._dispatcher import Dispatcher
 from core.sending._metrics import (
     InstanceLoad,
     MetricsSnapshot,
@@ -12,12 +17,8 @@ from core.sending._metrics import (
     metrics_snapshot,
     worker_status,
 )
-from core.sending._outcome_rules import (
-    apply_outcome,
-    complete_finished,
-    open_circuit,
-    release_claim,
-)
+from core.sending._outcome_rules import apply_outcome, release_claim, stop_instance
+from core.sending._send_step import DispatchStats, Sent, Step
 
 __all__ = [
     "Claim",
@@ -34,11 +35,9 @@ __all__ = [
     "WorkerStatus",
     "apply_outcome",
     "claim_next",
-    "complete_finished",
     "database_reachable",
     "metrics_snapshot",
-    "open_circuit",
-    "record_instance_state",
     "release_claim",
+    "stop_instance",
     "worker_status",
 ]

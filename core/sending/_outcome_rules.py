@@ -13,44 +13,38 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, case, delete, func, select, update
+from sqlalchemy import Connection, bindparam, case, delete, func, update
 from sqlalchemy.orm import Session
 
-from core import instances
-from core.base import stored_text
-from core.campaigns import refresh_delivery_stats
+from core import campaigns, instances
 from core.messaging import Outcome, SendResult
 from core.models import (
-    Campaign,
     CampaignRecipient,
-    CampaignStatus,
-    Circuit,
     Contact,
     InstanceSend,
     RecipientStatus,
     SenderInstance,
     WhatsAppStatus,
-    campaign_instances,
 )
-from core.notifications import notify
 from core.sending._claims import Claim
 
-R = CampaignRecipient
 _NO_SYNC = {"synchronize_session": False}
 log = logging.getLogger("worker")
 
 
-_S = InstanceSend.__table__
-_RT = CampaignRecipient.__table__
-_MARK_ANSWER = update(_S).where(_S.c.id == bindparam("p_send")).values(sent_at=bindparam("p_now"))
+_sends = InstanceSend.__table__
+_recipients = CampaignRecipient.__table__
+_MARK_ANSWER = (
+    update(_sends).where(_sends.c.id == bindparam("p_send")).values(sent_at=bindparam("p_now"))
+)
 _OURS = (
-    _RT.c.id == bindparam("p_recipient"),
-    _RT.c.claimed_by == bindparam("p_worker"),
-    _RT.c.claimed_at == bindparam("p_claimed"),
-    _RT.c.status.in_((RecipientStatus.SENDING, RecipientStatus.UNKNOWN)),
+    _recipients.c.id == bindparam("p_recipient"),
+    _recipients.c.claimed_by == bindparam("p_worker"),
+    _recipients.c.claimed_at == bindparam("p_claimed"),
+    _recipients.c.status.in_((RecipientStatus.SENDING, RecipientStatus.UNKNOWN)),
 )
 _MARK_SENT = (
-    update(_RT)
+    update(_recipients)
     .where(*_OURS)
     .values(
         status=RecipientStatus.SENT,
@@ -60,7 +54,9 @@ _MARK_SENT = (
         last_error=bindparam("p_error"),
         error_kind=None,
         next_attempt_at=None,
-        provider_message_id=func.coalesce(_RT.c.provider_message_id, bindparam("p_message")),
+        provider_message_id=func.coalesce(
+            _recipients.c.provider_message_id, bindparam("p_message")
+        ),
     )
 )
 
@@ -100,17 +96,19 @@ def apply_outcome(
         )
         return RecipientStatus.SENT if updated.rowcount == 1 else None
     ours = (
-        R.id == claim.recipient_id,
-        R.claimed_by == claim.worker_id,
-        R.claimed_at == claim.claimed_at,
-        R.status.in_((RecipientStatus.SENDING, RecipientStatus.UNKNOWN)),
+        CampaignRecipient.id == claim.recipient_id,
+        CampaignRecipient.claimed_by == claim.worker_id,
+        CampaignRecipient.claimed_at == claim.claimed_at,
+        CampaignRecipient.status.in_((RecipientStatus.SENDING, RecipientStatus.UNKNOWN)),
     )
     values: dict[str, object]
     if outcome is Outcome.SENT:
         # More parts to go: stay `sending` (claimed), resume with the next part.
         values = {"parts_sent": claim.part + 1, "http_status": result.http_status}
         if result.message_id:
-            values["provider_message_id"] = func.coalesce(R.provider_message_id, result.message_id)
+            values["provider_message_id"] = func.coalesce(
+                CampaignRecipient.provider_message_id, result.message_id
+            )
         return _update(session, ours, values, RecipientStatus.SENDING)
     if outcome is Outcome.NOT_ON_WHATSAPP:
         status = _update(
@@ -145,7 +143,9 @@ def apply_outcome(
         # Not the recipient's fault: back in the queue, the attempt not counted.
         values = {
             "status": RecipientStatus.PENDING,
-            "attempts": case((R.attempts > 0, R.attempts - 1), else_=0),
+            "attempts": case(
+                (CampaignRecipient.attempts > 0, CampaignRecipient.attempts - 1), else_=0
+            ),
             "next_attempt_at": None,
             "http_status": result.http_status,
             "last_error": error,
@@ -153,7 +153,7 @@ def apply_outcome(
         }
         status = _update(session, ours, values, RecipientStatus.PENDING)
         with _orm(session) as orm:
-            open_circuit(orm, claim.instance_id, error or "the instance is down", now)
+            stop_instance(orm, claim.instance_id, error or "the instance is down", now)
         return status
     # UNKNOWN: it may have gone out; a duplicate is worse than a gap.
     values = {
@@ -194,108 +194,21 @@ def _failed(now: datetime, result: SendResult, error: str | None, kind: str) -> 
 def _update(
     session: Session | Connection, where: tuple, values: dict[str, object], status: str
 ) -> str | None:
-    result = session.execute(update(R).where(*where).values(**values), execution_options=_NO_SYNC)
+    result = session.execute(
+        update(CampaignRecipient).where(*where).values(**values), execution_options=_NO_SYNC
+    )
     return status if result.rowcount == 1 else None
 
 
-def open_circuit(session: Session, instance_id: int, reason: str, now: datetime) -> bool:
-    """Stop sending through a broken instance: open its circuit, pause the running campaigns
-    that use it (with the reason), notify. Returns False when it was already open."""
-    result = session.execute(
-        update(SenderInstance)
-        .where(SenderInstance.id == instance_id, SenderInstance.circuit == Circuit.CLOSED)
-        .values(circuit=Circuit.OPEN, circuit_reason=reason[:500], circuit_opened_at=now),
-        execution_options=_NO_SYNC,
-    )
-    if result.rowcount != 1:
+def stop_instance(session: Session, instance_id: int, reason: str, now: datetime) -> bool:
+    """A broken number: its circuit opens and its running campaigns pause, staff told of both.
+    False when it was stopped already."""
+    if not instances.open_circuit(session, instance_id, reason, now):
         return False
     instance = session.get(SenderInstance, instance_id)
     assert instance is not None
-    name = instance.name
-    log.warning(
-        "instance circuit opened", extra={"instance_id": instance_id, "reason": reason[:200]}
-    )
-    notify(
-        session,
-        instance.account_id,
-        "instance_down",
-        {"name": name},
-        stored_text.text(stored_text.INSTANCE_DOWN_BODY, reason=reason),
-        instance_id=instance_id,
-    )
-    campaigns = session.scalars(
-        select(Campaign)
-        .join(campaign_instances, campaign_instances.c.campaign_id == Campaign.id)
-        .where(
-            campaign_instances.c.instance_id == instance_id,
-            Campaign.status == CampaignStatus.RUNNING,
-        )
-    ).all()
-    paused_text = stored_text.text(stored_text.PAUSED_NUMBER_DOWN, name=name, reason=reason[:500])
-    message = stored_text.english(paused_text)[:1000]
-    for campaign in campaigns:
-        paused = session.execute(
-            update(Campaign)
-            .where(Campaign.id == campaign.id, Campaign.status == CampaignStatus.RUNNING)
-            .values(status=CampaignStatus.PAUSED, error_message=message, error_text=paused_text),
-            execution_options=_NO_SYNC,
-        )
-        if paused.rowcount == 1:
-            log.warning(
-                "campaign paused", extra={"campaign_id": campaign.id, "instance_id": instance_id}
-            )
-            notify(
-                session,
-                campaign.account_id,
-                "campaign_paused",
-                {"title": campaign.title},
-                paused_text,
-                campaign_id=campaign.id,
-                instance_id=instance_id,
-            )
+    campaigns.pause_for_instance(session, instance_id, instance.name, reason)
     return True
-
-
-def complete_finished(session: Session, now: datetime) -> list[int]:
-    """Running campaigns with nobody left pending or sending become `completed` (stats
-    refreshed from the recipients, staff notified). Returns their ids."""
-    open_rows = (
-        select(R.id)
-        .where(
-            R.campaign_id == Campaign.id,
-            R.status.in_((RecipientStatus.PENDING, RecipientStatus.SENDING)),
-        )
-        .exists()
-    )
-    done = session.execute(
-        select(Campaign.id, Campaign.account_id, Campaign.title).where(
-            Campaign.status == CampaignStatus.RUNNING, ~open_rows
-        )
-    ).all()
-    completed = []
-    for campaign_id, account_id, title in done:
-        result = session.execute(
-            update(Campaign)
-            .where(
-                Campaign.id == campaign_id, Campaign.status == CampaignStatus.RUNNING, ~open_rows
-            )
-            .values(status=CampaignStatus.COMPLETED, completed_at=now),
-            execution_options=_NO_SYNC,
-        )
-        if result.rowcount != 1:
-            continue
-        counts = refresh_delivery_stats(session, campaign_id)
-        notify(
-            session,
-            account_id,
-            "campaign_completed",
-            {"title": title},
-            stored_text.counts(counts),
-            campaign_id=campaign_id,
-        )
-        log.info("campaign completed", extra={"campaign_id": campaign_id})
-        completed.append(campaign_id)
-    return completed
 
 
 def release_claim(session: Session | Connection, claim: Claim) -> bool:
@@ -305,17 +218,19 @@ def release_claim(session: Session | Connection, claim: Claim) -> bool:
         delete(InstanceSend).where(InstanceSend.id == claim.send_id), execution_options=_NO_SYNC
     )
     result = session.execute(
-        update(R)
+        update(CampaignRecipient)
         .where(
-            R.id == claim.recipient_id,
-            R.claimed_by == claim.worker_id,
-            R.claimed_at == claim.claimed_at,
-            R.status == RecipientStatus.SENDING,
-            R.parts_sent == 0,
+            CampaignRecipient.id == claim.recipient_id,
+            CampaignRecipient.claimed_by == claim.worker_id,
+            CampaignRecipient.claimed_at == claim.claimed_at,
+            CampaignRecipient.status == RecipientStatus.SENDING,
+            CampaignRecipient.parts_sent == 0,
         )
         .values(
             status=RecipientStatus.PENDING,
-            attempts=case((R.attempts > 0, R.attempts - 1), else_=0),
+            attempts=case(
+                (CampaignRecipient.attempts > 0, CampaignRecipient.attempts - 1), else_=0
+            ),
         ),
         execution_options=_NO_SYNC,
     )

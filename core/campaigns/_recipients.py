@@ -1,0 +1,144 @@
+"""A campaign's recipients as a whole: frozen from the audience at start, skipped, re-queued."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import false, func, insert, literal_column, select, update
+from sqlalchemy.orm import Session
+
+from core.campaigns import _audience as audience
+from core.campaigns import _templates as message_template
+from core.models import (
+    Campaign,
+    CampaignRecipient,
+    CampaignStatus,
+    Contact,
+    RecipientStatus,
+)
+
+RETRYABLE = (RecipientStatus.FAILED, RecipientStatus.UNKNOWN)
+NEVER_RETRIED_KINDS = ("not_on_whatsapp",)
+# Campaigns whose queue a contact who opts out leaves (a finished one has no queue left).
+UNFINISHED = (CampaignStatus.PENDING, CampaignStatus.RUNNING, CampaignStatus.PAUSED)
+_NO_SYNC = {"synchronize_session": False}
+
+
+def _retryable(campaign_id: int) -> list[Any]:
+    opted_out = select(Contact.id).where(Contact.opted_out_at.is_not(None))
+    return [
+        CampaignRecipient.campaign_id == campaign_id,
+        CampaignRecipient.is_test.is_(False),
+        CampaignRecipient.status.in_(RETRYABLE),
+        CampaignRecipient.error_kind.is_(None)
+        | CampaignRecipient.error_kind.not_in(NEVER_RETRIED_KINDS),
+        CampaignRecipient.contact_id.is_(None) | CampaignRecipient.contact_id.not_in(opted_out),
+    ]
+
+
+def freeze_recipients(session: Session, campaign: Campaign) -> int:
+    """Resolve the audience once and insert one pending recipient per contact, text rendered."""
+    contacts = audience.resolve_audience(session, campaign.account_id, campaign.audience)
+    fill = message_template.message_renderer(campaign.message or "")
+    rows = [
+        {
+            "contact_id": contact_id,
+            "phone": phone,
+            "name": name,
+            "rendered_text": fill(name, phone, attributes),
+        }
+        for contact_id, phone, name, attributes in zip(
+            contacts["id"].tolist(),
+            contacts["phone"].tolist(),
+            contacts["name"].tolist(),
+            contacts["custom_attributes"].tolist(),
+            strict=True,
+        )
+    ]
+    if rows:
+        # Constant columns are SQL literals, not per-row parameters: with 100k rows the per-row
+        # bind processing (datetimes above all) would cost about as much as the insert itself.
+        statement = insert(CampaignRecipient.__table__).values(
+            campaign_id=literal_column(str(int(campaign.id))),
+            status=literal_column(f"'{RecipientStatus.PENDING.value}'"),
+            attempts=literal_column("0"),
+            is_test=false(),
+            created_at=func.current_timestamp(),
+        )
+        session.execute(statement, rows)
+    return len(rows)
+
+
+def skip_pending(session: Session, reason: str, *where: Any) -> tuple[list[int], int]:
+    """Pending recipients matching `where` become `skipped` with `reason` (an English sentence
+    of stored_text). Only `pending` ones: a recipient already claimed is on its way and cannot
+    be recalled. Returns the campaign ids touched and how many were skipped."""
+    condition = (CampaignRecipient.status == RecipientStatus.PENDING, *where)
+    campaign_ids = sorted(
+        set(session.scalars(select(CampaignRecipient.campaign_id).where(*condition)))
+    )
+    if not campaign_ids:
+        return [], 0
+    skipped = session.execute(
+        update(CampaignRecipient)
+        .where(*condition)
+        .values(status=RecipientStatus.SKIPPED, last_error=reason),
+        execution_options=_NO_SYNC,
+    ).rowcount
+    return campaign_ids, skipped
+
+
+def skip_campaign_queue(session: Session, campaign_id: int, reason: str) -> int:
+    """A cancelled campaign's queue (its test sends still go out)."""
+    _touched, skipped = skip_pending(
+        session,
+        reason,
+        CampaignRecipient.campaign_id == campaign_id,
+        CampaignRecipient.is_test.is_(False),
+    )
+    return skipped
+
+
+def skip_contact_everywhere(
+    session: Session, account_id: int, contact_id: int, reason: str
+) -> tuple[list[int], int]:
+    """Take a contact (who opted out) out of the queues of the account's unfinished campaigns."""
+    unfinished = select(Campaign.id).where(
+        Campaign.account_id == account_id, Campaign.status.in_(UNFINISHED)
+    )
+    return skip_pending(
+        session,
+        reason,
+        CampaignRecipient.contact_id == contact_id,
+        CampaignRecipient.campaign_id.in_(unfinished),
+    )
+
+
+def count_retryable(session: Session, campaign_id: int) -> int:
+    return (
+        session.scalar(
+            select(func.count()).select_from(CampaignRecipient).where(*_retryable(campaign_id))
+        )
+        or 0
+    )
+
+
+def requeue_retryable(session: Session, campaign_id: int) -> int:
+    """Failed and unknown recipients back to `pending` as if never tried. Numbers known not to be
+    on WhatsApp and contacts who opted out since are left alone."""
+    return session.execute(
+        update(CampaignRecipient)
+        .where(*_retryable(campaign_id))
+        .values(
+            status=RecipientStatus.PENDING,
+            attempts=0,
+            next_attempt_at=None,
+            last_error=None,
+            error_kind=None,
+            http_status=None,
+            claimed_by=None,
+            claimed_at=None,
+            failed_at=None,
+        ),
+        execution_options=_NO_SYNC,
+    ).rowcount

@@ -1,0 +1,265 @@
+"""What staff send for a campaign, checked field by field: every problem named with its field at once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.base import ValidationError
+from core.campaigns import _audience as audience
+from core.campaigns import _media as media
+from core.campaigns import _templates as message_template
+from core.campaigns._queries import instance_ids_of
+from core.i18n import N_
+from core.models import (
+    Account,
+    Campaign,
+    CampaignStatus,
+    SenderInstance,
+)
+
+DATA_KEYS = (
+    "title",
+    "message",
+    "audience",
+    "scheduled_at",
+    "status",
+    "multimedia",
+    "instance_ids",
+    "window_start",
+    "window_end",
+    "window_days",
+)
+
+# Fields of campaign_json that clients may send back unchanged; they are ignored.
+READ_ONLY_KEYS = frozenset(
+    {
+        "id",
+        "account_id",
+        "delivery_stats",
+        "sender_id",
+        "created_at",
+        "updated_at",
+        "started_at",
+        "completed_at",
+        "error_message",
+    }
+)
+
+SCHEDULE_GRACE = timedelta(minutes=1)  # a time picked "now" in a form is a few seconds old on save
+
+
+def parse_scheduled_at(value: Any, timezone: str) -> datetime | None:
+    """ISO 8601 text or a datetime, as UTC. A time without an offset is in the account's zone."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ValidationError(
+                "scheduled_at {value!r} is not an ISO 8601 date and time",
+                "scheduled_at",
+                value=value,
+            ) from None
+    if not isinstance(value, datetime):
+        raise ValidationError("scheduled_at must be an ISO 8601 date and time", "scheduled_at")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo(timezone))
+    return value.astimezone(UTC)
+
+
+def _parse_time(value: Any, key: str) -> time | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, time):
+        return value.replace(second=0, microsecond=0)
+    if isinstance(value, str):
+        try:
+            return time.fromisoformat(value.strip()).replace(second=0, microsecond=0)
+        except ValueError:
+            pass
+    raise ValidationError("{key} must be a time of day such as 09:00", key, key=key)
+
+
+def _parse_days(value: Any) -> list[int] | None:
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list | tuple)
+        or not value
+        or not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 6 for d in value)
+    ):
+        raise ValidationError(
+            "window_days must be a non-empty list of weekdays, 0 (Monday) to 6 (Sunday)",
+            "window_days",
+        )
+    return sorted(set(value))
+
+
+def _parse_instance_ids(session: Session, account_id: int, value: Any) -> list[int]:
+    if not isinstance(value, list | tuple) or not all(
+        isinstance(i, int) and not isinstance(i, bool) for i in value
+    ):
+        raise ValidationError("instance_ids must be a list of WhatsApp number ids", "instance_ids")
+    wanted = sorted(set(value))
+    found = set(
+        session.scalars(
+            select(SenderInstance.id).where(
+                SenderInstance.account_id == account_id, SenderInstance.id.in_(wanted)
+            )
+        )
+    )
+    missing = [i for i in wanted if i not in found]
+    if missing:
+        raise ValidationError("WhatsApp number {id} does not exist", "instance_ids", id=missing[0])
+    return wanted
+
+
+class _Errors:
+    """Collects every field's problem so a form can show each next to its field."""
+
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = []  # as ValidationError.detail() gives them
+
+    def check(self, field: str, check: Any, *args: Any) -> Any:
+        try:
+            return check(*args)
+        except ValidationError as error:
+            self.items.extend(error.details or [error.detail(field)])
+            return None
+
+    def add(self, field: str, template: str, **params: Any) -> None:
+        """`template`: a constant marked with N_ (it is not raised here, so not extracted)."""
+        self.items.append({"field": field, "template": template, "params": params})
+
+    def fields(self) -> set[str]:
+        return {item["field"].split(".")[0] for item in self.items if item.get("field")}
+
+    def raise_any(self) -> None:
+        if self.items:
+            raise ValidationError.several(self.items)
+
+
+def _title(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError("title must not be empty", "title")
+    if len(value.strip()) > 255:
+        raise ValidationError("title is longer than 255 characters", "title")
+    return value.strip()
+
+
+def _status(value: Any) -> CampaignStatus:
+    if value not in (CampaignStatus.DRAFT, CampaignStatus.PENDING):
+        raise ValidationError(
+            "status must be 'draft' or 'pending' (use trigger, pause, resume or cancel for "
+            "the others)",
+            "status",
+        )
+    return CampaignStatus(value)
+
+
+def clean_fields(
+    session: Session,
+    account: Account,
+    data: Mapping[str, Any],
+    current: Campaign | None,
+    now: datetime,
+) -> tuple[dict[str, Any], list[int] | None]:
+    """Column values for the keys present in `data` (all of them on create), and instance ids.
+
+    Raises one `ValidationError` listing every problem, each with its field.
+    """
+    if not isinstance(data, Mapping):
+        raise ValidationError("the campaign must be an object", None)
+    errors = _Errors()
+    for key in data:
+        if key not in DATA_KEYS and key not in READ_ONLY_KEYS:
+            errors.add(str(key), N_("unknown field {key!r}"), key=key)
+    creating = current is None
+
+    def given(key: str) -> bool:
+        return creating or key in data
+
+    values: dict[str, Any] = {}
+    if given("title"):
+        values["title"] = errors.check("title", _title, data.get("title"))
+    if given("status"):
+        values["status"] = errors.check(
+            "status", _status, data.get("status") or CampaignStatus.DRAFT
+        )
+    if given("audience"):
+        values["audience"] = errors.check(
+            "audience", audience.validate_audience, data.get("audience")
+        )
+    if given("multimedia"):
+        values["multimedia"] = errors.check(
+            "multimedia", media.validate_multimedia, session, account.id, data.get("multimedia")
+        )
+    if given("scheduled_at"):
+        scheduled = errors.check(
+            "scheduled_at", parse_scheduled_at, data.get("scheduled_at"), account.timezone
+        )
+        previous = current.scheduled_at if current else None
+        # Checked only when set: a campaign whose time has come must still be saveable and
+        # startable (the seed's check on every save stopped campaigns from ever starting).
+        if scheduled is not None and scheduled != previous and scheduled < now - SCHEDULE_GRACE:
+            errors.add("scheduled_at", N_("scheduled_at is in the past"))
+        values["scheduled_at"] = scheduled
+    if given("window_start"):
+        values["window_start"] = errors.check(
+            "window_start", _parse_time, data.get("window_start"), "window_start"
+        )
+    if given("window_end"):
+        values["window_end"] = errors.check(
+            "window_end", _parse_time, data.get("window_end"), "window_end"
+        )
+    if given("window_days"):
+        values["window_days"] = errors.check("window_days", _parse_days, data.get("window_days"))
+    instance_ids: list[int] | None = None
+    if "instance_ids" in data and data["instance_ids"] is not None:
+        instance_ids = errors.check(
+            "instance_ids", _parse_instance_ids, session, account.id, data["instance_ids"]
+        )
+    elif creating:
+        only = session.scalars(
+            select(SenderInstance.id).where(
+                SenderInstance.account_id == account.id, SenderInstance.is_active
+            )
+        ).all()
+        instance_ids = list(only) if len(only) == 1 else []  # the seed knew one number only
+
+    # Checks that need several fields, on the campaign as it will be.
+    def final(key: str) -> Any:
+        return values[key] if key in values else getattr(current, key, None)
+
+    multimedia = final("multimedia")
+    if given("message") or given("multimedia"):
+        message = data.get("message") if given("message") else final("message")
+        if message is None or (isinstance(message, str) and not message.strip()):
+            if not multimedia and "multimedia" not in errors.fields():
+                errors.add("message", N_("message must not be empty"))
+            values["message"] = ""
+        elif not isinstance(message, str):
+            errors.add("message", N_("message must be text"))
+        else:
+            known = audience.audience_attribute_keys(session, account.id)
+            values["message"] = errors.check(
+                "message", message_template.validate_message, message, known
+            )
+    if final("status") == CampaignStatus.PENDING and not errors.items:
+        if not (instance_ids if instance_ids is not None else instance_ids_of(current)):
+            errors.add("instance_ids", N_("choose at least one WhatsApp number to send through"))
+        if "audience" in values or (
+            current is not None and current.status != CampaignStatus.PENDING
+        ):
+            reach = audience.preview_audience(session, account.id, final("audience"), sample=0)
+            if reach.count == 0:
+                errors.add("audience", N_("the audience matches no contacts who can receive it"))
+    errors.raise_any()
+    return values, instance_ids
