@@ -105,6 +105,10 @@ class CampaignOut(BaseModel):
     delivery_stats: DeliveryStats
     sender_id: int | None
     instance_ids: list[int]
+    allowed_actions: list[str] = Field(
+        description="What this status permits: trigger, pause, resume, cancel, retry_failed, "
+        "edit, delete, duplicate, test_send (the caller's role is checked apart)"
+    )
     error_message: str | None
     created_at: datetime
     updated_at: datetime

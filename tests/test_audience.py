@@ -7,7 +7,9 @@ from sqlalchemy.orm import Session
 
 from core import campaigns
 from core.base import ValidationError, utcnow
+from core.campaigns._audience import resolve_audience
 from core.models import Account, WhatsAppStatus
+from core.people import Actor
 from tests.builders import make_account, make_contact
 
 
@@ -37,7 +39,7 @@ def people(session: Session, account: Account) -> dict[str, int]:
 
 
 def ids_of(session: Session, account: Account, criteria: dict) -> set[int]:
-    return set(campaigns.resolve_audience(session, account.id, criteria)["id"].tolist())
+    return set(resolve_audience(session, account.id, criteria)["id"].tolist())
 
 
 def names(people: dict[str, int], *wanted: str) -> set[int]:
@@ -82,7 +84,7 @@ def test_exclude_labels_removes_contacts(session, account, people):
 
 def test_exclude_labels_alone_is_not_an_audience(session, account, people):
     with pytest.raises(ValidationError) as error:
-        campaigns.resolve_audience(session, account.id, {"exclude_labels": ["vip"]})
+        resolve_audience(session, account.id, {"exclude_labels": ["vip"]})
     assert error.value.field == "audience"
 
 
@@ -120,7 +122,7 @@ def test_opted_out_and_not_on_whatsapp_are_left_out(session, account, people):
     session.commit()
     criteria = {"labels": ["vip", "customer"]}
     assert ids_of(session, account, criteria) == names(people, "bia")
-    result = campaigns.preview_audience(session, account.id, criteria)
+    result = campaigns.preview_audience(session, Actor.system(account.id), criteria)
     assert result.count == 1
     assert result.excluded == 2
 
@@ -136,8 +138,8 @@ def test_other_accounts_contacts_never_appear(session, account, people):
 
 def test_preview_counts_and_samples_the_same_contacts_resolve_gives(session, account, people):
     criteria = {"labels": ["vip", "customer"]}
-    result = campaigns.preview_audience(session, account.id, criteria, sample=2)
-    frame = campaigns.resolve_audience(session, account.id, criteria)
+    result = campaigns.preview_audience(session, Actor.system(account.id), criteria, sample=2)
+    frame = resolve_audience(session, account.id, criteria)
     assert result.count == len(frame) == 3
     assert [row["id"] for row in result.sample] == frame["id"].tolist()[:2]
     first = result.sample[0]
@@ -150,18 +152,23 @@ def test_cache_sees_changes_made_after_it_was_loaded(session, account, people):
     from core.models import Contact
 
     criteria = {"labels": ["lead"]}
-    assert campaigns.preview_audience(session, account.id, criteria).count == 1
+    assert campaigns.preview_audience(session, Actor.system(account.id), criteria).count == 1
     make_contact(session, account, name="Fábio", labels=["lead"])
     session.commit()
-    assert campaigns.preview_audience(session, account.id, criteria).count == 2
+    assert campaigns.preview_audience(session, Actor.system(account.id), criteria).count == 2
     duda = session.get(Contact, people["duda"])
     duda.opted_out_at = utcnow()
     duda.updated_at = utcnow()
     session.commit()
-    assert campaigns.preview_audience(session, account.id, criteria).count == 1
+    assert campaigns.preview_audience(session, Actor.system(account.id), criteria).count == 1
     session.delete(session.get(Contact, people["bia"]))
     session.commit()
-    assert campaigns.preview_audience(session, account.id, {"labels": ["customer"]}).count == 1
+    assert (
+        campaigns.preview_audience(
+            session, Actor.system(account.id), {"labels": ["customer"]}
+        ).count
+        == 1
+    )
 
 
 def test_attribute_keys_are_the_ones_contacts_use(session, account, people):
@@ -169,7 +176,10 @@ def test_attribute_keys_are_the_ones_contacts_use(session, account, people):
 
 
 def test_empty_account_gives_an_empty_audience(session, account):
-    assert campaigns.preview_audience(session, account.id, {"labels": ["vip"]}).count == 0
+    assert (
+        campaigns.preview_audience(session, Actor.system(account.id), {"labels": ["vip"]}).count
+        == 0
+    )
 
 
 @pytest.mark.parametrize(

@@ -276,6 +276,21 @@ def test_every_transition_is_allowed_or_refused(session, manager, number, vips, 
         assert session.get(Campaign, campaign.id).status == status
 
 
+@pytest.mark.parametrize("status", list(S))
+def test_allowed_actions_say_what_the_life_cycle_does(status):
+    """Pages and the API draw their buttons from allowed_actions: it must agree with the table
+    the services above are held to (`update` is the page's "edit")."""
+    offered = campaigns.allowed_actions(status)
+    expected = {
+        ("edit" if action == "update" else action)
+        for action, statuses in ALLOWED.items()
+        if status in statuses
+    }
+    assert offered - {"duplicate", "test_send"} == expected
+    assert "duplicate" in offered
+    assert ("test_send" in offered) == (status in campaigns.TEST_SEND_STATUSES)
+
+
 def manager_account(session, manager):
     from core.models import Account
 
@@ -569,3 +584,43 @@ def test_cli_create_campaign(session, account, number, vips, capsys):
         == 2
     )
     assert "not valid JSON" in capsys.readouterr().err
+
+
+def _statements_to_list(engine, session, actor) -> int:
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def count(*args) -> None:  # type: ignore[no-untyped-def]
+        seen.append(args[2])
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        session.expire_all()
+        rows, _total = campaigns.list_campaigns(session, actor, per_page=50)
+        counts = campaigns.recipient_counts(session, actor, [row.id for row in rows])
+        shown = [(row.title, [i.name for i in row.instances], counts[row.id]) for row in rows]
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(shown) == len(rows)
+    return len(seen)
+
+
+def test_the_campaign_list_costs_the_same_queries_for_two_or_twenty(
+    engine, session, manager, number
+):
+    """What the list page shows (numbers, progress) is loaded in a fixed number of queries."""
+    account = manager_account(session, manager)
+    for index in range(2):
+        make_recipient_row(
+            session, make_campaign_row(session, account, instances=[number], title=f"a{index}")
+        )
+    session.commit()
+    few = _statements_to_list(engine, session, manager)
+    for index in range(18):
+        make_recipient_row(
+            session, make_campaign_row(session, account, instances=[number], title=f"b{index}")
+        )
+    session.commit()
+    many = _statements_to_list(engine, session, manager)
+    assert many == few

@@ -87,3 +87,38 @@ def test_upgrade_head_twice_changes_nothing(sqlite_migrated):
     with sqlite_migrated.begin() as connection:
         upgrade_to_head(connection)
     assert schema(sqlite_migrated) == before
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_old_audit_entries_of_numbers_are_filed_under_one_object_type(
+    database: str, tmp_path: Path
+) -> None:
+    from alembic import command
+
+    from core.base._migrations import alembic_config
+
+    def run(url: str) -> set[str]:
+        engine = make_engine(url)
+        try:
+            with engine.begin() as connection:
+                command.upgrade(alembic_config(connection), "0002")
+                for object_type in ("sender_instance", "instance", "campaign"):
+                    connection.exec_driver_sql(
+                        "INSERT INTO audit_log (actor, action, object_type, object_id, "
+                        f"created_at) VALUES ('ana', 'x', '{object_type}', '7', CURRENT_TIMESTAMP)"
+                    )
+            with engine.begin() as connection:
+                upgrade_to_head(connection)
+                return {
+                    row[0]
+                    for row in connection.exec_driver_sql("SELECT object_type FROM audit_log")
+                }
+        finally:
+            engine.dispose()
+
+    if database == "sqlite":
+        types = run(f"sqlite:///{tmp_path / 'old.db'}")
+    else:
+        with postgres_schema(require_postgres()) as url:
+            types = run(url)
+    assert types == {"instance", "campaign"}

@@ -10,15 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.instances import (
-    RATE_WINDOW,
-    in_send_window,
-    max_in_any_window,
-    next_send_at,
-    next_window_open,
-    random_extra_delay,
-    retry_delay,
-)
+from core.base import retry_delay
+from core.instances import RATE_WINDOW, in_send_window, next_window_open, random_extra_delay
+from tests.pacing_model import max_in_any_window, next_send_at
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # a Monday
 S = timedelta(seconds=1)

@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
-from core.instances import max_in_any_window
 from core.models import Campaign, CampaignRecipient, SenderInstance
 from tests.fake_evolution import FakeEvolution
+from tests.pacing_model import max_in_any_window
 from tests.worker_harness import (
     FINAL,
     digits,

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from core import instances
 from core.messaging import Outcome, SendResult
 from core.models import SenderInstance
 from core.sending import Claim, Dispatcher, Sent, Wait, apply_outcome, claim_next
+from tests.pacing_model import max_in_any_window
 from tests.worker_harness import (
     fast_settings,
     make_instance,
@@ -90,7 +90,7 @@ def test_no_60_second_window_exceeds_the_rate_with_random_extra_delays(
 
     times = send_times(session, instance.id)
     assert len(times) == 3 * rate + 5
-    assert instances.max_in_any_window(times) <= rate
+    assert max_in_any_window(times) <= rate
     assert len(fake_evolution.sends()) == 3 * rate + 5
 
 
@@ -140,7 +140,7 @@ def test_a_restarted_worker_does_not_burst(engine, session, account, fake_evolut
     finally:
         second.stop(timeout=5)
         first.lanes.stop(timeout=None)  # its threads end; its lease is never released
-    assert instances.max_in_any_window(send_times(session, instance.id)) <= 12
+    assert max_in_any_window(send_times(session, instance.id)) <= 12
 
 
 def test_pacing_is_per_instance_across_campaigns(engine, session, account, fake_evolution, rng):
@@ -158,7 +158,7 @@ def test_pacing_is_per_instance_across_campaigns(engine, session, account, fake_
     assert (
         recipient_states(session, one.id)["sent"] + recipient_states(session, two.id)["sent"] == 12
     )
-    assert instances.max_in_any_window(send_times(session, instance.id)) <= 6
+    assert max_in_any_window(send_times(session, instance.id)) <= 6
 
 
 def test_rotation_spreads_a_campaign_over_its_instances(

@@ -19,7 +19,7 @@ from core.base import (
     utcnow,
 )
 from core.i18n import _, format_duration, format_number, localize_error
-from core.models import CampaignStatus, RecipientStatus
+from core.models import RecipientStatus
 from ui import charts
 from ui.context import db, require_page
 from ui.labels import campaign_status_label, error_kind_label, recipient_status_label
@@ -131,40 +131,33 @@ live_progress()
 
 # --- Actions ------------------------------------------------------------------------------------
 
-# Each calls core.campaigns.<action>(session, actor, id); statuses as in its TRANSITIONS.
-ACTIONS = {  # action: (label, confirmation question, statuses it applies to)
+# Each calls core.campaigns.<action>(session, actor, id), offered when core allows it.
+ACTIONS = {  # action: (label, confirmation question)
     "pause": (
         _("Pause"),
         _("Pause this campaign? Messages stop going out until you resume it."),
-        {CampaignStatus.RUNNING},
     ),
     "resume": (
         _("Resume"),
         _("Resume this campaign? Sending starts again at the number's pace."),
-        {CampaignStatus.PAUSED},
     ),
     "cancel": (
         _("Cancel"),
         _(
             "Cancel this campaign? Recipients not sent yet will never receive it. This cannot be undone."
         ),
-        {CampaignStatus.PENDING, CampaignStatus.RUNNING, CampaignStatus.PAUSED},
     ),
     "retry_failed": (
         _("Retry failed"),
         _(
             "Send again to the failed and unknown recipients? Unknown ones may already have received it."
         ),
-        {CampaignStatus.COMPLETED},
     ),
 }
 
 if actor.can("campaigns.trigger"):
-    offered = [
-        name
-        for name, (_label, _question, statuses) in ACTIONS.items()
-        if overview.status in statuses
-    ]
+    allowed = campaigns.allowed_actions(overview.status)
+    offered = [name for name in ACTIONS if name in allowed]
     pending_action = st.session_state.get(CONFIRM_KEY)
     if offered and pending_action not in offered:
         columns = st.columns(len(offered) + 4)
@@ -173,7 +166,7 @@ if actor.can("campaigns.trigger"):
                 st.session_state[CONFIRM_KEY] = name
                 st.rerun()
     elif pending_action in offered:
-        label, question, _statuses = ACTIONS[pending_action]
+        label, question = ACTIONS[pending_action]
         st.warning(question)
         yes, no, *_rest = st.columns(6)
         if yes.button(_("Yes, go ahead"), type="primary", key="confirm_yes"):

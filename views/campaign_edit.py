@@ -48,7 +48,7 @@ st.title(_("Edit campaign") if existing else _("New campaign"))
 flash = state.pop(K + "flash", None)
 if flash:
     st.success(flash)
-if existing and existing["status"] not in campaigns.EDITABLE:
+if existing and "edit" not in existing["allowed_actions"]:
     st.info(
         _("This campaign is {status}: it can no longer be edited.").format(
             status=campaign_status_label(existing["status"])
@@ -279,7 +279,7 @@ criteria = criteria_from_form()
 reach = None
 try:
     with db() as session:
-        reach = campaigns.preview_audience(session, actor.account_id, criteria, sample=SAMPLE)
+        reach = campaigns.preview_audience(session, actor, criteria, sample=SAMPLE)
 except ValidationError as error:
     st.info(localize_error(error))
 if reach is not None:

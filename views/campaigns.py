@@ -9,7 +9,6 @@ import streamlit as st
 
 from core import campaigns
 from core.base import DomainError, stored_text
-from core.campaigns import campaign_counts
 from core.i18n import N_, _, format_number, localize_error
 from core.models import CampaignStatus
 from ui.context import db, local_time, require_page
@@ -50,9 +49,10 @@ def run(label: str, action: Callable[..., Any], campaign_id: int) -> None:
 
 with db() as session:
     rows, total = campaigns.list_campaigns(session, actor, status or None, page, PER_PAGE)
+    counts_of = campaigns.recipient_counts(session, actor, [campaign.id for campaign in rows])
     shown = []
     for campaign in rows:
-        counts = campaign_counts(session, campaign.id)
+        counts = counts_of[campaign.id]
         shown.append(
             {
                 "id": campaign.id,
@@ -71,19 +71,12 @@ st.caption(_("{n} campaigns").format(n=format_number(total)))
 if not shown:
     st.info(_("No campaigns yet.") if not status else _("No campaigns with this status."))
 
-S = CampaignStatus
-# The one life-cycle button a campaign shows: (in these states, label, key, message, action).
+# The life-cycle button a campaign shows, when core allows the action: (action, label, message).
 ACTIONS = (
-    ((S.DRAFT, S.PENDING), N_("Send now"), "trigger", N_("Campaign started."), campaigns.trigger),
-    ((S.RUNNING,), N_("Pause"), "pause", N_("Campaign paused."), campaigns.pause),
-    ((S.PAUSED,), N_("Resume"), "resume", N_("Campaign resumed."), campaigns.resume),
-    (
-        (S.COMPLETED,),
-        N_("Retry failed"),
-        "retry",
-        N_("Failed recipients queued again."),
-        campaigns.retry_failed,
-    ),
+    ("trigger", N_("Send now"), N_("Campaign started.")),
+    ("pause", N_("Pause"), N_("Campaign paused.")),
+    ("resume", N_("Resume"), N_("Campaign resumed.")),
+    ("retry_failed", N_("Retry failed"), N_("Failed recipients queued again.")),
 )
 for row in shown:
     cid, state = row["id"], row["status"]
@@ -110,19 +103,20 @@ for row in shown:
         buttons = st.columns(7)
         if buttons[0].button(_("Open"), key=f"open_{cid}"):
             st.switch_page("views/campaign_detail.py", query_params={"id": str(cid)})
-        editable = state in campaigns.EDITABLE and actor.can("campaigns.write")
+        allowed = campaigns.allowed_actions(state)
+        editable = "edit" in allowed and actor.can("campaigns.write")
         if editable and buttons[1].button(_("Edit"), key=f"edit_{cid}"):
             st.switch_page("views/campaign_edit.py", query_params={"id": str(cid)})
         if actor.can("campaigns.trigger"):
-            for states, label, key, done, action in ACTIONS:
-                if state in states:
+            for action, label, done in ACTIONS:
+                if action in allowed:
                     buttons[2].button(
                         _(label),
-                        key=f"{key}_{cid}",
+                        key=f"{action}_{cid}",
                         on_click=run,
-                        args=(_(done), action, cid),
+                        args=(_(done), getattr(campaigns, action), cid),
                     )
-            if state in (S.PENDING, S.RUNNING, S.PAUSED):
+            if "cancel" in allowed:
                 with buttons[3].popover(_("Cancel")):
                     st.write(_("Recipients not yet sent will be skipped. This cannot be undone."))
                     st.button(
@@ -138,7 +132,7 @@ for row in shown:
                 on_click=run,
                 args=(_("Campaign duplicated as a draft."), campaigns.duplicate, cid),
             )
-            if state != S.RUNNING:
+            if "delete" in allowed:
                 with buttons[5].popover(_("Delete")):
                     st.write(_("Delete this campaign and its recipients' history?"))
                     st.button(

@@ -20,7 +20,6 @@ from api.schemas import (
 )
 from core import campaigns, tracking
 from core.models import CampaignStatus, RecipientStatus
-from core.people import require
 
 router = APIRouter(
     prefix="/api/v1/accounts/{account_id}/whatsapp_api_campaigns",
@@ -71,9 +70,8 @@ def create_campaign(ctx: CampaignsCtx, body: CampaignCreate) -> dict[str, Any]:
     summary="How many contacts an audience reaches, and the first few of them",
 )
 def audience_preview(ctx: CampaignsCtx, body: AudienceRequest) -> dict[str, Any]:
-    require(ctx.actor, "campaigns.read")
     criteria = body.audience.model_dump(exclude_unset=True)
-    preview = campaigns.preview_audience(ctx.session, ctx.actor.account_id, criteria)
+    preview = campaigns.preview_audience(ctx.session, ctx.actor, criteria)
     return {"count": preview.count, "sample": preview.sample, "excluded": preview.excluded}
 
 

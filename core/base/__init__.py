@@ -5,6 +5,7 @@ for people to read later (English for the API, template + params for the UI).
 """
 
 from core.base import _stored_text as stored_text
+from core.base._backoff import retry_delay
 from core.base._clock import as_utc, utcnow
 from core.base._db import (
     get_engine,
@@ -38,6 +39,7 @@ __all__ = [
     "read_only_session",
     "reset_engine_cache",
     "reset_settings_cache",
+    "retry_delay",
     "session_scope",
     "stored_text",
     "to_csv",

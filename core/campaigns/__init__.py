@@ -6,16 +6,19 @@ from core.campaigns._audience import (
     AudiencePreview,
     audience_attribute_keys,
     audience_label_names,
-    audience_snapshot,
     clear_audience_cache,
     contacts_by_ids,
     find_contacts,
     preview_audience,
-    resolve_audience,
     validate_audience,
 )
 from core.campaigns._authoring import create, delete, duplicate, update
-from core.campaigns._delivery_stats import STAT_KEYS, campaign_counts, refresh_delivery_stats
+from core.campaigns._delivery_stats import (
+    STAT_KEYS,
+    campaign_counts,
+    recipient_counts,
+    refresh_delivery_stats,
+)
 from core.campaigns._estimate import (
     Estimate,
     Pace,
@@ -25,10 +28,6 @@ from core.campaigns._estimate import (
     needs_confirmation,
 )
 from core.campaigns._lifecycle import (
-    EDITABLE,
-    TEST_SEND_STATUSES,
-    TRANSITIONS,
-    allowed_actions,
     cancel,
     complete_finished,
     pause,
@@ -47,6 +46,7 @@ from core.campaigns._media import (
     validate_multimedia,
 )
 from core.campaigns._queries import campaign_json, get, list_campaigns, sender_instances
+from core.campaigns._statuses import EDITABLE, TEST_SEND_STATUSES, TRANSITIONS, allowed_actions
 from core.campaigns._templates import (
     message_renderer,
     message_variables,
@@ -63,6 +63,7 @@ __all__ = [
     "TEST_SEND_STATUSES",
     "STAT_KEYS",
     "campaign_counts",
+    "recipient_counts",
     "refresh_delivery_stats",
     "AudiencePreview",
     "EDITABLE",
@@ -72,7 +73,6 @@ __all__ = [
     "TRANSITIONS",
     "audience_attribute_keys",
     "audience_label_names",
-    "audience_snapshot",
     "campaign_json",
     "cancel",
     "caption_allowed",
@@ -95,7 +95,6 @@ __all__ = [
     "pause",
     "preview_audience",
     "render_message",
-    "resolve_audience",
     "resume",
     "retry_failed",
     "send_test",

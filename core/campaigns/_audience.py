@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from core.base import ValidationError
 from core.models import Contact, Label
+from core.people import Actor, require
 
 CRITERIA_KEYS = ("contact_ids", "labels", "labels_match", "exclude_labels", "custom_attributes")
 SELECTING_KEYS = ("contact_ids", "labels", "custom_attributes")
@@ -471,7 +472,7 @@ def resolve_audience(session: Session, account_id: int, criteria: Any) -> pd.Dat
     return snap.frame(positions)
 
 
-def preview_audience(
+def preview_for_account(
     session: Session, account_id: int, criteria: Any, sample: int = 5
 ) -> AudiencePreview:
     """How many contacts the criteria reach and the first `sample` of them — exactly what
@@ -481,6 +482,14 @@ def preview_audience(
     positions, excluded = snap.positions(valid)
     rows = [snap.row(int(p)) for p in positions[: max(sample, 0)]]
     return AudiencePreview(count=len(positions), sample=rows, excluded=excluded)
+
+
+def preview_audience(
+    session: Session, actor: Actor, criteria: Any, sample: int = 5
+) -> AudiencePreview:
+    """How many of the actor's account's contacts the criteria reach, and the first `sample`."""
+    require(actor, "campaigns.read")
+    return preview_for_account(session, actor.account_id, criteria, sample)
 
 
 def audience_attribute_keys(session: Session, account_id: int) -> list[str]:

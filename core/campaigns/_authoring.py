@@ -11,8 +11,9 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from core.base import Conflict, utcnow
-from core.campaigns._lifecycle import DELETABLE, EDITABLE, compare_and_set
+from core.campaigns._lifecycle import compare_and_set
 from core.campaigns._queries import get, instance_ids_of, load_account, require_campaigns_enabled
+from core.campaigns._statuses import DELETABLE, EDITABLE
 from core.campaigns._validation import clean_fields
 from core.i18n import Term
 from core.models import (

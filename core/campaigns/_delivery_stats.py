@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.models import Campaign, CampaignRecipient, RecipientStatus
+from core.people import Actor, require
 
 STAT_KEYS = [status.value for status in RecipientStatus]
 
@@ -22,6 +24,30 @@ def campaign_counts(session: Session, campaign_id: int) -> dict[str, int]:
     counts = dict.fromkeys(STAT_KEYS, 0)
     counts.update({status: count for status, count in rows})
     counts["total"] = sum(counts[key] for key in STAT_KEYS)
+    return counts
+
+
+def recipient_counts(
+    session: Session, actor: Actor, campaign_ids: Sequence[int]
+) -> dict[int, dict[str, int]]:
+    """`campaign_counts` of several of the actor's campaigns in one query (for lists)."""
+    require(actor, "campaigns.read")
+    counts = {campaign_id: dict.fromkeys(STAT_KEYS, 0) for campaign_id in campaign_ids}
+    if counts:
+        rows = session.execute(
+            select(CampaignRecipient.campaign_id, CampaignRecipient.status, func.count())
+            .join(Campaign, Campaign.id == CampaignRecipient.campaign_id)
+            .where(
+                Campaign.account_id == actor.account_id,
+                CampaignRecipient.campaign_id.in_(list(counts)),
+                CampaignRecipient.is_test.is_(False),
+            )
+            .group_by(CampaignRecipient.campaign_id, CampaignRecipient.status)
+        ).all()
+        for campaign_id, status, count in rows:
+            counts[campaign_id][status] = count
+    for row in counts.values():
+        row["total"] = sum(row[key] for key in STAT_KEYS)
     return counts
 
 

@@ -30,6 +30,7 @@ from core.campaigns._recipients import (
     requeue_retryable,
     skip_campaign_queue,
 )
+from core.campaigns._statuses import EDITABLE, TRANSITIONS
 from core.i18n import Term
 from core.models import (
     Account,
@@ -45,52 +46,7 @@ from core.people import Actor, record_audit, require
 log = logging.getLogger(__name__)
 _NO_SYNC = {"synchronize_session": False}
 
-EDITABLE = (CampaignStatus.DRAFT, CampaignStatus.PENDING)
-
-DELETABLE = (
-    CampaignStatus.DRAFT,
-    CampaignStatus.PENDING,
-    CampaignStatus.PAUSED,
-    CampaignStatus.COMPLETED,
-    CampaignStatus.CANCELLED,
-    CampaignStatus.FAILED,
-)
-
-TEST_SEND_STATUSES = (
-    CampaignStatus.DRAFT,
-    CampaignStatus.PENDING,
-    CampaignStatus.RUNNING,
-    CampaignStatus.PAUSED,
-    CampaignStatus.COMPLETED,
-)
-
-# action -> (statuses it may start from, status it leads to)
-TRANSITIONS: dict[str, tuple[tuple[CampaignStatus, ...], CampaignStatus]] = {
-    "trigger": ((CampaignStatus.DRAFT, CampaignStatus.PENDING), CampaignStatus.RUNNING),
-    "pause": ((CampaignStatus.RUNNING,), CampaignStatus.PAUSED),
-    "resume": ((CampaignStatus.PAUSED,), CampaignStatus.RUNNING),
-    "cancel": (
-        (CampaignStatus.PENDING, CampaignStatus.RUNNING, CampaignStatus.PAUSED),
-        CampaignStatus.CANCELLED,
-    ),
-    "retry_failed": ((CampaignStatus.COMPLETED,), CampaignStatus.RUNNING),
-}
-DELETABLE_SET = frozenset(DELETABLE)
 OPEN_RECIPIENTS = (RecipientStatus.PENDING, RecipientStatus.SENDING)
-
-
-def allowed_actions(status: str) -> frozenset[str]:
-    """What staff may do to a campaign in `status` (the role is checked apart): the life-cycle
-    actions of TRANSITIONS, and `edit`, `delete`, `duplicate`, `test_send`."""
-    actions = {action for action, (sources, _) in TRANSITIONS.items() if status in sources}
-    if status in EDITABLE:
-        actions.add("edit")
-    if status in DELETABLE_SET:
-        actions.add("delete")
-    if status in TEST_SEND_STATUSES:
-        actions.add("test_send")
-    actions.add("duplicate")
-    return frozenset(actions)
 
 
 def compare_and_set(campaign_id: int, from_statuses: Sequence[str]) -> Any:
@@ -218,7 +174,9 @@ def trigger(
     if not campaign.instances:
         raise ValidationError("choose at least one WhatsApp number to send through", "instance_ids")
     if (
-        audience.preview_audience(session, campaign.account_id, campaign.audience, sample=0).count
+        audience.preview_for_account(
+            session, campaign.account_id, campaign.audience, sample=0
+        ).count
         == 0
     ):
         raise ValidationError("the audience matches no contacts who can receive it", "audience")

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.base import NotFound, PermissionDenied, ValidationError
+from core.campaigns._statuses import allowed_actions
 from core.models import (
     Account,
     Campaign,
@@ -81,6 +82,7 @@ def campaign_json(campaign: Campaign) -> dict[str, Any]:
         "window_start": _iso(campaign.window_start),
         "window_end": _iso(campaign.window_end),
         "window_days": campaign.window_days,
+        "allowed_actions": sorted(allowed_actions(campaign.status)),
         "started_at": _iso(campaign.started_at),
         "completed_at": _iso(campaign.completed_at),
         "error_message": campaign.error_message,

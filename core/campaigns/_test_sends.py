@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from core.base import Conflict, ValidationError, utcnow
 from core.campaigns import _audience as audience
 from core.campaigns import _templates as message_template
-from core.campaigns._lifecycle import TEST_SEND_STATUSES
 from core.campaigns._queries import get, load_account
+from core.campaigns._statuses import TEST_SEND_STATUSES
 from core.i18n import Term
 from core.models import (
     CampaignRecipient,
@@ -67,7 +67,9 @@ def send_test(
             ) from None
     example: dict[str, Any] = {}
     try:
-        sample = audience.preview_audience(session, account.id, campaign.audience, sample=1).sample
+        sample = audience.preview_for_account(
+            session, account.id, campaign.audience, sample=1
+        ).sample
         example = sample[0] if sample else {}
     except ValidationError:
         pass

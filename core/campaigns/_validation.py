@@ -258,7 +258,7 @@ def clean_fields(
         if "audience" in values or (
             current is not None and current.status != CampaignStatus.PENDING
         ):
-            reach = audience.preview_audience(session, account.id, final("audience"), sample=0)
+            reach = audience.preview_for_account(session, account.id, final("audience"), sample=0)
             if reach.count == 0:
                 errors.add("audience", N_("the audience matches no contacts who can receive it"))
     errors.raise_any()

@@ -1,4 +1,4 @@
-"""Pacing, backoff and send windows: pure functions, time passed in.
+"""A number's pacing rules and send windows: pure functions, time passed in.
 
 Window semantics used throughout: "no more than `rate` sends in any 60-second window" means
 that for sends sorted by time, `s[i + rate] - s[i] >= 60 s` for every i, i.e. every half-open
@@ -21,51 +21,6 @@ def min_gap(rate_per_minute: int) -> timedelta:
     return timedelta(seconds=60 / rate_per_minute)
 
 
-def next_send_at(
-    recent: Sequence[datetime],
-    rate_per_minute: int,
-    now: datetime,
-    extra_delay: timedelta = timedelta(0),
-) -> datetime:
-    """Earliest moment the instance may send again (never before `now`).
-
-    `recent` holds the instance's sends of the last minute (older ones may be included; they
-    change nothing). Both rules hold for the returned moment: a gap of at least
-    `60 / rate + extra_delay` after the last send, and no more than `rate_per_minute` sends in
-    any 60-second window counting the new one. The gap alone is not enough: random extra
-    delays shrink and grow, and a backlog released at once would otherwise bunch up.
-    """
-    gap = min_gap(rate_per_minute)
-    if extra_delay < timedelta(0):
-        raise ValueError("extra_delay must not be negative")
-    if not recent:
-        return now
-    ordered = sorted(recent)
-    earliest = max(now, ordered[-1] + gap + extra_delay)
-    if len(ordered) >= rate_per_minute:
-        # The rate-th most recent send must be a full window behind the new one.
-        earliest = max(earliest, ordered[-rate_per_minute] + RATE_WINDOW)
-    return earliest
-
-
-def count_in_window(sends: Sequence[datetime], end: datetime) -> int:
-    """How many of `sends` fall in the 60-second window `(end - 60 s, end]`."""
-    start = end - RATE_WINDOW
-    return sum(1 for s in sends if start < s <= end)
-
-
-def max_in_any_window(sends: Sequence[datetime]) -> int:
-    """The largest number of sends any half-open 60-second window holds."""
-    ordered = sorted(sends)
-    best = 0
-    left = 0
-    for right, moment in enumerate(ordered):
-        while moment - ordered[left] >= RATE_WINDOW:
-            left += 1
-        best = max(best, right - left + 1)
-    return best
-
-
 def random_extra_delay(
     min_seconds: float, max_seconds: float, rng: random.Random | None = None
 ) -> timedelta:
@@ -74,23 +29,6 @@ def random_extra_delay(
         return timedelta(0)
     low = max(0.0, min(min_seconds, max_seconds))
     return timedelta(seconds=(rng or random).uniform(low, max_seconds))
-
-
-def retry_delay(
-    attempt: int, base: float, maximum: float, rng: random.Random | None = None
-) -> timedelta:
-    """Backoff before retry number `attempt` (1 = first retry), in [cap/2, cap].
-
-    cap = min(maximum, base * 2**(attempt-1)). "Equal jitter": never shorter than half the
-    cap, so a busy server is not hit again at once, and spread so retries do not come in step.
-    """
-    if attempt < 1:
-        raise ValueError("attempt starts at 1")
-    if base <= 0 or maximum <= 0:
-        raise ValueError("base and maximum must be positive")
-    cap = min(maximum, base * 2 ** min(attempt - 1, 62))
-    half = cap / 2
-    return timedelta(seconds=half + (rng or random).random() * half)
 
 
 # -- send windows ------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import httpx
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from core.base import stored_text
+from core.base import retry_delay, stored_text
 from core.models import Account, Notification
 from core.people import Actor, load_owned, require
 
@@ -174,7 +174,12 @@ def webhook_payload(notification: Notification, account_name: str) -> dict[str, 
 
 def webhook_backoff(attempts: int) -> timedelta:
     """Wait after the `attempts`-th failed POST: 30 s, 1 min, 2 min, … capped at 30 min."""
-    return min(WEBHOOK_BACKOFF_BASE * 2 ** max(0, attempts - 1), WEBHOOK_BACKOFF_MAX)
+    return retry_delay(
+        max(1, attempts),
+        WEBHOOK_BACKOFF_BASE.total_seconds(),
+        WEBHOOK_BACKOFF_MAX.total_seconds(),
+        jitter=False,
+    )
 
 
 def _due(now: datetime) -> Any:

@@ -66,16 +66,6 @@ def forget_dead_workers(session: Session, now: datetime, lease_seconds: float) -
     return result.rowcount or 0
 
 
-def owned_instances(session: Session, worker_id: str, now: datetime) -> set[int]:
-    return set(
-        session.scalars(
-            select(SenderInstance.id).where(
-                SenderInstance.lease_owner == worker_id, SenderInstance.lease_expires_at > now
-            )
-        )
-    )
-
-
 def balance_leases(
     session: Session,
     worker_id: str,

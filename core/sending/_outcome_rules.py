@@ -17,6 +17,7 @@ from sqlalchemy import Connection, bindparam, case, delete, func, update
 from sqlalchemy.orm import Session
 
 from core import campaigns, instances
+from core.base import retry_delay
 from core.messaging import Outcome, SendResult
 from core.models import (
     CampaignRecipient,
@@ -130,7 +131,7 @@ def apply_outcome(
         if claim.attempts >= max_attempts:
             values = _failed(now, result, error, "retries_exhausted")
             return _update(session, ours, values, RecipientStatus.FAILED)
-        delay = instances.retry_delay(claim.attempts, backoff_base, backoff_max, rng)
+        delay = retry_delay(claim.attempts, backoff_base, backoff_max, rng)
         values = {
             "status": RecipientStatus.PENDING,
             "next_attempt_at": now + delay,

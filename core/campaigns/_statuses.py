@@ -1,0 +1,53 @@
+"""What each campaign status permits: the life cycle's table, read by pages, the API and the worker.
+
+Only `_lifecycle` changes a status; everyone else asks here what a status allows.
+"""
+
+from __future__ import annotations
+
+from core.models import CampaignStatus
+
+EDITABLE = (CampaignStatus.DRAFT, CampaignStatus.PENDING)
+
+DELETABLE = (
+    CampaignStatus.DRAFT,
+    CampaignStatus.PENDING,
+    CampaignStatus.PAUSED,
+    CampaignStatus.COMPLETED,
+    CampaignStatus.CANCELLED,
+    CampaignStatus.FAILED,
+)
+
+TEST_SEND_STATUSES = (
+    CampaignStatus.DRAFT,
+    CampaignStatus.PENDING,
+    CampaignStatus.RUNNING,
+    CampaignStatus.PAUSED,
+    CampaignStatus.COMPLETED,
+)
+
+# action -> (statuses it may start from, status it leads to)
+TRANSITIONS: dict[str, tuple[tuple[CampaignStatus, ...], CampaignStatus]] = {
+    "trigger": ((CampaignStatus.DRAFT, CampaignStatus.PENDING), CampaignStatus.RUNNING),
+    "pause": ((CampaignStatus.RUNNING,), CampaignStatus.PAUSED),
+    "resume": ((CampaignStatus.PAUSED,), CampaignStatus.RUNNING),
+    "cancel": (
+        (CampaignStatus.PENDING, CampaignStatus.RUNNING, CampaignStatus.PAUSED),
+        CampaignStatus.CANCELLED,
+    ),
+    "retry_failed": ((CampaignStatus.COMPLETED,), CampaignStatus.RUNNING),
+}
+
+
+def allowed_actions(status: str) -> frozenset[str]:
+    """What staff may do to a campaign in `status` (the role is checked apart): the life-cycle
+    actions of TRANSITIONS, and `edit`, `delete`, `duplicate`, `test_send`."""
+    actions = {action for action, (sources, _) in TRANSITIONS.items() if status in sources}
+    if status in EDITABLE:
+        actions.add("edit")
+    if status in DELETABLE:
+        actions.add("delete")
+    if status in TEST_SEND_STATUSES:
+        actions.add("test_send")
+    actions.add("duplicate")
+    return frozenset(actions)
