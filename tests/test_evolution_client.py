@@ -19,8 +19,8 @@ from core.messaging import (
     Outcome,
     SendResult,
     classify,
-    normalize_number,
 )
+from core.messaging._evolution import normalize_number
 from tests import evolution_payloads as payloads
 from tests.fake_evolution import FakeEvolution, FakeInstance, Fault
 from tests.fake_evolution import fake_evolution as fake_evolution  # noqa: F401  (fixture)

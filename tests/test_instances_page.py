@@ -8,6 +8,7 @@ from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from core import instances
+from core.instances._instances import TOKEN_MASK
 from core.models import SenderInstance
 from core.people import decrypt_secret
 
@@ -51,7 +52,7 @@ def test_an_admin_adds_a_number_and_the_token_is_never_shown(session, admin, fak
         str(m.value) for m in at.metric
     )
     assert inst.token not in rendered
-    assert any(m.label == "API key" and m.value == instances.TOKEN_MASK for m in at.metric)
+    assert any(m.label == "API key" and m.value == TOKEN_MASK for m in at.metric)
 
 
 def test_a_bad_url_shows_the_field_problem(session, admin):

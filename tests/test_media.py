@@ -141,7 +141,10 @@ def test_upload_needs_a_known_type_and_a_writer(session, manager, viewer):
         campaigns.store_media(session, viewer, "image", "a.jpg", b"bytes")
 
 
-def test_audio_carries_no_caption():
-    assert campaigns.caption_allowed({"type": "image"})
-    assert campaigns.caption_allowed(None)
-    assert not campaigns.caption_allowed({"type": "audio"})
+def test_audio_carries_no_caption_so_its_text_goes_first():
+    from core.sending._claims import message_parts
+
+    assert message_parts({"type": "image"}, "Hi") == ("media",)
+    assert message_parts(None, "Hi") == ("text",)
+    assert message_parts({"type": "audio"}, "Hi") == ("text", "audio")
+    assert message_parts({"type": "audio"}, " ") == ("audio",)

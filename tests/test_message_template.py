@@ -6,6 +6,7 @@ import pytest
 
 from core import campaigns
 from core.base import ValidationError
+from core.campaigns._templates import message_variables
 
 ANA = {
     "name": "Ana Maria Souza",
@@ -51,7 +52,7 @@ def test_renders_from_model_like_objects():
 
 
 def test_variables_lists_names():
-    assert campaigns.message_variables("{{a}} {{ b | x }} {{a}}") == {"a", "b"}
+    assert message_variables("{{a}} {{ b | x }} {{a}}") == {"a", "b"}
 
 
 def test_known_variables_validate():

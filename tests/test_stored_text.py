@@ -24,7 +24,7 @@ from core.contacts import import_contacts
 from core.i18n import LANGUAGES, set_language
 from core.i18n import _catalogs as i18n
 from core.models import Campaign, CampaignStatus, Notification
-from core.sending import stop_instance
+from core.sending._outcome_rules import stop_instance
 from tests.stats_builders import make_campaign, make_instance, make_recipient
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -21,7 +21,7 @@ from core.models import MediaType
 from ui.context import db, require_page
 from ui.labels import campaign_status_label
 
-K = "ce_"  # widget keys of this page
+KEY = "ce_"  # prefix of this page's widget keys
 SAMPLE = 5
 MAX_CONDITIONS = 5
 
@@ -31,7 +31,7 @@ campaign_id = int(raw_id) if raw_id and str(raw_id).isdigit() else None
 
 with db() as session:
     account = people.get_account(session, actor.account_id)
-    timezone, threshold = account.timezone, account.confirm_above_recipients
+    timezone = account.timezone
     existing = (
         campaigns.campaign_json(campaigns.get(session, actor, campaign_id)) if campaign_id else None
     )
@@ -45,7 +45,7 @@ zone = ZoneInfo(timezone)
 state = st.session_state
 
 st.title(_("Edit campaign") if existing else _("New campaign"))
-flash = state.pop(K + "flash", None)
+flash = state.pop(KEY + "flash", None)
 if flash:
     st.success(flash)
 if existing and "edit" not in existing["allowed_actions"]:
@@ -63,43 +63,45 @@ def load_form(source: dict[str, Any] | None) -> None:
     """Fill the widgets once per campaign (later runs keep what staff typed)."""
     source = source or {}
     crit = source.get("audience") or {}
-    state[K + "title"] = source.get("title", "")
-    state[K + "message"] = source.get("message", "")
-    state[K + "labels"] = [x for x in crit.get("labels", []) if x in label_choices]
-    state[K + "labels_match"] = crit.get("labels_match", "any")
-    state[K + "exclude"] = [x for x in crit.get("exclude_labels", []) if x in label_choices]
-    state[K + "contact_ids"] = list(crit.get("contact_ids", []))
+    state[KEY + "title"] = source.get("title", "")
+    state[KEY + "message"] = source.get("message", "")
+    state[KEY + "labels"] = [x for x in crit.get("labels", []) if x in label_choices]
+    state[KEY + "labels_match"] = crit.get("labels_match", "any")
+    state[KEY + "exclude"] = [x for x in crit.get("exclude_labels", []) if x in label_choices]
+    state[KEY + "contact_ids"] = list(crit.get("contact_ids", []))
     conditions = list((crit.get("custom_attributes") or {}).items())
-    state[K + "conditions"] = max(len(conditions), 0)
+    state[KEY + "conditions"] = max(len(conditions), 0)
     for n, (key, values) in enumerate(conditions[:MAX_CONDITIONS]):
-        state[f"{K}attr_key_{n}"] = key
-        state[f"{K}attr_values_{n}"] = ", ".join(str(v) for v in values)
+        state[f"{KEY}attr_key_{n}"] = key
+        state[f"{KEY}attr_values_{n}"] = ", ".join(str(v) for v in values)
     default_numbers = list(numbers) if len(numbers) == 1 else []
-    state[K + "numbers"] = [i for i in source.get("instance_ids", default_numbers) if i in numbers]
+    state[KEY + "numbers"] = [
+        i for i in source.get("instance_ids", default_numbers) if i in numbers
+    ]
     mm = source.get("multimedia") or {}
-    state[K + "media_mode"] = (
+    state[KEY + "media_mode"] = (
         "upload" if mm.get("media_id") else ("url" if mm.get("url") else "none")
     )
-    state[K + "media_type"] = mm.get("type", "image")
-    state[K + "media_url"] = mm.get("url", "")
-    state[K + "media_filename"] = mm.get("filename", "")
-    state[K + "media_id"] = mm.get("media_id")
+    state[KEY + "media_type"] = mm.get("type", "image")
+    state[KEY + "media_url"] = mm.get("url", "")
+    state[KEY + "media_filename"] = mm.get("filename", "")
+    state[KEY + "media_id"] = mm.get("media_id")
     scheduled = source.get("scheduled_at")
     local = (
         datetime.fromisoformat(scheduled.replace("Z", "+00:00")).astimezone(zone)
         if scheduled
         else (utcnow() + timedelta(hours=1)).astimezone(zone)
     )
-    state[K + "when"] = "schedule" if source.get("status") == "pending" else "draft"
-    state[K + "date"] = local.date()
-    state[K + "time"] = local.time().replace(second=0, microsecond=0)
-    state[K + "errors"] = {}
-    state[K + "loaded"] = campaign_id or "new"
+    state[KEY + "when"] = "schedule" if source.get("status") == "pending" else "draft"
+    state[KEY + "date"] = local.date()
+    state[KEY + "time"] = local.time().replace(second=0, microsecond=0)
+    state[KEY + "errors"] = {}
+    state[KEY + "loaded"] = campaign_id or "new"
 
 
-if state.get(K + "loaded") != (campaign_id or "new"):
+if state.get(KEY + "loaded") != (campaign_id or "new"):
     load_form(existing)
-errors: dict[str, str] = state.get(K + "errors", {})
+errors: dict[str, str] = state.get(KEY + "errors", {})
 
 
 def field_error(*fields: str) -> None:
@@ -109,35 +111,37 @@ def field_error(*fields: str) -> None:
 
 
 def insert_variable(name: str) -> None:
-    state[K + "message"] = state.get(K + "message", "") + "{{" + name + "}}"
+    state[KEY + "message"] = state.get(KEY + "message", "") + "{{" + name + "}}"
 
 
 # -- message --------------------------------------------------------------------------------------
-st.text_input(_("Title"), key=K + "title", max_chars=255)
+st.text_input(_("Title"), key=KEY + "title", max_chars=255)
 field_error("title")
 
 st.write(_("Insert a variable:"))
 variables = ["first_name|there", "name", "phone", *attribute_choices[:12]]
 for column, name in zip(st.columns(min(len(variables), 8)) * 2, variables, strict=False):
-    column.button("{{" + name + "}}", key=f"{K}var_{name}", on_click=insert_variable, args=(name,))
+    column.button(
+        "{{" + name + "}}", key=f"{KEY}var_{name}", on_click=insert_variable, args=(name,)
+    )
 st.text_area(
     _("Message"),
-    key=K + "message",
+    key=KEY + "message",
     height=160,
     help=_("WhatsApp formatting works: *bold*, _italic_, ~strikethrough~."),
 )
 field_error("message")
 
 # -- media ----------------------------------------------------------------------------------------
-with st.expander(_("Media"), expanded=state[K + "media_mode"] != "none"):
+with st.expander(_("Media"), expanded=state[KEY + "media_mode"] != "none"):
     st.radio(
         _("Attachment"),
         ["none", "url", "upload"],
         format_func={"none": _("None"), "url": _("By URL"), "upload": _("Upload a file")}.get,
-        key=K + "media_mode",
+        key=KEY + "media_mode",
         horizontal=True,
     )
-    if state[K + "media_mode"] != "none":
+    if state[KEY + "media_mode"] != "none":
         st.selectbox(
             _("Type"),
             [str(t) for t in MediaType],
@@ -147,32 +151,32 @@ with st.expander(_("Media"), expanded=state[K + "media_mode"] != "none"):
                 "audio": _("Audio (up to 16 MB)"),
                 "document": _("Document (up to 100 MB)"),
             }[t],
-            key=K + "media_type",
+            key=KEY + "media_type",
         )
-        if state[K + "media_type"] == "audio":
+        if state[KEY + "media_type"] == "audio":
             st.caption(_("Audio has no caption: the message is sent just before it."))
-    if state[K + "media_mode"] == "url":
-        st.text_input(_("URL"), key=K + "media_url", placeholder="https://")
-        st.text_input(_("File name"), key=K + "media_filename")
-    elif state[K + "media_mode"] == "upload":
-        upload = st.file_uploader(_("File"), key=K + "upload")
-        if upload is not None and state.get(K + "upload_file_id") != upload.file_id:
+    if state[KEY + "media_mode"] == "url":
+        st.text_input(_("URL"), key=KEY + "media_url", placeholder="https://")
+        st.text_input(_("File name"), key=KEY + "media_filename")
+    elif state[KEY + "media_mode"] == "upload":
+        upload = st.file_uploader(_("File"), key=KEY + "upload")
+        if upload is not None and state.get(KEY + "upload_file_id") != upload.file_id:
             try:
                 with db() as session:
                     stored = campaigns.store_media(
                         session,
                         actor,
-                        state[K + "media_type"],
+                        state[KEY + "media_type"],
                         upload.name,
                         upload.getvalue(),
                         upload.type,
                     )
-                    state[K + "media_id"] = stored.id
-                    state[K + "upload_file_id"] = upload.file_id
+                    state[KEY + "media_id"] = stored.id
+                    state[KEY + "upload_file_id"] = upload.file_id
             except ValidationError as error:
                 st.error(localize_error(error), icon="⚠️")
-        if state.get(K + "media_id"):
-            st.caption(_("Uploaded file #{id} will be sent.").format(id=state[K + "media_id"]))
+        if state.get(KEY + "media_id"):
+            st.caption(_("Uploaded file #{id} will be sent.").format(id=state[KEY + "media_id"]))
     field_error("multimedia")
 
 # -- numbers and schedule ------------------------------------------------------------------------
@@ -180,7 +184,7 @@ st.multiselect(
     _("Send through (WhatsApp numbers)"),
     list(numbers),
     format_func=numbers.get,
-    key=K + "numbers",
+    key=KEY + "numbers",
     placeholder=_("Choose one or more numbers"),
 )
 if not numbers:
@@ -195,78 +199,80 @@ st.radio(
         "now": _("Send now"),
         "schedule": _("Schedule"),
     }.get,
-    key=K + "when",
+    key=KEY + "when",
     horizontal=True,
 )
-if state[K + "when"] == "schedule":
+if state[KEY + "when"] == "schedule":
     left, right = st.columns(2)
-    left.date_input(_("Date"), key=K + "date")
-    right.time_input(_("Time ({zone})").format(zone=timezone), key=K + "time", step=300)
+    left.date_input(_("Date"), key=KEY + "date")
+    right.time_input(_("Time ({zone})").format(zone=timezone), key=KEY + "time", step=300)
 field_error("scheduled_at", "status")
 
 # -- audience -------------------------------------------------------------------------------------
 st.subheader(_("Audience"))
 a_left, a_right = st.columns(2)
-a_left.multiselect(_("With labels"), label_choices, key=K + "labels")
+a_left.multiselect(_("With labels"), label_choices, key=KEY + "labels")
 a_left.radio(
     _("Contacts need"),
     ["any", "all"],
     format_func={"any": _("any of these labels"), "all": _("all of these labels")}.get,
-    key=K + "labels_match",
+    key=KEY + "labels_match",
     horizontal=True,
 )
-a_right.multiselect(_("Without labels"), label_choices, key=K + "exclude")
+a_right.multiselect(_("Without labels"), label_choices, key=KEY + "exclude")
 
 st.write(_("Attribute conditions (a list of values separated by commas matches any of them)"))
-for n in range(state.get(K + "conditions", 0)):
+for n in range(state.get(KEY + "conditions", 0)):
     c_key, c_values = st.columns(2)
     c_key.selectbox(
         _("Attribute"),
         [""] + attribute_choices,
-        key=f"{K}attr_key_{n}",
+        key=f"{KEY}attr_key_{n}",
         label_visibility="collapsed",
     )
     c_values.text_input(
         _("Values"),
-        key=f"{K}attr_values_{n}",
+        key=f"{KEY}attr_values_{n}",
         label_visibility="collapsed",
         placeholder=_("Values"),
     )
-if state.get(K + "conditions", 0) < MAX_CONDITIONS and attribute_choices:
+if state.get(KEY + "conditions", 0) < MAX_CONDITIONS and attribute_choices:
 
     def add_condition() -> None:
-        state[K + "conditions"] = state.get(K + "conditions", 0) + 1
+        state[KEY + "conditions"] = state.get(KEY + "conditions", 0) + 1
 
     st.button(_("Add a condition"), on_click=add_condition)
 
-search = st.text_input(_("Pick contacts by name or phone"), key=K + "search")
+search = st.text_input(_("Pick contacts by name or phone"), key=KEY + "search")
 with db() as session:
-    chosen = campaigns.contacts_by_ids(session, actor.account_id, state.get(K + "contact_ids", []))
+    chosen = campaigns.contacts_by_ids(
+        session, actor.account_id, state.get(KEY + "contact_ids", [])
+    )
     found = campaigns.find_contacts(session, actor.account_id, search, 20) if search else []
 contact_labels = {c["id"]: f"{c['name'] or ''} {c['phone']}".strip() for c in [*chosen, *found]}
-state[K + "contact_ids"] = [i for i in state.get(K + "contact_ids", []) if i in contact_labels]
+state[KEY + "contact_ids"] = [i for i in state.get(KEY + "contact_ids", []) if i in contact_labels]
 st.multiselect(
     _("Only these contacts"),
     list(contact_labels),
     format_func=lambda cid: contact_labels.get(cid, str(cid)),
-    key=K + "contact_ids",
+    key=KEY + "contact_ids",
 )
 
 
 def criteria_from_form() -> dict[str, Any]:
     criteria: dict[str, Any] = {}
-    if state.get(K + "contact_ids"):
-        criteria["contact_ids"] = list(state[K + "contact_ids"])
-    if state.get(K + "labels"):
-        criteria["labels"] = list(state[K + "labels"])
-        criteria["labels_match"] = state.get(K + "labels_match", "any")
-    if state.get(K + "exclude"):
-        criteria["exclude_labels"] = list(state[K + "exclude"])
+    if state.get(KEY + "contact_ids"):
+        criteria["contact_ids"] = list(state[KEY + "contact_ids"])
+    if state.get(KEY + "labels"):
+        criteria["labels"] = list(state[KEY + "labels"])
+        criteria["labels_match"] = state.get(KEY + "labels_match", "any")
+    if state.get(KEY + "exclude"):
+        criteria["exclude_labels"] = list(state[KEY + "exclude"])
     conditions: dict[str, Any] = {}
-    for n in range(state.get(K + "conditions", 0)):
-        key = state.get(f"{K}attr_key_{n}")
+    for n in range(state.get(KEY + "conditions", 0)):
+        key = state.get(f"{KEY}attr_key_{n}")
         values = [
-            v.strip() for v in str(state.get(f"{K}attr_values_{n}", "")).split(",") if v.strip()
+            v.strip() for v in str(state.get(f"{KEY}attr_values_{n}", "")).split(",") if v.strip()
         ]
         if key and values:
             conditions[key] = values if len(values) > 1 else values[0]
@@ -307,7 +313,7 @@ if reach is not None:
 field_error("audience")
 
 # -- what they will read --------------------------------------------------------------------------
-message = state.get(K + "message", "")
+message = state.get(KEY + "message", "")
 if message.strip() and reach is not None and reach.sample:
     st.subheader(_("Preview"))
     for row in reach.sample[:3]:
@@ -316,49 +322,53 @@ if message.strip() and reach is not None and reach.sample:
             st.markdown(campaigns.render_message(message, row))
 
 # -- estimate and confirmation --------------------------------------------------------------------
-when = state[K + "when"]
+when = state[KEY + "when"]
 start_at = (
-    datetime.combine(state[K + "date"], state.get(K + "time") or time(0), tzinfo=zone)
+    datetime.combine(state[KEY + "date"], state.get(KEY + "time") or time(0), tzinfo=zone)
     if when == "schedule"
     else utcnow()
 )
 confirmed = True
-if reach is not None and reach.count and state.get(K + "numbers"):
+if reach is not None and reach.count and state.get(KEY + "numbers"):
     with db() as session:
         estimate = campaigns.estimate_for(
-            session, actor, reach.count, state[K + "numbers"], start_at
+            session, actor, reach.count, state[KEY + "numbers"], start_at
         )
+        large = campaigns.needs_confirmation(session, actor, reach.count)
     st.info(describe_estimate(estimate, timezone, utcnow()))
-    if when != "draft" and reach.count > threshold:
+    if when != "draft" and large:
         confirmed = st.checkbox(
             _("I confirm sending this campaign to {n} recipients.").format(
                 n=format_number(reach.count)
             ),
-            key=K + "confirm",
+            key=KEY + "confirm",
         )
 
 
 def multimedia_from_form() -> dict[str, Any] | None:
-    mode = state.get(K + "media_mode", "none")
+    mode = state.get(KEY + "media_mode", "none")
     if mode == "url":
-        result = {"type": state[K + "media_type"], "url": state.get(K + "media_url", "").strip()}
-        if state.get(K + "media_filename", "").strip():
-            result["filename"] = state[K + "media_filename"].strip()
+        result = {
+            "type": state[KEY + "media_type"],
+            "url": state.get(KEY + "media_url", "").strip(),
+        }
+        if state.get(KEY + "media_filename", "").strip():
+            result["filename"] = state[KEY + "media_filename"].strip()
         return result
     if mode == "upload":
-        return {"type": state[K + "media_type"], "media_id": state.get(K + "media_id")}
+        return {"type": state[KEY + "media_type"], "media_id": state.get(KEY + "media_id")}
     return None
 
 
 def save() -> None:
     data = {
-        "title": state.get(K + "title", ""),
-        "message": state.get(K + "message", ""),
+        "title": state.get(KEY + "title", ""),
+        "message": state.get(KEY + "message", ""),
         "audience": criteria_from_form(),
         "multimedia": multimedia_from_form(),
-        "instance_ids": list(state.get(K + "numbers", [])),
-        "status": "pending" if state[K + "when"] == "schedule" else "draft",
-        "scheduled_at": start_at if state[K + "when"] == "schedule" else None,
+        "instance_ids": list(state.get(KEY + "numbers", [])),
+        "status": "pending" if state[KEY + "when"] == "schedule" else "draft",
+        "scheduled_at": start_at if state[KEY + "when"] == "schedule" else None,
     }
     try:
         with db() as session:
@@ -366,26 +376,26 @@ def save() -> None:
                 saved = campaigns.update(session, actor, campaign_id, data)
             else:
                 saved = campaigns.create(session, actor, data)
-            if state[K + "when"] == "now":
+            if state[KEY + "when"] == "now":
                 campaigns.trigger(session, actor, saved.id)
             saved_id, saved_status = saved.id, saved.status
     except ValidationError as error:
         items = error.details or [error.detail(error.field or "title")]
-        state[K + "errors"] = {}
+        state[KEY + "errors"] = {}
         for item in items:
-            state[K + "errors"].setdefault(
+            state[KEY + "errors"].setdefault(
                 (item.get("field") or "title").split(".")[0], localize_entry(item)
             )
         return
     except DomainError as error:
-        state[K + "errors"] = {"status": localize_error(error)}
+        state[KEY + "errors"] = {"status": localize_error(error)}
         return
-    state[K + "errors"] = {}
-    state[K + "flash"] = {
+    state[KEY + "errors"] = {}
+    state[KEY + "flash"] = {
         "running": _("Campaign saved and started."),
         "pending": _("Campaign saved and scheduled."),
     }.get(str(saved_status), _("Campaign saved as a draft."))
-    state[K + "loaded"] = saved_id  # keep what is on screen as the edited campaign
+    state[KEY + "loaded"] = saved_id  # keep what is on screen as the edited campaign
     st.query_params["id"] = str(saved_id)
 
 
@@ -394,7 +404,7 @@ label = {
     "now": _("Save and send now"),
     "schedule": _("Save and schedule"),
 }[when]
-st.button(label, type="primary", disabled=not confirmed, on_click=save, key=K + "save")
+st.button(label, type="primary", disabled=not confirmed, on_click=save, key=KEY + "save")
 if not confirmed:
     st.caption(_("Confirm the number of recipients above to continue."))
 
@@ -404,17 +414,19 @@ if actor.can("campaigns.test_send"):
         if not campaign_id:
             st.caption(_("Save the campaign first; the test uses what is saved."))
         else:
-            st.text_input(_("Staff numbers (up to 5, separated by commas)"), key=K + "test_phones")
+            st.text_input(
+                _("Staff numbers (up to 5, separated by commas)"), key=KEY + "test_phones"
+            )
 
             def send_test() -> None:
-                phones = [p for p in state.get(K + "test_phones", "").split(",") if p.strip()]
+                phones = [p for p in state.get(KEY + "test_phones", "").split(",") if p.strip()]
                 try:
                     with db() as session:
                         queued = campaigns.send_test(session, actor, campaign_id, phones)
-                    state[K + "flash"] = _("Test queued for {n} numbers.").format(n=len(queued))
-                    state[K + "errors"] = {}
+                    state[KEY + "flash"] = _("Test queued for {n} numbers.").format(n=len(queued))
+                    state[KEY + "errors"] = {}
                 except DomainError as error:
-                    state[K + "errors"] = {"test_phones": localize_error(error)}
+                    state[KEY + "errors"] = {"test_phones": localize_error(error)}
 
-            st.button(_("Send a test"), on_click=send_test, key=K + "send_test")
+            st.button(_("Send a test"), on_click=send_test, key=KEY + "send_test")
             field_error("test_phones")

@@ -8,7 +8,6 @@ from core.base import _stored_text as stored_text
 from core.base._backoff import retry_delay
 from core.base._clock import as_utc, utcnow
 from core.base._db import (
-    get_engine,
     make_engine,
     new_session,
     read_only_session,
@@ -18,7 +17,7 @@ from core.base._db import (
 from core.base._errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
 from core.base._exports import CSV_MIME, XLSX_MIME, escape_cell, to_csv, to_xlsx
 from core.base._migrations import upgrade_to_head
-from core.base._settings import Settings, get_settings, load_settings, reset_settings_cache
+from core.base._settings import Settings, get_settings, reset_settings_cache
 
 __all__ = [
     "CSV_MIME",
@@ -31,9 +30,7 @@ __all__ = [
     "XLSX_MIME",
     "as_utc",
     "escape_cell",
-    "get_engine",
     "get_settings",
-    "load_settings",
     "make_engine",
     "new_session",
     "read_only_session",

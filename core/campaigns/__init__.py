@@ -40,7 +40,6 @@ from core.campaigns._lifecycle import (
 )
 from core.campaigns._media import (
     EvolutionMedia,
-    caption_allowed,
     evolution_media,
     store_media,
     validate_multimedia,
@@ -49,12 +48,10 @@ from core.campaigns._queries import campaign_json, get, list_campaigns, sender_i
 from core.campaigns._statuses import EDITABLE, TEST_SEND_STATUSES, TRANSITIONS, allowed_actions
 from core.campaigns._templates import (
     message_renderer,
-    message_variables,
     render_message,
     validate_message,
 )
 from core.campaigns._test_sends import send_test
-from core.campaigns._validation import parse_scheduled_at
 
 __all__ = [
     "allowed_actions",
@@ -75,7 +72,6 @@ __all__ = [
     "audience_label_names",
     "campaign_json",
     "cancel",
-    "caption_allowed",
     "clear_audience_cache",
     "contacts_by_ids",
     "create",
@@ -89,9 +85,7 @@ __all__ = [
     "get",
     "list_campaigns",
     "message_renderer",
-    "message_variables",
     "needs_confirmation",
-    "parse_scheduled_at",
     "pause",
     "preview_audience",
     "render_message",

@@ -224,11 +224,6 @@ def store_media(
     return stored
 
 
-def caption_allowed(multimedia: Mapping[str, Any] | None) -> bool:
-    """Audio carries no caption: its text goes as a message of its own, right before it."""
-    return not multimedia or multimedia.get("type") != MediaType.AUDIO
-
-
 class EvolutionMedia(NamedTuple):
     mediatype: str
     media: str  # an http(s) URL, or raw base64 (no data: prefix)
@@ -242,7 +237,7 @@ def evolution_media(session: Session, multimedia: Mapping[str, Any]) -> Evolutio
     How the worker sends a recipient of a campaign with media:
     - image, video, document: one `send_media(number, mediatype, media, caption=rendered_text,
       file_name=..., mimetype=...)`; an empty rendered text means no caption.
-    - audio (no caption in WhatsApp, see `caption_allowed`): two messages. First the rendered
+    - audio (no caption in WhatsApp): two messages. First the rendered
       text with `send_text` (skipped when empty), then the audio with
       `send_media(..., mediatype="audio", caption=None)`. Record the first part's success on
       the recipient (`parts_sent`) before sending the audio, so that a retry after the text

@@ -17,7 +17,6 @@ from core.i18n._catalogs import (
     current_language,
     entry,
     format_message,
-    localize,
     localize_entry,
     localize_error,
     ngettext,
@@ -25,7 +24,6 @@ from core.i18n._catalogs import (
     reload_catalogs,
     set_language,
     set_language_fallback,
-    term_names,
 )
 from core.i18n._formatting import (
     MISSING,
@@ -59,7 +57,6 @@ __all__ = [
     "format_number",
     "format_percent",
     "format_time",
-    "localize",
     "localize_entry",
     "localize_error",
     "ngettext",
@@ -67,6 +64,5 @@ __all__ = [
     "reload_catalogs",
     "set_language",
     "set_language_fallback",
-    "term_names",
     "to_local",
 ]

@@ -8,18 +8,15 @@ asks `open_circuit` when a number breaks and `record_connection_state` after eac
 
 from core.instances._circuit import open_circuit, reset_circuit
 from core.instances._connection import (
-    WEBHOOK_HEADER,
     InstanceCheck,
     check_instance,
     endpoint_of,
     messenger_of,
     record_connection_state,
     register_webhook,
-    webhook_secret_matches,
     webhook_url,
 )
 from core.instances._instances import (
-    TOKEN_MASK,
     create_instance,
     delete_instance,
     instance_json,
@@ -38,8 +35,6 @@ from core.instances._pacing import (
 
 __all__ = [
     "RATE_WINDOW",
-    "TOKEN_MASK",
-    "WEBHOOK_HEADER",
     "InstanceCheck",
     "check_instance",
     "endpoint_of",
@@ -60,7 +55,6 @@ __all__ = [
     "reset_circuit",
     "update_instance",
     "window_bounds",
-    "webhook_secret_matches",
     "webhook_url",
     "window_opens_on",
 ]

@@ -192,14 +192,3 @@ def register_webhook(session: Session, actor: Actor, instance_id: int) -> bool:
         session, actor, "instance.webhook_registered", "instance", instance.id, {"url": url}
     )
     return True
-
-
-def webhook_secret_matches(instance: SenderInstance, presented: str | None) -> bool:
-    """For the webhook receiver: constant-time check of the `x-webhook-token` header."""
-    if not presented or not instance.webhook_secret_encrypted:
-        return False
-    try:
-        expected = decrypt_secret(instance.webhook_secret_encrypted)
-    except SecretUnreadable:
-        return False
-    return secrets.compare_digest(expected, presented)

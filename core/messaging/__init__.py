@@ -7,27 +7,21 @@ one else interprets status codes, bodies or transport errors.
 """
 
 from core.messaging._evolution import (
-    CONNECTION_STATES,
     DEFAULT_WEBHOOK_EVENTS,
-    MEDIA_TYPES,
     EvolutionClient,
     EvolutionError,
-    normalize_number,
 )
 from core.messaging._messenger import Endpoint, Messenger, messenger_for
 from core.messaging._outcome import Outcome, SendResult, classify
 
 __all__ = [
-    "CONNECTION_STATES",
     "DEFAULT_WEBHOOK_EVENTS",
     "Endpoint",
     "EvolutionClient",
     "EvolutionError",
-    "MEDIA_TYPES",
     "Messenger",
     "Outcome",
     "SendResult",
     "classify",
     "messenger_for",
-    "normalize_number",
 ]

@@ -17,8 +17,6 @@ import httpx
 from core.messaging._outcome import Outcome, SendResult, classify
 
 ApiVersion = Literal["v1", "v2"]
-MEDIA_TYPES = ("image", "video", "document", "audio")
-CONNECTION_STATES = ("open", "connecting", "close", "refused")
 DEFAULT_WEBHOOK_EVENTS = ("MESSAGES_UPDATE", "MESSAGES_UPSERT", "CONNECTION_UPDATE")
 
 _DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?:;[^,]*)?;base64,", re.IGNORECASE)

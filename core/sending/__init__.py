@@ -17,7 +17,7 @@ from core.sending._metrics import (
     metrics_snapshot,
     worker_status,
 )
-from core.sending._outcome_rules import apply_outcome, release_claim, stop_instance
+from core.sending._outcome_rules import apply_outcome, release_claim
 from core.sending._send_step import DispatchStats, Sent, Step
 
 __all__ = [
@@ -38,6 +38,5 @@ __all__ = [
     "database_reachable",
     "metrics_snapshot",
     "release_claim",
-    "stop_instance",
     "worker_status",
 ]
