@@ -392,3 +392,15 @@ def test_time_bucket_floors_fractional_seconds(db, shop, staff):
     db.commit()
     series = tracking.sends_over_time(db, staff, campaign.id)
     assert series.points == [(datetime(2025, 1, 1, tzinfo=UTC), 1)]
+
+
+def test_account_zone_is_the_actors_accounts_and_utc_when_unknown(db, shop, staff):
+    assert tracking.account_zone(db, staff) == ZoneInfo("America/Sao_Paulo")
+    elsewhere = make_account(db, "Berlin shop", timezone="Europe/Berlin")
+    db.commit()
+    assert tracking.account_zone(db, make_actor(db, elsewhere, Role.VIEWER, "bea")) == ZoneInfo(
+        "Europe/Berlin"
+    )
+    shop.timezone = "Mars/Olympus_Mons"  # saved before settings validated the name
+    db.commit()
+    assert tracking.account_zone(db, staff) == UTC
