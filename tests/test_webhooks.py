@@ -366,6 +366,7 @@ def jwt(secret: str = SECRET, expires_in: float = 600) -> str:
         ({"Authorization": f"Bearer {SECRET}"}, "", 401),
         ({}, f"?token={SECRET}", 200),
         ({}, "?token=wrong", 401),
+        ({}, "?token=%C3%A9%E2%82%AC", 401),  # a non-ASCII guess is wrong, not a 500
     ],
 )
 def test_deliveries_must_carry_the_instances_credentials(
