@@ -8,7 +8,12 @@ fake server deliver it (`deliver_webhook`, `deliver_status`, `deliver_incoming`)
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import secrets
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -163,3 +168,16 @@ def message_delete(
     `status: DELETED`); 2.3.0-2.3.6 send a `messages.update` with status DELETED instead."""
     data = {"remoteJid": jid(number), "fromMe": from_me, "id": key_id, "status": DELETED}
     return envelope("messages.delete", instance, data, apikey=apikey, date_time=date_time)
+
+
+def sign_hs256(claims: Mapping[str, Any], secret: str) -> str:
+    """The `Authorization: Bearer` JWT a server sends when its webhook has a `jwt_key`: HS256 over
+    claims such as Evolution's `{"iat", "exp", "app", "action"}`, signed with that key."""
+
+    def encode(part: bytes) -> str:
+        return base64.urlsafe_b64encode(part).rstrip(b"=").decode()
+
+    header = encode(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+    body = encode(json.dumps(dict(claims), separators=(",", ":")).encode())
+    signature = hmac.new(secret.encode(), f"{header}.{body}".encode(), hashlib.sha256).digest()
+    return f"{header}.{body}.{encode(signature)}"

@@ -66,7 +66,10 @@ PROBES: dict[str, list[Probe]] = {
         lambda s, a: instances.delete_instance(s, a, MISSING),
         lambda s, a: instances.reset_circuit(s, a, MISSING),
     ],
-    "stats.read": [lambda s, a: tracking.campaigns_by_status(s, a)],
+    "stats.read": [
+        lambda s, a: tracking.campaigns_by_status(s, a),
+        lambda s, a: tracking.account_zone(s, a),
+    ],
     "notifications.read": [
         lambda s, a: notifications.list_notifications(s, a),
         lambda s, a: notifications.unread_count(s, a),

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
 import random
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from core import tracking
@@ -392,3 +393,90 @@ def test_time_bucket_floors_fractional_seconds(db, shop, staff):
     db.commit()
     series = tracking.sends_over_time(db, staff, campaign.id)
     assert series.points == [(datetime(2025, 1, 1, tzinfo=UTC), 1)]
+
+
+def test_account_zone_is_the_actors_accounts_and_utc_when_unknown(db, shop, staff):
+    assert tracking.account_zone(db, staff) == ZoneInfo("America/Sao_Paulo")
+    elsewhere = make_account(db, "Berlin shop", timezone="Europe/Berlin")
+    db.commit()
+    assert tracking.account_zone(db, make_actor(db, elsewhere, Role.VIEWER, "bea")) == ZoneInfo(
+        "Europe/Berlin"
+    )
+    shop.timezone = "Mars/Olympus_Mons"  # saved before settings validated the name
+    db.commit()
+    assert tracking.account_zone(db, staff) == UTC
+
+
+# The receiver is authenticated by the instance's credentials, not by a user; the lead is
+# replacing skip_pending_recipients with a shared function.
+TAKES_NO_ACTOR = {"handle_delivery", "skip_pending_recipients"}
+
+
+def test_every_reading_entry_point_takes_the_actor_right_after_the_session():
+    checked = []
+    for name in tracking.__all__:
+        function = getattr(tracking, name)
+        if not inspect.isfunction(function) or name in TAKES_NO_ACTOR:
+            continue
+        parameters = list(inspect.signature(function).parameters)
+        if parameters[:1] == ["session"]:
+            checked.append(name)
+            assert parameters[1:2] == ["actor"], f"{name}{inspect.signature(function)}"
+    assert "account_zone" in checked and "recipient_log" in checked
+
+
+def statements_of(db: Session, call: Callable[[], object]) -> int:
+    """How many SQL statements `call` runs, from a cold session (nothing cached in it)."""
+    counted: list[str] = []
+    engine = db.get_bind()
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        counted.append(statement)
+
+    db.expunge_all()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        call()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+        db.rollback()
+    return len(counted)
+
+
+def test_the_pages_figures_take_the_same_queries_however_many_rows(db, shop, staff):
+    """No query per campaign, instance, failure group or recipient (N+1)."""
+    start = NOW - timedelta(days=7)
+
+    def grow(campaigns: int) -> int:
+        for _ in range(campaigns):
+            instances = [make_instance(db, shop), make_instance(db, shop)]
+            campaign = make_campaign(
+                db, shop, instances=instances, started_at=NOW - timedelta(hours=2)
+            )
+            seed_recipients(db, campaign, 40, seed=campaign.id, start=start, span=timedelta(days=6))
+            make_send(db, instances[0], NOW - timedelta(hours=1))
+        db.commit()
+        return campaign.id
+
+    def page_statements(campaign_id: int) -> dict[str, int]:
+        calls: dict[str, Callable[[], object]] = {
+            "account_zone": lambda: tracking.account_zone(db, staff),
+            "live_campaigns": lambda: tracking.live_campaigns(db, staff),
+            "message_totals": lambda: tracking.message_totals(db, staff, start, NOW),
+            "messages_over_time": lambda: tracking.messages_over_time(db, staff, start, NOW),
+            "errors_by_type": lambda: tracking.errors_by_type(db, staff, start, NOW),
+            "send_volume": lambda: tracking.send_volume(db, staff, start, NOW),
+            "instance_health": lambda: tracking.instance_health(db, staff, NOW),
+            "campaign_overview": lambda: tracking.campaign_overview(db, staff, campaign_id),
+            "campaign_progress": lambda: tracking.campaign_progress(db, staff, campaign_id, NOW),
+            "sends_over_time": lambda: tracking.sends_over_time(db, staff, campaign_id),
+            "failure_reasons": lambda: tracking.failure_reasons(db, staff, campaign_id),
+            "recipient_log": lambda: tracking.recipient_log(db, staff, campaign_id, per_page=100),
+            "export": lambda: list(tracking.recipient_export_rows(db, staff, campaign_id)),
+        }
+        return {name: statements_of(db, call) for name, call in calls.items()}
+
+    small = page_statements(grow(1))
+    large = page_statements(grow(6))
+
+    assert large == small

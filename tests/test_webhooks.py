@@ -26,13 +26,7 @@ from core.models import (
     SenderInstance,
     WebhookEventCount,
 )
-from core.tracking import (
-    handle_delivery,
-    is_opt_out,
-    normalize_keyword,
-    phone_candidates,
-    sign_hs256,
-)
+from core.tracking import handle_delivery, is_opt_out, normalize_keyword, phone_candidates
 from tests import evolution_payloads as evo
 from tests.builders import (
     make_account,
@@ -356,7 +350,7 @@ def test_connection_update_records_the_instances_state(client, session, instance
 def jwt(secret: str = SECRET, expires_in: float = 600) -> str:
     now = int(time.time())
     claims = {"iat": now, "exp": now + expires_in, "app": "evolution", "action": "webhook"}
-    return sign_hs256(claims, secret)
+    return evo.sign_hs256(claims, secret)
 
 
 @pytest.mark.parametrize(
@@ -372,6 +366,7 @@ def jwt(secret: str = SECRET, expires_in: float = 600) -> str:
         ({"Authorization": f"Bearer {SECRET}"}, "", 401),
         ({}, f"?token={SECRET}", 200),
         ({}, "?token=wrong", 401),
+        ({}, "?token=%C3%A9%E2%82%AC", 401),  # a non-ASCII guess is wrong, not a 500
     ],
 )
 def test_deliveries_must_carry_the_instances_credentials(

@@ -25,7 +25,7 @@ now = utcnow()
 start = now - timedelta(days=days)
 
 with db() as session:
-    zone = tracking.account_zone(session, actor.account_id)
+    zone = tracking.account_zone(session, actor)
     by_status = tracking.campaigns_by_status(session, actor)
     live = tracking.live_campaigns(session, actor)
     totals = tracking.message_totals(session, actor, start, now)

@@ -1,48 +1,54 @@
-"""What comes back after a send: Evolution's webhooks (receipts, replies and opt-outs, connection
-state) and the statistics pages and exports derived from the recipient rows.
+"""Tracking: what comes back after a send, and the figures drawn from it. It owns the Evolution
+webhook receiver (`handle_delivery`: a delivery's credentials, WhatsApp's receipts moving
+recipients forward only, opt-out replies, the instance's connection state, the per-event
+counters) and the statistics of the campaign page, the dashboard, the recipient log and its
+export. The statistics are read-only and always counted in SQL from the recipient rows, the
+truth; each takes the actor and checks its role and account itself. The receiver takes no
+actor: the delivery's credentials are the instance's own.
 """
 
-from core.tracking._stats import (
-    EXPORT_HEADERS,
+from core.tracking._campaign_stats import (
     PACE_WINDOW,
     CampaignOverview,
-    DayCounts,
     FailureReason,
+    Progress,
+    SendSeries,
+    campaign_overview,
+    campaign_progress,
+    failure_reasons,
+    sends_over_time,
+)
+from core.tracking._dashboard import (
+    DayCounts,
     InstanceHealth,
     LiveCampaign,
     MessageTotals,
-    Progress,
-    RecipientRow,
-    SendSeries,
     SendVolume,
-    account_zone,
     average_execution_time,
-    campaign_overview,
-    campaign_progress,
     campaigns_by_status,
     errors_by_type,
-    failure_reasons,
-    funnel_stages,
     instance_health,
     live_campaigns,
     message_totals,
     messages_over_time,
+    send_volume,
+)
+from core.tracking._delivery import MalformedPayload, WebhookResult
+from core.tracking._recipient_log import (
+    EXPORT_HEADERS,
+    RecipientRow,
     recipient_export_rows,
     recipient_log,
-    send_volume,
-    sends_over_time,
 )
-from core.tracking._webhooks import (
-    MalformedPayload,
-    WebhookResult,
-    WebhookUnauthorized,
-    handle_delivery,
+from core.tracking._replies import (
     is_opt_out,
     normalize_keyword,
     phone_candidates,
-    sign_hs256,
     skip_pending_recipients,
 )
+from core.tracking._sql_time import account_zone
+from core.tracking._webhook_auth import WebhookUnauthorized
+from core.tracking._webhooks import handle_delivery
 
 __all__ = [
     "CampaignOverview",
@@ -67,7 +73,6 @@ __all__ = [
     "campaigns_by_status",
     "errors_by_type",
     "failure_reasons",
-    "funnel_stages",
     "handle_delivery",
     "instance_health",
     "is_opt_out",
@@ -80,6 +85,5 @@ __all__ = [
     "recipient_log",
     "send_volume",
     "sends_over_time",
-    "sign_hs256",
     "skip_pending_recipients",
 ]

@@ -1,0 +1,242 @@
+"""One campaign's statistics for its page: overview, progress and pace, sends over time, failures.
+
+Each function checks `campaigns.read` and that the campaign is the actor's account's, and counts
+in SQL from the recipient rows (test sends left out).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.campaigns import campaign_counts
+from core.models import (
+    Campaign,
+    CampaignRecipient,
+    CampaignStatus,
+    Circuit,
+    RecipientStatus,
+    SenderInstance,
+)
+from core.people import Actor, load_owned, require
+from core.tracking._sql_time import dialect_of, from_epoch, time_bucket, zone_of
+from core.tracking._status_groups import (
+    FAILURE_STATUSES,
+    OPEN_STATUSES,
+    REACHED_DELIVERED,
+    REACHED_SENT,
+)
+
+PACE_WINDOW = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class CampaignOverview:
+    id: int
+    title: str
+    status: str
+    scheduled_at: datetime | None
+    started_at: datetime | None
+    completed_at: datetime | None
+    error_message: str | None
+    error_text: dict[str, Any] | None  # error_message as a stored message (core.stored_text)
+    instance_names: list[str]
+    rate_per_minute: int  # all its healthy, active instances together
+    timezone: tzinfo
+
+    @property
+    def is_live(self) -> bool:
+        """Worth refreshing by itself: the numbers move."""
+        return self.status in (CampaignStatus.RUNNING, CampaignStatus.PENDING)
+
+
+@dataclass(frozen=True)
+class Progress:
+    counts: dict[str, int]  # every recipient status, plus "total"
+    funnel: list[tuple[str, int]]  # targeted → sent → delivered → read (each includes the next)
+    pace_per_minute: float  # attempts over the last PACE_WINDOW
+    rate_per_minute: int
+    eta: timedelta | None  # None: nothing is moving and no healthy instance to estimate from
+
+    @property
+    def total(self) -> int:
+        return self.counts["total"]
+
+    @property
+    def remaining(self) -> int:
+        return sum(self.counts[status] for status in OPEN_STATUSES)
+
+    @property
+    def done(self) -> int:
+        return self.total - self.remaining
+
+    @property
+    def fraction_done(self) -> float:
+        return self.done / self.total if self.total else 1.0
+
+
+def owned_campaign(session: Session, actor: Actor, campaign_id: int) -> Campaign:
+    """The actor's campaign, once `campaigns.read` is granted (NotFound for another account's)."""
+    require(actor, "campaigns.read")
+    return load_owned(session, actor, Campaign, campaign_id, "campaign")
+
+
+def _healthy_rate(instances: Sequence[SenderInstance]) -> int:
+    return sum(
+        instance.rate_per_minute
+        for instance in instances
+        if instance.is_active and instance.circuit == Circuit.CLOSED
+    )
+
+
+def campaign_overview(session: Session, actor: Actor, campaign_id: int) -> CampaignOverview:
+    campaign = owned_campaign(session, actor, campaign_id)
+    return CampaignOverview(
+        id=campaign.id,
+        title=campaign.title,
+        status=campaign.status,
+        scheduled_at=campaign.scheduled_at,
+        started_at=campaign.started_at,
+        completed_at=campaign.completed_at,
+        error_message=campaign.error_message,
+        error_text=campaign.error_text,
+        instance_names=[instance.name for instance in campaign.instances],
+        rate_per_minute=_healthy_rate(campaign.instances),
+        timezone=zone_of(session, campaign.account_id),
+    )
+
+
+def funnel_stages(counts: dict[str, int]) -> list[tuple[str, int]]:
+    return [
+        ("targeted", counts["total"]),
+        ("sent", sum(counts[status] for status in REACHED_SENT)),
+        ("delivered", sum(counts[status] for status in REACHED_DELIVERED)),
+        ("read", counts[RecipientStatus.READ]),
+    ]
+
+
+def campaign_progress(session: Session, actor: Actor, campaign_id: int, now: datetime) -> Progress:
+    """Counts, funnel, current pace and the time left at that pace (or at the rate limit)."""
+    campaign = owned_campaign(session, actor, campaign_id)
+    counts = campaign_counts(session, campaign_id)
+    attempted_at = func.coalesce(
+        CampaignRecipient.last_attempt_at, CampaignRecipient.sent_at, CampaignRecipient.failed_at
+    )
+    recent = session.scalar(
+        select(func.count()).where(
+            CampaignRecipient.campaign_id == campaign_id,
+            CampaignRecipient.is_test.is_(False),
+            attempted_at >= now - PACE_WINDOW,
+        )
+    )
+    # A campaign younger than the window has had less time to send: divide by what it had, or a
+    # slow start reads as a pace far below the rate (4 left at 1/min shown as 40 minutes).
+    window = PACE_WINDOW
+    if campaign.started_at is not None:
+        window = min(PACE_WINDOW, max(now - campaign.started_at, timedelta(minutes=1)))
+    pace = (recent or 0) / (window.total_seconds() / 60)
+    rate = _healthy_rate(campaign.instances)
+    remaining = sum(counts[status] for status in OPEN_STATUSES)
+    # Nothing sent lately (just started, or between send windows): a running campaign is
+    # estimated at its numbers' rate.
+    speed = pace or (rate if campaign.status == CampaignStatus.RUNNING else 0)
+    if rate:
+        speed = min(speed, rate)  # it can never go faster than its numbers allow
+    if remaining == 0:
+        eta: timedelta | None = timedelta(0)
+    elif speed:
+        eta = timedelta(minutes=remaining / speed)
+    else:
+        eta = None
+    return Progress(counts, funnel_stages(counts), pace, rate, eta)
+
+
+@dataclass(frozen=True)
+class SendSeries:
+    bucket_seconds: int
+    points: list[tuple[datetime, int]]  # bucket start (UTC), messages sent in it
+    limit_per_bucket: int  # the instances' rate limit, scaled to the bucket
+
+
+def sends_over_time(session: Session, actor: Actor, campaign_id: int) -> SendSeries:
+    """Messages sent per minute (per 10 minutes / hour for long campaigns) against the rate."""
+    campaign = owned_campaign(session, actor, campaign_id)
+    sent_at = CampaignRecipient.sent_at
+    scope = (
+        CampaignRecipient.campaign_id == campaign_id,
+        CampaignRecipient.is_test.is_(False),
+        sent_at.is_not(None),
+    )
+    first, last = session.execute(select(func.min(sent_at), func.max(sent_at)).where(*scope)).one()
+    span = (last - first) if first and last else timedelta(0)
+    # Wider buckets for longer campaigns keep the chart to a few hundred bars.
+    bucket = 60 if span <= timedelta(hours=12) else 600 if span <= timedelta(days=5) else 3600
+    column = time_bucket(sent_at, bucket, dialect_of(session)).label("bucket")
+    rows = session.execute(
+        select(column, func.count()).where(*scope).group_by(column).order_by(column)
+    ).all()
+    return SendSeries(
+        bucket_seconds=bucket,
+        points=[(from_epoch(start), count) for start, count in rows],
+        limit_per_bucket=_healthy_rate(campaign.instances) * bucket // 60,
+    )
+
+
+@dataclass(frozen=True)
+class FailureReason:
+    status: str  # failed / unknown
+    error_kind: str | None
+    last_error: str | None
+    count: int
+    examples: list[tuple[str, str | None]]  # (phone, name) of a few recipients
+
+
+def failure_reasons(
+    session: Session, actor: Actor, campaign_id: int, examples: int = 3, limit: int = 50
+) -> list[FailureReason]:
+    """Failed and unknown recipients grouped by (status, error kind, error text), largest first."""
+    owned_campaign(session, actor, campaign_id)
+    scope = (
+        CampaignRecipient.campaign_id == campaign_id,
+        CampaignRecipient.is_test.is_(False),
+        CampaignRecipient.status.in_(FAILURE_STATUSES),
+    )
+    keys = (CampaignRecipient.status, CampaignRecipient.error_kind, CampaignRecipient.last_error)
+    groups = session.execute(
+        select(*keys, func.count().label("n"))
+        .where(*scope)
+        .group_by(*keys)
+        .order_by(func.count().desc(), CampaignRecipient.error_kind, CampaignRecipient.last_error)
+        .limit(limit)
+    ).all()
+    # The examples of every group in one query, not one per group.
+    numbered = (
+        select(
+            *keys,
+            CampaignRecipient.phone,
+            CampaignRecipient.name,
+            func.row_number().over(partition_by=keys, order_by=CampaignRecipient.id).label("rn"),
+        )
+        .where(*scope)
+        .subquery()
+    )
+    samples: dict[tuple[Any, ...], list[tuple[str, str | None]]] = {}
+    for status, kind, error, phone, name in session.execute(
+        select(
+            numbered.c.status,
+            numbered.c.error_kind,
+            numbered.c.last_error,
+            numbered.c.phone,
+            numbered.c.name,
+        ).where(numbered.c.rn <= examples)
+    ):
+        samples.setdefault((status, kind, error), []).append((phone, name))
+    return [
+        FailureReason(status, kind, error, count, samples.get((status, kind, error), []))
+        for status, kind, error, count in groups
+    ]

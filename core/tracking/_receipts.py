@@ -1,0 +1,136 @@
+"""`messages.update`: WhatsApp's receipts move our recipients forward, never back.
+
+Evolution may send a receipt late, twice or out of order, so a recipient's status only ever
+moves up the ladder
+
+    unknown/sent  ->  failed (WhatsApp's ERROR)  ->  delivered  ->  read
+
+and each move is a conditional UPDATE (`WHERE status IN (lower states)`), so two deliveries
+racing on the same message cannot move it backwards either. The final state is the highest
+state any received receipt implies, whatever order they came in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from core.base import stored_text
+from core.models import Campaign, CampaignRecipient, RecipientStatus, SenderInstance
+from core.tracking._delivery import WebhookResult, items
+
+# Evolution's status names (and Baileys' numeric codes, which older v1 servers pass through).
+EVOLUTION_STATUSES = ("ERROR", "PENDING", "SERVER_ACK", "DELIVERY_ACK", "READ", "PLAYED")
+_TARGET = {
+    "PENDING": RecipientStatus.SENT,
+    "SERVER_ACK": RecipientStatus.SENT,
+    "DELIVERY_ACK": RecipientStatus.DELIVERED,
+    "READ": RecipientStatus.READ,
+    "PLAYED": RecipientStatus.READ,
+    "ERROR": RecipientStatus.FAILED,
+}
+# Which states each target may be reached from. `pending`/`sending` are the worker's (a re-queued
+# recipient may still carry an old message id) and `skipped` is final, so receipts never touch them.
+_FROM = {
+    RecipientStatus.SENT: (RecipientStatus.UNKNOWN,),
+    RecipientStatus.FAILED: (RecipientStatus.UNKNOWN, RecipientStatus.SENT),
+    RecipientStatus.DELIVERED: (
+        RecipientStatus.UNKNOWN,
+        RecipientStatus.SENT,
+        RecipientStatus.FAILED,
+    ),
+    RecipientStatus.READ: (
+        RecipientStatus.UNKNOWN,
+        RecipientStatus.SENT,
+        RecipientStatus.FAILED,
+        RecipientStatus.DELIVERED,
+    ),
+}
+
+
+def _message_id(item: Mapping[str, Any]) -> str | None:
+    """v2: `keyId` (its `messageId` is the server's own row id, not WhatsApp's); v1: `id`."""
+    key = item.get("key") if isinstance(item.get("key"), dict) else {}
+    for candidate in (item.get("keyId"), key.get("id"), item.get("id")):
+        if isinstance(candidate, str) and candidate.strip():
+            return candidate.strip()
+    return None
+
+
+def _status_name(item: Mapping[str, Any]) -> str | None:
+    status = item.get("status")
+    if status is None and isinstance(item.get("update"), dict):  # Baileys-style {update: {status}}
+        status = item["update"].get("status")
+    if isinstance(status, bool):  # JSON true is an int to Python, and no status code
+        return None
+    if isinstance(status, int) and 0 <= status < len(EVOLUTION_STATUSES):
+        return EVOLUTION_STATUSES[status]
+    if isinstance(status, str) and status.strip().upper() in _TARGET:
+        return status.strip().upper()
+    return None
+
+
+def apply_receipts(
+    session: Session, instance: SenderInstance, data: Any, now: datetime
+) -> WebhookResult:
+    """Move each of our recipients a receipt names as far as it says, in the order received."""
+    result = WebhookResult("messages.update", handled=True)
+    for item in items(data):
+        if item.get("fromMe") is False:
+            continue  # a receipt for a message the contact sent us
+        message_id, status = _message_id(item), _status_name(item)
+        if message_id is None or status is None:
+            continue
+        target = _TARGET[status]
+        # An instance's delivery may move only its own account's rows, and of those the ones it
+        # sent (or that name no instance): its credentials vouch for nothing else.
+        candidates = session.execute(
+            select(CampaignRecipient.id, CampaignRecipient.campaign_id)
+            .join(Campaign, Campaign.id == CampaignRecipient.campaign_id)
+            .where(
+                CampaignRecipient.provider_message_id == message_id,
+                Campaign.account_id == instance.account_id,
+                or_(
+                    CampaignRecipient.instance_id == instance.id,
+                    CampaignRecipient.instance_id.is_(None),
+                ),
+            )
+        ).all()
+        if not candidates:
+            continue  # not one of ours (a message typed on the phone, or another tool's)
+        changed = session.execute(
+            update(CampaignRecipient)
+            .where(
+                CampaignRecipient.id.in_([row.id for row in candidates]),
+                CampaignRecipient.status.in_([str(earlier) for earlier in _FROM[target]]),
+            )
+            .values(status=str(target), **_timestamps(target, now))
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if changed:
+            result.changed += changed
+            result.campaign_ids.extend(row.campaign_id for row in candidates)
+    return result
+
+
+def _timestamps(target: RecipientStatus, now: datetime) -> dict[str, Any]:
+    """The times a move sets; coalesce keeps the first, since a repeated receipt is no news."""
+    if target == RecipientStatus.SENT:
+        return {"sent_at": func.coalesce(CampaignRecipient.sent_at, now)}
+    if target == RecipientStatus.DELIVERED:
+        return {"delivered_at": func.coalesce(CampaignRecipient.delivered_at, now)}
+    if target == RecipientStatus.READ:
+        # A read receipt may be the first we hear: being read implies it was delivered.
+        return {
+            "delivered_at": func.coalesce(CampaignRecipient.delivered_at, now),
+            "read_at": func.coalesce(CampaignRecipient.read_at, now),
+        }
+    return {
+        "failed_at": now,
+        "error_kind": "whatsapp_error",
+        "last_error": stored_text.WHATSAPP_DELIVERY_ERROR,
+    }
