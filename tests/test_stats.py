@@ -407,9 +407,8 @@ def test_account_zone_is_the_actors_accounts_and_utc_when_unknown(db, shop, staf
     assert tracking.account_zone(db, staff) == UTC
 
 
-# The receiver is authenticated by the instance's credentials, not by a user; the lead is
-# replacing skip_pending_recipients with a shared function.
-TAKES_NO_ACTOR = {"handle_delivery", "skip_pending_recipients"}
+# The receiver is authenticated by the instance's credentials, not by a user.
+TAKES_NO_ACTOR = {"handle_delivery"}
 
 
 def test_every_reading_entry_point_takes_the_actor_right_after_the_session():

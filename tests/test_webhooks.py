@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.base import utcnow
 from core.models import (
     Account,
     AuditLog,
@@ -342,6 +343,24 @@ def test_connection_update_records_the_instances_state(client, session, instance
     assert entry is not None and entry.details["to"] == "close"
     # The same state again is not a change.
     assert post(client, instance, evo.connection_update("main", "close")).json()["changed"] == 0
+
+
+def test_a_broken_number_that_evolution_reports_open_again_is_announced_once(
+    client, session, instance
+):
+    """The receiver and the worker's check share one writer: both announce `instance_up`."""
+    from core.models import Notification
+
+    instance.circuit, instance.circuit_reason = "open", "401: the instance's API key was refused"
+    instance.circuit_opened_at = utcnow()
+    session.commit()
+    for _ in range(2):
+        post(client, instance, evo.connection_update("main", "open"))
+    session.expire_all()
+    announced = session.scalars(
+        select(Notification.kind).where(Notification.instance_id == instance.id)
+    ).all()
+    assert announced == ["instance_up"]
 
 
 # -- authentication and malformed deliveries ------------------------------------------------------

@@ -45,6 +45,7 @@ from core.campaigns._media import (
     validate_multimedia,
 )
 from core.campaigns._queries import campaign_json, get, list_campaigns, sender_instances
+from core.campaigns._recipients import skip_opted_out
 from core.campaigns._statuses import EDITABLE, TEST_SEND_STATUSES, TRANSITIONS, allowed_actions
 from core.campaigns._templates import (
     message_renderer,
@@ -92,6 +93,7 @@ __all__ = [
     "resume",
     "retry_failed",
     "send_test",
+    "skip_opted_out",
     "sender_instances",
     "start",
     "start_due",

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import false, func, insert, literal_column, select, update
 from sqlalchemy.orm import Session
 
+from core.base import stored_text
 from core.campaigns import _audience as audience
 from core.campaigns import _templates as message_template
 from core.models import (
@@ -99,16 +100,15 @@ def skip_campaign_queue(session: Session, campaign_id: int, reason: str) -> int:
     return skipped
 
 
-def skip_contact_everywhere(
-    session: Session, account_id: int, contact_id: int, reason: str
-) -> tuple[list[int], int]:
-    """Take a contact (who opted out) out of the queues of the account's unfinished campaigns."""
+def skip_opted_out(session: Session, account_id: int, contact_id: int) -> tuple[list[int], int]:
+    """Take a contact who opted out of the queues of the account's unfinished campaigns.
+    Returns the campaign ids touched and how many recipients were skipped."""
     unfinished = select(Campaign.id).where(
         Campaign.account_id == account_id, Campaign.status.in_(UNFINISHED)
     )
     return skip_pending(
         session,
-        reason,
+        stored_text.CONTACT_OPTED_OUT,
         CampaignRecipient.contact_id == contact_id,
         CampaignRecipient.campaign_id.in_(unfinished),
     )

@@ -44,7 +44,6 @@ from core.tracking._replies import (
     is_opt_out,
     normalize_keyword,
     phone_candidates,
-    skip_pending_recipients,
 )
 from core.tracking._sql_time import account_zone
 from core.tracking._webhook_auth import WebhookUnauthorized
@@ -85,5 +84,4 @@ __all__ = [
     "recipient_log",
     "send_volume",
     "sends_over_time",
-    "skip_pending_recipients",
 ]

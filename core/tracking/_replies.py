@@ -13,19 +13,15 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import contacts
-from core.base import stored_text
+from core import campaigns, contacts
 from core.models import (
     DEFAULT_OPT_OUT_KEYWORDS,
     Account,
-    Campaign,
-    CampaignRecipient,
     CampaignStatus,
     Contact,
-    RecipientStatus,
     SenderInstance,
 )
 from core.tracking._delivery import WebhookResult, items
@@ -121,36 +117,7 @@ def apply_replies(
             contacts.opt_out_by_phone(session, instance.account_id, contact.phone)
             result.changed += 1
         # Even when already opted out: a campaign frozen before may still hold the contact.
-        campaign_ids, skipped = skip_pending_recipients(session, instance.account_id, contact.id)
+        campaign_ids, skipped = campaigns.skip_opted_out(session, instance.account_id, contact.id)
         result.changed += skipped
         result.campaign_ids.extend(campaign_ids)
     return result
-
-
-def skip_pending_recipients(
-    session: Session, account_id: int, contact_id: int
-) -> tuple[list[int], int]:
-    """Take an opted-out contact out of the queues of unfinished campaigns.
-
-    Only `pending` recipients: one already claimed (`sending`) is on its way and cannot be
-    recalled. Returns the affected campaign ids and how many recipients were skipped.
-    """
-    open_campaigns = select(Campaign.id).where(
-        Campaign.account_id == account_id,
-        Campaign.status.in_([str(s) for s in OPT_OUT_CAMPAIGN_STATUSES]),
-    )
-    condition = (
-        CampaignRecipient.contact_id == contact_id,
-        CampaignRecipient.status == str(RecipientStatus.PENDING),
-        CampaignRecipient.campaign_id.in_(open_campaigns),
-    )
-    campaign_ids = list(session.scalars(select(CampaignRecipient.campaign_id).where(*condition)))
-    if not campaign_ids:
-        return [], 0
-    skipped = session.execute(
-        update(CampaignRecipient)
-        .where(*condition)
-        .values(status=str(RecipientStatus.SKIPPED), last_error=stored_text.CONTACT_OPTED_OUT)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    return campaign_ids, skipped

@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from core import campaigns, people
+from core import campaigns, instances
 from core.base import NotFound, utcnow
 from core.models import SenderInstance, WebhookEventCount
 from core.people import Actor
@@ -30,7 +30,6 @@ from core.tracking._webhook_auth import authenticated_payload
 log = logging.getLogger(__name__)
 
 KNOWN_EVENTS = ("messages.update", "messages.upsert", "connection.update")
-MAX_STATE_LENGTH = 20
 
 
 def handle_delivery(
@@ -98,20 +97,9 @@ def _connection_update(
     state = data.get("state") if isinstance(data, dict) else None
     if not isinstance(state, str) or not state.strip():
         return result
-    state = state.strip().lower()[:MAX_STATE_LENGTH]
-    previous = instance.state
-    instance.state = state
-    instance.state_checked_at = now
-    if previous != state:
+    evolution = Actor.system(instance.account_id, "evolution")
+    if instances.record_connection_state(session, evolution, instance, state, now, _reason(data)):
         result.changed = 1
-        people.record_audit(
-            session,
-            Actor.system(instance.account_id, "evolution"),
-            "instance.connection",
-            "instance",
-            instance.id,
-            {"from": previous, "to": state, "reason": _reason(data)},
-        )
     return result
 
 
