@@ -11,13 +11,12 @@ from core.base._db import (
     make_engine,
     new_session,
     read_only_session,
-    reset_engine_cache,
     session_scope,
 )
 from core.base._errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
 from core.base._exports import CSV_MIME, XLSX_MIME, escape_cell, to_csv, to_xlsx
 from core.base._migrations import upgrade_to_head
-from core.base._settings import Settings, get_settings, load_settings, reset_settings_cache
+from core.base._settings import Settings, get_settings, reset_settings_cache
 
 __all__ = [
     "CSV_MIME",
@@ -32,11 +31,9 @@ __all__ = [
     "escape_cell",
     "get_engine",
     "get_settings",
-    "load_settings",
     "make_engine",
     "new_session",
     "read_only_session",
-    "reset_engine_cache",
     "reset_settings_cache",
     "session_scope",
     "stored_text",
