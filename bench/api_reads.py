@@ -35,7 +35,7 @@ def seed(database_url: str, campaigns: int) -> tuple[int, str]:
     with session_scope(engine) as session:
         account = people.create_account(session, "Bench")
         user = people.create_user(session, "bench", "bench-password", account.id, "viewer")
-        token = people.create_api_token(session, user, "bench")
+        token = people.create_token(session, actor=None, name="bench", user_id=user.id)
         rows = [
             {
                 "account_id": account.id,

@@ -10,11 +10,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from core.base import make_engine, reset_engine_cache, reset_settings_cache
+from core.base import make_engine, reset_settings_cache
 from core.models import Account, Base, Role
 from core.people import Actor
 from tests.builders import make_account, make_actor
-from tests.database import postgres_schema, require_postgres, test_database_url
+from tests.database import (
+    postgres_schema,
+    require_postgres,
+    reset_engine_cache,
+    test_database_url,
+)
 from tests.fake_evolution import fake_evolution  # noqa: F401  (fixture)
 from tests.worker_harness import kill_leftover_workers
 

@@ -12,7 +12,17 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
+from core.base import get_engine
+
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def reset_engine_cache() -> None:
+    """Dispose of the process's cached engine, so the next session opens the DATABASE_URL of now
+    (each test has a database of its own; the product sets its URL once per process)."""
+    if get_engine.cache_info().currsize:
+        get_engine().dispose()
+    get_engine.cache_clear()
 
 
 def test_database_url() -> str | None:

@@ -7,9 +7,7 @@ from sqlalchemy import select
 
 from core import campaigns, contacts, instances, notifications, people
 from core.base import NotFound
-from core.models import Campaign, Membership, Notification, SenderInstance
-from core.people import _accounts as accounts
-from core.people import _users as users
+from core.models import ApiToken, Campaign, Membership, Notification, SenderInstance
 from core.people import encrypt_secret
 from tests.builders import make_account, make_actor, make_contact
 
@@ -17,13 +15,13 @@ from tests.builders import make_account, make_actor, make_contact
 @pytest.fixture
 def other(session):
     """Account B with its own people and things."""
-    b = make_account(session, "Client B")
-    b_admin = make_actor(session, b, "admin", "beto")
-    b_manager = make_actor(session, b, "manager", "bia")
-    contact = make_contact(session, b, "+5511977776666", "Cliente B")
-    campaign = Campaign(account_id=b.id, title="B only", message="Hi", audience={})
+    account_b = make_account(session, "Client B")
+    b_admin = make_actor(session, account_b, "admin", "beto")
+    b_manager = make_actor(session, account_b, "manager", "bia")
+    contact = make_contact(session, account_b, "+5511977776666", "Cliente B")
+    campaign = Campaign(account_id=account_b.id, title="B only", message="Hi", audience={})
     instance = SenderInstance(
-        account_id=b.id,
+        account_id=account_b.id,
         name="b-number",
         base_url="http://evo.b",
         instance_name="b",
@@ -31,13 +29,13 @@ def other(session):
     )
     session.add_all([campaign, instance])
     session.flush()
-    session.add(Notification(account_id=b.id, kind="campaign_completed", title="B done"))
-    token = users.create_token(session, b_admin, "b-script")
+    session.add(Notification(account_id=account_b.id, kind="campaign_completed", title="B done"))
+    token = people.create_token(session, b_admin, "b-script")
     session.flush()
-    token_id = session.scalar(select(users.ApiToken.id))
+    token_id = session.scalar(select(ApiToken.id))
     session.commit()
     return {
-        "account": b,
+        "account": account_b,
         "admin": b_admin,
         "manager": b_manager,
         "contact": contact.id,
@@ -71,37 +69,36 @@ def test_a_manager_of_a_reaches_no_contact_campaign_or_instance_of_b(session, ma
 
 def test_an_admin_of_a_reaches_no_user_token_setting_or_audit_entry_of_b(session, admin, other):
     b_user = other["manager"].user_id
-    refused(lambda: users.change_role(session, admin, b_user, "viewer"))
-    refused(lambda: users.deactivate_user(session, admin, b_user))
-    refused(lambda: users.reset_password(session, admin, b_user))
-    refused(lambda: users.create_token(session, admin, "steal", b_user))
-    refused(lambda: users.revoke_token(session, admin, other["token_id"]))
+    refused(lambda: people.change_role(session, admin, b_user, "viewer"))
+    refused(lambda: people.deactivate_user(session, admin, b_user))
+    refused(lambda: people.reset_password(session, admin, b_user))
+    refused(lambda: people.create_token(session, admin, "steal", b_user))
+    refused(lambda: people.revoke_token(session, admin, other["token_id"]))
     refused(lambda: instances.delete_instance(session, admin, other["instance"]))
 
-    assert {row.username for row in users.list_users(session, admin)} == {"ana"}
-    assert users.list_tokens(session, admin) == []
+    assert {row.username for row in people.list_users(session, admin)} == {"ana"}
+    assert people.list_tokens(session, admin) == []
     entries, _total = people.list_audit_entries(session, admin)
     assert all(entry.account_id == admin.account_id for entry in entries)
-    assert users.account_settings(session, admin).name == "Loja da Ana"
-    users.update_account_settings(session, admin, {"name": "Renamed A"})
+    assert people.account_settings(session, admin).name == "Loja da Ana"
+    people.update_account_settings(session, admin, {"name": "Renamed A"})
     session.commit()
     session.refresh(other["account"])
     assert other["account"].name == "Client B"
 
 
 def test_an_api_token_of_a_does_not_open_account_b(session, manager, other):
-    user = session.get(accounts.User, manager.user_id)
-    token = accounts.create_api_token(session, user, "mine")
+    token = people.create_token(session, actor=None, name="mine", user_id=manager.user_id)
 
-    owner = accounts.user_for_token(session, token)
-    assert accounts.actor_for(session, owner, manager.account_id).account_id == manager.account_id
-    refused(lambda: accounts.actor_for(session, owner, other["account"].id))
+    owner = people.user_for_token(session, token)
+    assert people.actor_for(session, owner, manager.account_id).account_id == manager.account_id
+    refused(lambda: people.actor_for(session, owner, other["account"].id))
 
 
 def test_b_data_stays_untouched_after_all_attempts(session, manager, admin, other):
     for call in (
         lambda: contacts.delete_contact(session, manager, other["contact"]),
-        lambda: users.deactivate_user(session, admin, other["manager"].user_id),
+        lambda: people.deactivate_user(session, admin, other["manager"].user_id),
     ):
         with pytest.raises(NotFound):
             call()
@@ -127,7 +124,7 @@ def test_the_cli_acts_only_where_told(engine, session, admin, other, capsys):
     )
     session.expire_all()
     logged = people.list_audit_entries(session, other["admin"])[0]
-    assert [(e.action, e.actor) for e in logged][0] == ("user.membership_added", "cli")
+    assert [(entry.action, entry.actor) for entry in logged][0] == ("user.membership_added", "cli")
     session.commit()
     assert main(["create-token", "nobody-here"]) == 2
     assert "does not exist" in capsys.readouterr().err

@@ -8,10 +8,11 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.app import create_app
-from core.base import reset_engine_cache, reset_settings_cache, utcnow
+from core.base import reset_settings_cache, utcnow
 from core.models import WorkerHeartbeat
 from tests import evolution_payloads as evo
 from tests.builders import make_campaign_row, make_recipient_row, make_sender_instance
+from tests.database import reset_engine_cache
 
 
 def scrape(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

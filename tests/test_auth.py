@@ -203,3 +203,34 @@ def test_language_is_saved_on_the_user(session, admin):
     assert session.get(User, admin.user_id).language == "pt_BR"
     with pytest.raises(ValidationError):
         people.set_user_language(session, admin.user_id, "fr")
+
+
+@pytest.mark.parametrize("language", ["fr", "", None, ["pt_BR"]])
+def test_an_unknown_language_is_refused_alike_for_a_user_and_an_account(session, admin, language):
+    with pytest.raises(ValidationError) as for_user:
+        people.set_user_language(session, admin.user_id, language)
+    with pytest.raises(ValidationError) as for_account:
+        people.update_account_settings(session, admin, {"language": language})
+
+    template = "unknown language {language!r}: use one of {choices}"
+    assert for_user.value.template == template and for_user.value.field == "language"
+    assert for_account.value.details[0]["template"] == template
+    assert for_account.value.details[0]["field"] == "language"
+    for error in (for_user.value, for_account.value):
+        assert "use one of en, es, pt_BR" in str(error)
+    assert session.get(User, admin.user_id).language is None
+
+
+def test_a_reactivated_user_logs_in_again_but_their_tokens_stay_revoked(session, admin, manager):
+    token = people.create_token(session, admin, "script", manager.user_id)
+    people.deactivate_user(session, admin, manager.user_id)
+    with pytest.raises(people.LoginFailed):
+        people.login(session, "bruno", PASSWORD)
+
+    people.reactivate_user(session, admin, manager.user_id)
+
+    user, _token = people.login(session, "bruno", PASSWORD)
+    assert user.id == manager.user_id
+    assert people.user_for_token(session, token) is None
+    actions = session.scalars(select(AuditLog.action).where(AuditLog.object_type == "user"))
+    assert {"user.deactivate", "user.reactivate"} <= set(actions)

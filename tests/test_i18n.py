@@ -669,7 +669,7 @@ def test_the_picker_saves_the_choice_on_the_user_and_the_next_run_uses_it(
     engine, session, account
 ) -> None:
     from core.people import user_language
-    from ui.context import ACTOR_KEY
+    from ui.session import ACTOR_KEY
 
     actor = make_actor(session, account, Role.MANAGER, "fabi")
     session.commit()

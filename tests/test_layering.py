@@ -60,6 +60,7 @@ def test_the_import_contract_holds() -> None:
             "from core.sending._claims import Claim",
             "private modules",
         ),
+        ("ui/session.py", "from ui import auth", "nor between the modules of ui"),
     ],
 )
 def test_a_forbidden_import_breaks_the_contract(

@@ -1,6 +1,6 @@
 """The UI's login gate: local passwords, single sign-on, the forced password change, the sidebar.
 
-Every run checks the browser session against the database (`core.auth.session_context`), so
+Every run checks the browser session against the database (`core.people.session_context`), so
 logout, expiry, deactivation and role changes take effect on the next click.
 """
 
@@ -14,8 +14,8 @@ from core import people
 from core.base import DomainError
 from core.i18n import _, localize_error
 from core.people import AccountLocked, LoginFailed, SessionContext
-from ui.context import ACCOUNT_KEY, ACTOR_KEY, CONTEXT_KEY, TOKEN_KEY, db
 from ui.language import apply_language
+from ui.session import ACCOUNT_KEY, ACTOR_KEY, CONTEXT_KEY, TOKEN_KEY, db
 
 _ENDED_KEY = "session_ended"
 

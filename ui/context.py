@@ -1,36 +1,29 @@
-"""What every page needs from the running session: the actor, the account, a database session.
+"""What every page needs from the running session: the actor, the account and its timezone.
 
-`app.py`'s login gate puts the actor of the current account under ACTOR_KEY on every run (after
-checking the session is still alive); pages read it with `current_actor()`/`require_page()`.
-Tests may set `session_state["actor"]` directly and run a page file on its own.
+`app.py`'s login gate (`ui.auth`) puts the actor of the current account under ACTOR_KEY on every
+run (after checking the session is still alive); pages read it with `current_actor()` /
+`require_page()`, and open a database session with `ui.session.db()`. Tests may set
+`session_state["actor"]` directly and run a page file on its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import streamlit as st
-from sqlalchemy.orm import Session
 
-from core.base import PermissionDenied, session_scope
+from core.base import PermissionDenied
 from core.i18n import _, current_language, format_datetime
 from core.people import Actor
-
-ACTOR_KEY = "actor"
-TOKEN_KEY = "session_token"  # the browser session's token (its digest is in user_sessions)
-ACCOUNT_KEY = "account_id"  # the account chosen in the switcher
-CONTEXT_KEY = "session_context"  # core.auth.SessionContext of this run (absent in page tests)
+from ui.auth import ensure_logged_in
+from ui.session import ACTOR_KEY, CONTEXT_KEY, TOKEN_KEY
 
 
 def current_actor() -> Actor:
     """The actor of this run. A browser session is re-checked against the database on every run
     (expiry, logout, deactivation, role), even if a page somehow runs without app.py's gate."""
     if TOKEN_KEY in st.session_state or ACTOR_KEY not in st.session_state:
-        from ui.auth import ensure_logged_in  # ui.auth imports this module
-
         return ensure_logged_in().actor
     return st.session_state[ACTOR_KEY]  # a page test that set the actor directly
 
@@ -62,9 +55,3 @@ def local_time(value: datetime | None, format: str = "short") -> str:
     if value is None:
         return ""
     return format_datetime(value, current_timezone().key, current_language(), format)
-
-
-@contextmanager
-def db() -> Iterator[Session]:
-    with session_scope() as session:
-        yield session

@@ -17,7 +17,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from core import i18n
 from core.i18n import LANGUAGES, _
 from core.people import Actor, saved_languages, set_user_language
-from ui.context import ACTOR_KEY, CONTEXT_KEY, db
+from ui.session import ACTOR_KEY, CONTEXT_KEY, db
 
 RUN_LANGUAGE_KEY = "ui_language"  # the language the last full run used
 CHOICE_KEY = "ui_language_choice"  # picked in this session while logged out
@@ -35,7 +35,7 @@ def _session_language() -> str | None:
     if get_script_run_ctx(suppress_warning=True) is None:
         return None  # not a Streamlit script thread: the API, the worker, core's own tests
     state = st.session_state
-    context = state.get(CONTEXT_KEY)  # the login gate's (core.auth.SessionContext), if logged in
+    context = state.get(CONTEXT_KEY)  # the login gate's (core.people.SessionContext), if logged in
     return (
         state.get(RUN_LANGUAGE_KEY)
         or getattr(context, "language", None)

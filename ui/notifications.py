@@ -7,7 +7,7 @@ import streamlit as st
 from core import notifications
 from core.i18n import _
 from core.people import Actor
-from ui.context import db
+from ui.session import db
 
 POLL_SECONDS = 15
 SEEN_KEY = "notifications_seen_id"

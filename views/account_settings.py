@@ -8,7 +8,8 @@ import streamlit as st
 from core import people
 from core.base import ValidationError
 from core.i18n import LANGUAGES, _, localize_entry
-from ui.context import db, require_page
+from ui.context import require_page
+from ui.session import db
 
 actor = require_page("settings.manage")
 

@@ -10,7 +10,8 @@ import streamlit as st
 
 from core import people
 from core.i18n import _
-from ui.context import current_timezone, db, local_time, require_page
+from ui.context import current_timezone, local_time, require_page
+from ui.session import db
 
 actor = require_page("audit.read")
 PER_PAGE = 50

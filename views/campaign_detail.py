@@ -21,8 +21,9 @@ from core.base import (
 from core.i18n import _, format_duration, format_number, localize_error
 from core.models import RecipientStatus
 from ui import charts
-from ui.context import db, require_page
+from ui.context import require_page
 from ui.labels import campaign_status_label, error_kind_label, recipient_status_label
+from ui.session import db
 
 actor = require_page("campaigns.read")
 REFRESH_SECONDS = 3

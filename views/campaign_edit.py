@@ -18,8 +18,9 @@ from core.base import DomainError, ValidationError, utcnow
 from core.campaigns import describe_estimate
 from core.i18n import _, format_number, localize_entry, localize_error
 from core.models import MediaType
-from ui.context import db, require_page
+from ui.context import require_page
 from ui.labels import campaign_status_label
+from ui.session import db
 
 KEY = "ce_"  # prefix of this page's widget keys
 SAMPLE = 5

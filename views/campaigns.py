@@ -11,8 +11,9 @@ from core import campaigns
 from core.base import DomainError, stored_text
 from core.i18n import N_, _, format_number, localize_error
 from core.models import CampaignStatus
-from ui.context import db, local_time, require_page
+from ui.context import local_time, require_page
 from ui.labels import campaign_status_label
+from ui.session import db
 
 PER_PAGE = 20
 FLASH_KEY = "campaigns_flash"

@@ -13,7 +13,8 @@ from core.base import DomainError, stored_text
 from core.i18n import _, localize_entry, localize_error
 from core.models import WhatsAppStatus
 from core.people import Actor, get_account
-from ui.context import db, local_time, require_page
+from ui.context import local_time, require_page
+from ui.session import db
 
 actor = require_page("contacts.read")
 BATCH_KEY = "contacts_import_batch"

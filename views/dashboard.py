@@ -11,8 +11,9 @@ from core import tracking
 from core.base import utcnow
 from core.i18n import _, format_duration, format_number, format_percent
 from ui import charts
-from ui.context import db, require_page
+from ui.context import require_page
 from ui.labels import campaign_status_label, connection_label, status_label
+from ui.session import db
 
 actor = require_page("stats.read")
 

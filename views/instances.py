@@ -11,7 +11,8 @@ import streamlit as st
 from core import instances
 from core.base import DomainError
 from core.i18n import _, localize_error
-from ui.context import db, local_time, require_page
+from ui.context import local_time, require_page
+from ui.session import db
 
 actor = require_page("instances.read")
 can_write = actor.can("instances.write")

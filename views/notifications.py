@@ -7,7 +7,8 @@ import streamlit as st
 from core import notifications
 from core.base import utcnow
 from core.i18n import _, format_number
-from ui.context import db, local_time, require_page
+from ui.context import local_time, require_page
+from ui.session import db
 
 actor = require_page("notifications.read")
 PER_PAGE = 20

@@ -7,7 +7,8 @@ import streamlit as st
 from core import people
 from core.i18n import LANGUAGES, _, current_language, set_language
 from ui.auth import password_form
-from ui.context import current_actor, db
+from ui.context import current_actor
+from ui.session import db
 
 actor = current_actor()
 

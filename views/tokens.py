@@ -8,7 +8,8 @@ import streamlit as st
 from core import people
 from core.base import DomainError
 from core.i18n import _, localize_error
-from ui.context import db, local_time, require_page
+from ui.context import local_time, require_page
+from ui.session import db
 
 actor = require_page("tokens.manage")
 NEW_TOKEN_KEY = "tokens_new_token"
@@ -66,13 +67,15 @@ else:
         hide_index=True,
         width="stretch",
     )
-    live = {t.id: t for t in tokens if t.revoked_at is None}
+    live = {token.id: token for token in tokens if token.revoked_at is None}
     if live:
         chosen = st.selectbox(
             _("Token to revoke"),
             list(live),
-            format_func=lambda tid: "{n} · {p}… · {u}".format(
-                n=live[tid].name or "-", p=live[tid].prefix, u=live[tid].username
+            format_func=lambda token_id: "{name} · {prefix}… · {user}".format(
+                name=live[token_id].name or "-",
+                prefix=live[token_id].prefix,
+                user=live[token_id].username,
             ),
         )
         if st.button(_("Revoke"), type="secondary"):

@@ -9,7 +9,8 @@ from core import people
 from core.base import DomainError
 from core.i18n import _, localize_error
 from core.models import Role
-from ui.context import db, local_time, require_page
+from ui.context import local_time, require_page
+from ui.session import db
 
 actor = require_page("users.manage")
 ROLES = [Role.ADMIN, Role.MANAGER, Role.VIEWER]

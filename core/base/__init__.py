@@ -11,7 +11,6 @@ from core.base._db import (
     make_engine,
     new_session,
     read_only_session,
-    reset_engine_cache,
     session_scope,
 )
 from core.base._errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
@@ -34,7 +33,6 @@ __all__ = [
     "make_engine",
     "new_session",
     "read_only_session",
-    "reset_engine_cache",
     "reset_settings_cache",
     "retry_delay",
     "session_scope",

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from core.base._settings import get_settings
 
@@ -51,20 +51,8 @@ def get_engine() -> Engine:
     return make_engine(get_settings().database_url)
 
 
-@lru_cache(maxsize=1)
-def _factory() -> sessionmaker[Session]:
-    return sessionmaker(get_engine(), expire_on_commit=False)
-
-
-def reset_engine_cache() -> None:
-    if get_engine.cache_info().currsize:
-        get_engine().dispose()
-    get_engine.cache_clear()
-    _factory.cache_clear()
-
-
 def new_session() -> Session:
-    return _factory()()
+    return Session(get_engine(), expire_on_commit=False)
 
 
 def read_only_session() -> Session:

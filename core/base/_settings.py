@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -38,11 +38,6 @@ class Settings:
     session_ttl_minutes: int = 720
     login_max_failures: int = 5
     login_lockout_minutes: int = 15
-    extra: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
 
 
 def _number(name: str, default: float, kind: type = float) -> float:
@@ -65,7 +60,7 @@ def _secret_keys(data_dir: Path) -> tuple[str, ...]:
     if not current:
         current = _stored_secret(data_dir / "secret.key")
     previous = [
-        k.strip() for k in os.environ.get("SECRET_KEY_PREVIOUS", "").split(",") if k.strip()
+        key.strip() for key in os.environ.get("SECRET_KEY_PREVIOUS", "").split(",") if key.strip()
     ]
     return (current, *previous)
 
@@ -76,8 +71,8 @@ def _stored_secret(path: Path) -> str:
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
         handle.write(key + "\n")
     return key
 

@@ -36,7 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     token = subparsers.add_parser("create-token", help="create an API token; prints it once")
     token.add_argument("username")
-    token.add_argument("--name", default="", help="a note to tell tokens apart")
+    token.add_argument(
+        "--name", default="", help="a note to tell tokens apart (at most 100 characters)"
+    )
     token.set_defaults(handler=_create_token)
 
     first = subparsers.add_parser(
@@ -83,7 +85,7 @@ def _create_user(args: argparse.Namespace) -> int:
 def _create_token(args: argparse.Namespace) -> int:
     with session_scope() as session:
         user = people.get_user_by_username(session, args.username)
-        token = people.create_api_token(session, user, args.name)
+        token = people.create_token(session, actor=None, name=args.name, user_id=user.id)
     print(token)
     return 0
 

@@ -1,25 +1,30 @@
-"""People and their rights: accounts, users, memberships and roles, login and sessions, API tokens,
-the audit trail, and secrets (passwords, token digests, encryption at rest and key rotation).
-
-Every service in core checks `require(actor, action)` from here before it reads or writes.
+"""People and their rights. This package owns accounts and their settings, users and their
+memberships with a role in each account, who may do what (`Actor`, `require`: every service in core
+checks `require(actor, action)` before it reads or writes, and reaches an account's rows through
+`load_owned`), logging in (passwords, lock-out, browser sessions, single sign-on), API tokens (one
+minting path for the UI and the operator's CLI), the languages people choose, the audit trail, and
+the secrets that guard all this: password hashes, token digests, encryption at rest and its key
+rotation. Nothing here knows a contact or a campaign.
 """
 
 from core.people._access import ALLOWED, Actor, require
+from core.people._account_settings import (
+    MAX_CONFIRM_ABOVE,
+    AccountSettings,
+    account_settings,
+    update_account_settings,
+)
 from core.people._accounts import (
-    MIN_PASSWORD_LENGTH,
     actor_and_account,
     actor_for,
     create_account,
-    create_api_token,
     create_user,
     get_account,
     get_user_by_username,
     memberships,
     parse_role,
-    user_for_token,
     validate_country,
     validate_password,
-    validate_timezone,
 )
 from core.people._audit import AuditFilters, audit_filter_choices, list_audit_entries, record_audit
 from core.people._auth import (
@@ -27,78 +32,57 @@ from core.people._auth import (
     AccountLocked,
     LoginFailed,
     SessionContext,
-    account_choices,
-    authenticate,
     change_password,
     end_sessions,
     login,
     login_sso,
     logout,
     session_context,
-    set_user_language,
-    start_session,
     user_for_session,
 )
 from core.people._key_rotation import RotationReport, rotate_secrets
-from core.people._languages import account_language, saved_languages, user_language
+from core.people._languages import saved_languages, set_user_language, user_language
 from core.people._ownership import load_owned
 from core.people._security import (
     SecretUnreadable,
     decrypt_secret,
     encrypt_secret,
     hash_password,
-    mask_secret,
-    new_token,
-    reencrypt_secret,
     token_digest,
     verify_password,
 )
+from core.people._tokens import TokenRow, create_token, list_tokens, revoke_token, user_for_token
 from core.people._users import (
-    MAX_CONFIRM_ABOVE,
-    AccountSettings,
-    TokenRow,
     UserRow,
-    account_settings,
     change_role,
-    create_token,
     deactivate_user,
     invite_user,
-    list_tokens,
     list_users,
-    one_time_password,
     reactivate_user,
     reset_password,
-    revoke_token,
-    update_account_settings,
 )
 
 __all__ = [
-    "load_owned",
     "ALLOWED",
+    "MAX_CONFIRM_ABOVE",
     "AccountChoice",
     "AccountLocked",
     "AccountSettings",
     "Actor",
     "AuditFilters",
     "LoginFailed",
-    "MAX_CONFIRM_ABOVE",
-    "MIN_PASSWORD_LENGTH",
     "RotationReport",
     "SecretUnreadable",
     "SessionContext",
     "TokenRow",
     "UserRow",
-    "account_choices",
-    "account_language",
     "account_settings",
     "actor_and_account",
     "actor_for",
     "audit_filter_choices",
-    "authenticate",
     "change_password",
     "change_role",
     "create_account",
-    "create_api_token",
     "create_token",
     "create_user",
     "deactivate_user",
@@ -112,17 +96,14 @@ __all__ = [
     "list_audit_entries",
     "list_tokens",
     "list_users",
+    "load_owned",
     "login",
     "login_sso",
     "logout",
-    "mask_secret",
     "memberships",
-    "new_token",
-    "one_time_password",
     "parse_role",
     "reactivate_user",
     "record_audit",
-    "reencrypt_secret",
     "require",
     "reset_password",
     "revoke_token",
@@ -130,7 +111,6 @@ __all__ = [
     "saved_languages",
     "session_context",
     "set_user_language",
-    "start_session",
     "token_digest",
     "update_account_settings",
     "user_for_session",
@@ -138,6 +118,5 @@ __all__ = [
     "user_language",
     "validate_country",
     "validate_password",
-    "validate_timezone",
     "verify_password",
 ]

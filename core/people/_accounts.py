@@ -1,24 +1,23 @@
-"""Accounts, users, memberships and API tokens: the operations the CLI, UI and API share."""
+"""Accounts, users and their memberships: creating and finding them, and the checks of their fields
+(timezone, country, password, role) that the CLI, UI and API share."""
 
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.base import NotFound, ValidationError, utcnow
-from core.models import Account, ApiToken, Membership, Role, User
+from core.base import NotFound, ValidationError
+from core.models import Account, Membership, Role, User
 from core.people import _audit as audit
 from core.people._access import Actor, require
-from core.people._security import hash_password, new_token, token_digest
+from core.people._security import hash_password
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.@+-]{2,100}$")
 MIN_PASSWORD_LENGTH = 10
-TOKEN_USE_RESOLUTION = timedelta(minutes=1)
 
 
 def validate_timezone(name: str) -> str:
@@ -158,49 +157,3 @@ def actor_and_account(session: Session, user: User, account_id: int) -> tuple[Ac
         raise NotFound("account {id} does not exist", id=account_id)
     role, account = found
     return Actor(user.id, account_id, Role(role), user.username), account
-
-
-def create_api_token(session: Session, user: User, name: str = "") -> str:
-    """Return the new token; only its digest is stored, so this is the one time it is seen."""
-    token = new_token()
-    session.add(
-        ApiToken(
-            user_id=user.id,
-            name=name.strip()[:100],
-            token_hash=token_digest(token),
-            prefix=token[:12],
-        )
-    )
-    session.flush()
-    for membership in memberships(session, user.id):
-        audit.record_audit(
-            session,
-            Actor(user.id, membership.account_id, Role(membership.role), user.username),
-            "token.create",
-            "user",
-            user.id,
-            {"name": name, "prefix": token[:12]},
-        )
-    return token
-
-
-def user_for_token(session: Session, token: str) -> User | None:
-    """The active user an API token belongs to, or None when it is unknown or revoked."""
-    if not token:
-        return None
-    found = session.execute(
-        select(ApiToken, User)
-        .join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == token_digest(token))
-    ).one_or_none()
-    if found is None:
-        return None
-    row, user = found
-    if row.revoked_at is not None or not user.is_active:
-        return None
-    now = utcnow()
-    # Once a minute is precise enough to see which tokens are in use, and spares every API read
-    # a write (on SQLite, writes queue behind one another).
-    if row.last_used_at is None or now - row.last_used_at > TOKEN_USE_RESOLUTION:
-        row.last_used_at = now
-    return user

@@ -15,15 +15,15 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from core.base import DomainError, NotFound, ValidationError, as_utc, get_settings, utcnow
-from core.i18n import LANGUAGES, N_
+from core.i18n import N_
 from core.models import Account, Membership, Role, User, UserSession
 from core.people import _audit as audit
 from core.people._access import Actor
-from core.people._accounts import MIN_PASSWORD_LENGTH, validate_password
+from core.people._accounts import memberships, validate_password
 from core.people._security import hash_password, new_token, token_digest, verify_password
 
 # Verified against when the username is unknown, so a wrong username costs as long as a wrong password.
-_REHASH = PasswordHasher()  # same parameters as core.security's hasher
+_REHASH = PasswordHasher()  # same parameters as _security's hasher
 _DUMMY_HASH = hash_password("no-such-user-dummy-password")
 
 
@@ -102,7 +102,7 @@ def _count_failure(
     if max_failures and user.failed_logins >= max_failures:
         user.locked_until = now + timedelta(minutes=lockout_minutes)
         user.failed_logins = 0
-        for membership in _memberships(session, user.id):
+        for membership in memberships(session, user.id):
             audit.record_audit(
                 session,
                 Actor.system(membership.account_id),
@@ -137,7 +137,7 @@ def login(
     session: Session, username: str, password: str, now: datetime | None = None
 ) -> tuple[User, str]:
     user = authenticate(session, username, password, now)
-    if not _memberships(session, user.id):
+    if not memberships(session, user.id):
         raise LoginFailed("this user belongs to no account yet: ask an administrator")
     return user, start_session(session, user, now)
 
@@ -148,7 +148,7 @@ def login_sso(session: Session, email: str | None, now: datetime | None = None) 
     if not email:
         raise LoginFailed("the identity provider sent no e-mail address")
     user = session.scalar(select(User).where(func.lower(User.email) == email))
-    if user is None or not user.is_active or not _memberships(session, user.id):
+    if user is None or not user.is_active or not memberships(session, user.id):
         raise LoginFailed(
             "no active user has the e-mail {email}: ask an administrator to add you", email=email
         )
@@ -212,7 +212,7 @@ def change_password(
     user.password_hash = hash_password(new_password)
     user.must_change_password = False
     end_sessions(session, user.id, keep_token)
-    for membership in _memberships(session, user.id):
+    for membership in memberships(session, user.id):
         audit.record_audit(
             session,
             Actor(user.id, membership.account_id, Role(membership.role), user.username),
@@ -220,21 +220,6 @@ def change_password(
             "user",
             user.id,
         )
-    session.flush()
-
-
-def set_user_language(session: Session, user_id: int, language: str) -> None:
-    if language not in LANGUAGES:
-        raise ValidationError(
-            "unknown language {language!r}: use one of {choices}",
-            "language",
-            language=language,
-            choices=", ".join(LANGUAGES),
-        )
-    user = session.get(User, user_id)
-    if user is None:
-        raise NotFound("user does not exist")
-    user.language = language
     session.flush()
 
 
@@ -259,7 +244,7 @@ def session_context(
     choices = account_choices(session, user.id)
     if not choices:
         return None
-    chosen = next((c for c in choices if c.account_id == account_id), choices[0])
+    chosen = next((choice for choice in choices if choice.account_id == account_id), choices[0])
     account = session.get(Account, chosen.account_id)
     assert account is not None
     return SessionContext(
@@ -273,27 +258,3 @@ def session_context(
         account_name=account.name,
         account_timezone=account.timezone,
     )
-
-
-def _memberships(session: Session, user_id: int) -> list[Membership]:
-    return list(session.scalars(select(Membership).where(Membership.user_id == user_id)))
-
-
-__all__ = [
-    "MIN_PASSWORD_LENGTH",
-    "AccountChoice",
-    "AccountLocked",
-    "LoginFailed",
-    "SessionContext",
-    "account_choices",
-    "authenticate",
-    "change_password",
-    "end_sessions",
-    "login",
-    "login_sso",
-    "logout",
-    "session_context",
-    "set_user_language",
-    "start_session",
-    "user_for_session",
-]

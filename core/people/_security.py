@@ -69,9 +69,3 @@ def decrypt_secret(stored: str) -> str:
 def reencrypt_secret(stored: str) -> str:
     """Re-encrypt under the current key (after a rotation)."""
     return _cipher(get_settings().secret_keys).rotate(stored.encode()).decode()
-
-
-def mask_secret(secret: str | None) -> str:
-    if not secret:
-        return ""
-    return "•" * 8 + (secret[-4:] if len(secret) >= 12 else "")

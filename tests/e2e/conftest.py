@@ -25,12 +25,12 @@ from core import campaigns, contacts, instances, people
 from core.base import (
     DomainError,
     make_engine,
-    reset_engine_cache,
     reset_settings_cache,
     session_scope,
 )
 from core.models import Role
 from core.people import Actor
+from tests.database import reset_engine_cache
 from tests.e2e.browser import ARTIFACTS, launch, require_browser, screenshot
 from tests.e2e.stack import ROOT, Stack, running_stack
 from tests.fake_evolution import FakeEvolution
