@@ -23,6 +23,7 @@ from core.campaigns import _audience as audience
 from core.campaigns import _media as media
 from core.campaigns import _templates as message_template
 from core.campaigns._estimate import Estimate, Pace, estimate
+from core.contacts import attribute_keys
 from core.i18n import N_, Term
 from core.models import (
     Account,
@@ -296,6 +297,7 @@ def _status(value: Any) -> S:
 
 def _clean(
     session: Session,
+    actor: Actor,
     account: Account,
     data: Mapping[str, Any],
     current: Campaign | None,
@@ -376,7 +378,7 @@ def _clean(
         elif not isinstance(message, str):
             errors.add("message", N_("message must be text"))
         else:
-            known = audience.audience_attribute_keys(session, account.id)
+            known = attribute_keys(session, actor)
             values["message"] = errors.check(
                 "message", message_template.validate_message, message, known
             )
@@ -415,7 +417,7 @@ def create(
     account = _account(session, actor.account_id)
     _require_enabled(account)
     now = now or utcnow()
-    values, instance_ids = _clean(session, account, data, None, now)
+    values, instance_ids = _clean(session, actor, account, data, None, now)
     campaign = Campaign(account_id=account.id, sender_id=actor.user_id, **values)
     session.add(campaign)
     session.flush()
@@ -441,7 +443,7 @@ def update(
     if campaign.status not in EDITABLE:
         raise Conflict("a {status} campaign can no longer be edited", status=Term(campaign.status))
     now = now or utcnow()
-    values, instance_ids = _clean(session, account, data, campaign, now)
+    values, instance_ids = _clean(session, actor, account, data, campaign, now)
     changed = sorted(set(values) | ({"instance_ids"} if instance_ids is not None else set()))
     result = session.execute(
         update_stmt(campaign_id, EDITABLE).values(**values, updated_at=now),

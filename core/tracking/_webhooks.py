@@ -443,7 +443,7 @@ def _messages_upsert(
         if contact is None:
             continue  # not in our contacts: nothing to opt out of
         if contact.opted_out_at is None:
-            contacts.opt_out_by_phone(session, instance.account_id, contact.phone)
+            contacts.opt_out_by_phone(session, Actor.system(instance.account_id), contact.phone)
             result.changed += 1
         campaign_ids, skipped = skip_pending_recipients(session, instance.account_id, contact.id)
         result.changed += skipped
