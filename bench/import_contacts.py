@@ -3,8 +3,8 @@
     .venv/bin/python bench/import_contacts.py [--rows 1000000] [--database-url URL]
 
 Generates the file in a temporary directory (mixed phone formats, ~5% bad rows, ~2% duplicates,
-accented names, labels, three attributes), imports it through `core.contacts_import` into a fresh
-database in one transaction, and prints rows/second and peak memory beside the targets
+accented names, labels, three attributes), imports it through `core.contacts.import_contacts` into
+a fresh database in one transaction, and prints rows/second and peak memory beside the targets
 (>= 50,000 rows/s on SQLite with 2 cores; <= 1 GB peak). Peak memory is the process's maximum
 resident set size (`ru_maxrss`), which covers everything the import held, not just Python objects.
 """

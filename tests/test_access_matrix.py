@@ -28,11 +28,16 @@ PROBES: dict[str, list[Probe]] = {
     "contacts.read": [
         lambda s, a: contacts.list_contacts(s, a),
         lambda s, a: contacts.get_contact(s, a, MISSING),
+        lambda s, a: contacts.label_names(s, a),
+        lambda s, a: contacts.attribute_keys(s, a),
+        lambda s, a: contacts.find_contacts(s, a, "ana"),
+        lambda s, a: contacts.contacts_by_ids(s, a, [MISSING]),
     ],
     "contacts.write": [
         lambda s, a: contacts.create_contact(s, a, "+5511988887777", "Zé"),
         lambda s, a: contacts.delete_contact(s, a, MISSING),
         lambda s, a: contacts.set_opted_out(s, a, MISSING, True),
+        lambda s, a: contacts.opt_out_by_phone(s, a, "+5511988887777"),
     ],
     "contacts.import": [
         lambda s, a: contacts.import_contacts(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.orm import Session
 
-from core import campaigns
+from core import campaigns, contacts
 from core.base import ValidationError, utcnow
 from core.campaigns._audience import resolve_audience
 from core.models import Account, WhatsAppStatus
@@ -172,7 +172,8 @@ def test_cache_sees_changes_made_after_it_was_loaded(session, account, people):
 
 
 def test_attribute_keys_are_the_ones_contacts_use(session, account, people):
-    assert campaigns.audience_attribute_keys(session, account.id) == ["age", "city", "plan"]
+    viewer = Actor.system(account.id)
+    assert contacts.attribute_keys(session, viewer) == ["age", "city", "plan"]
 
 
 def test_empty_account_gives_an_empty_audience(session, account):

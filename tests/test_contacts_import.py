@@ -20,19 +20,17 @@ from sqlalchemy.orm import Session
 
 from core.base import PermissionDenied, ValidationError, session_scope, utcnow
 from core.contacts import (
-    BOOLEAN,
-    LABELS,
-    NAME,
-    NUMBER,
-    PHONE,
-    SKIP,
+    ColumnTarget,
     import_contacts,
+    merged_rows,
     preview_file,
     rejected_csv,
+    rejected_rows,
 )
 from core.contacts import _import_producer as import_producer
 from core.contacts import _import_writing as import_writing
 from core.contacts import _importer as contacts_import
+from core.contacts._csv_reading import detect_format
 from core.models import Account, Contact, ImportBatch, Role
 from core.people import Actor
 from tests.builders import make_account, make_contact
@@ -56,7 +54,7 @@ def stored(session: Session, account_id: int) -> dict[str, Contact]:
 
 
 def errors(batch: ImportBatch) -> dict[int, str]:
-    return {e["row"]: e["reason"] for e in contacts_import.rejected_rows(batch)}
+    return {e["row"]: e["reason"] for e in rejected_rows(batch)}
 
 
 def accounted(batch: ImportBatch) -> int:
@@ -247,12 +245,12 @@ def test_mapping_chooses_columns_and_types(session: Session, manager: Actor) -> 
         "Caio,+5531998765432,,40,talvez,z\n"
     )
     mapping = {
-        "Cliente": NAME,
-        "Contato": PHONE,
-        "Grupo": LABELS,
-        "Idade": NUMBER,
-        "VIP": BOOLEAN,
-        "Interno": SKIP,
+        "Cliente": ColumnTarget.NAME,
+        "Contato": ColumnTarget.PHONE,
+        "Grupo": ColumnTarget.LABELS,
+        "Idade": ColumnTarget.NUMBER,
+        "VIP": ColumnTarget.BOOLEAN,
+        "Interno": ColumnTarget.SKIP,
     }
 
     batch = run(session, manager, content, mapping=mapping)
@@ -271,7 +269,7 @@ def test_numbers_of_any_size_and_text_of_any_script_are_stored_exactly(
 ) -> None:
     content = 'phone,conta,nota\n+5511987654321,123456789012345678901234567890,日本 ✓ "x"\n'
 
-    run(session, manager, content, mapping={"conta": NUMBER})
+    run(session, manager, content, mapping={"conta": ColumnTarget.NUMBER})
 
     contact = stored(session, manager.account_id)["+5511987654321"]
     assert contact.custom_attributes == {
@@ -287,7 +285,12 @@ def test_preview_suggests_the_mapping_and_shows_first_rows() -> None:
 
     assert shown.format.delimiter == ";"
     assert shown.format.encoding in ("utf-8", "cp1252")
-    assert shown.mapping == {"Nome": NAME, "Celular": PHONE, "Tags": LABELS, "Cidade": "text"}
+    assert shown.mapping == {
+        "Nome": ColumnTarget.NAME,
+        "Celular": ColumnTarget.PHONE,
+        "Tags": ColumnTarget.LABELS,
+        "Cidade": "text",
+    }
     assert shown.rows == [["Ana", "11 98765-4321", "vip", "Recife"]]
 
 
@@ -407,13 +410,35 @@ def test_unusable_files_are_refused_whole(
 def test_mapping_must_name_real_columns_and_one_phone(session: Session, manager: Actor) -> None:
     content = b"a,b\n+5511987654321,+5521998765432\n"
     with pytest.raises(ValidationError, match="does not have: c"):
-        import_contacts(session, manager, io.BytesIO(content), "x.csv", mapping={"c": PHONE})
+        import_contacts(
+            session, manager, io.BytesIO(content), "x.csv", mapping={"c": ColumnTarget.PHONE}
+        )
     with pytest.raises(ValidationError, match="choose one phone column"):
         import_contacts(
-            session, manager, io.BytesIO(content), "x.csv", mapping={"a": PHONE, "b": PHONE}
+            session,
+            manager,
+            io.BytesIO(content),
+            "x.csv",
+            mapping={"a": ColumnTarget.PHONE, "b": ColumnTarget.PHONE},
         )
     with pytest.raises(ValidationError, match="unknown column targets"):
         import_contacts(session, manager, io.BytesIO(content), "x.csv", mapping={"a": "email"})
+
+
+def test_the_api_names_column_targets_as_plain_words(session: Session, manager: Actor) -> None:
+    """The mapping of the API (and the error that lists the choices) uses the targets' values."""
+    content = b"tel,quem\n+5511987654321,Ana\n"
+    with pytest.raises(ValidationError) as refused:
+        import_contacts(session, manager, io.BytesIO(content), "x.csv", mapping={"tel": "email"})
+    assert str(refused.value) == (
+        "unknown column targets ['email']; use one of "
+        "['phone', 'name', 'labels', 'text', 'number', 'boolean', 'auto', 'skip']"
+    )
+
+    batch = run(session, manager, content, mapping={"tel": "phone", "quem": "name"})
+
+    assert batch.created_count == 1
+    assert stored(session, manager.account_id)["+5511987654321"].name == "Ana"
 
 
 def test_viewers_may_not_import(session: Session, viewer: Actor) -> None:
@@ -440,9 +465,9 @@ def test_duplicates_in_the_file_merge_last_one_wins(session: Session, manager: A
     assert contact.name == "Ana Maria"  # an empty name never erases one
     assert contact.label_names == ["cliente", "vip"]
     assert contact.custom_attributes == {"city": "Olinda", "plan": "pro"}
-    merged = [e["row"] for e in contacts_import.merged_rows(batch)]
+    merged = [e["row"] for e in merged_rows(batch)]
     assert merged == [4, 5]
-    assert "as row 2" in next(iter(contacts_import.merged_rows(batch)))["reason"]
+    assert "as row 2" in next(iter(merged_rows(batch)))["reason"]
 
 
 def test_duplicates_across_chunks_merge_too(
@@ -785,7 +810,7 @@ def test_random_csv_never_crashes_and_every_row_is_accounted_for(
         )
         return
     try:
-        fmt = contacts_import.detect_format(io.BytesIO(content))
+        fmt = detect_format(io.BytesIO(content))
         text = content.decode(fmt.encoding)
         records = [
             r

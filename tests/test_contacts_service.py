@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core import contacts
 from core.base import NotFound, PermissionDenied, ValidationError, utcnow
-from core.contacts import _contacts as contacts
+from core.contacts import _export as contacts_export
 from core.models import Account, AuditLog, Contact, Label, WhatsAppStatus, contact_labels
 from core.people import Actor
 from tests.builders import make_account, make_contact
@@ -85,6 +86,64 @@ def test_label_names_and_attribute_keys_for_pickers(
 ) -> None:
     assert contacts.label_names(session, viewer) == ["lead", "sp", "vip"]
     assert contacts.attribute_keys(session, viewer) == ["active", "age", "city"]
+
+
+def test_attribute_keys_follow_an_edit_that_leaves_the_latest_change_time_where_it_was(
+    session: Session, account: Account, manager: Actor, people: dict[str, Contact]
+) -> None:
+    """A contact written by a host whose clock runs ahead keeps max(updated_at) in the future,
+    so a later edit does not move the (count, max(updated_at), max(id)) version the audience
+    snapshot is cached on; its attribute names lagged behind. These are read from the contacts."""
+    people["dora"].updated_at = utcnow() + timedelta(minutes=2)
+    session.commit()
+    assert contacts.attribute_keys(session, manager) == ["active", "age", "city"]
+
+    contacts.update_contact(
+        session, manager, people["bia"].id, custom_attributes={"city": "Rio", "plan": "gold"}
+    )
+    session.commit()
+
+    assert contacts.attribute_keys(session, manager) == ["active", "age", "city", "plan"]
+
+
+def test_attribute_keys_leave_out_documents_that_are_not_objects(
+    session: Session, account: Account, viewer: Actor, people: dict[str, Contact]
+) -> None:
+    odd = make_contact(session, account, "+5511911113333", "Odd")
+    odd.custom_attributes = ["listed", "values"]  # type: ignore[assignment]
+    scalar = make_contact(session, account, "+5511911114444", "Scalar")
+    scalar.custom_attributes = "text"  # type: ignore[assignment]
+    session.commit()
+
+    assert contacts.attribute_keys(session, viewer) == ["active", "age", "city"]
+
+
+def test_contacts_are_found_by_part_of_the_name_or_phone_for_picking_by_hand(
+    session: Session, viewer: Actor, people: dict[str, Contact]
+) -> None:
+    def found(query: str) -> list[str | None]:
+        return [row["name"] for row in contacts.find_contacts(session, viewer, query)]
+
+    assert found("souza") == ["Ana Souza"]
+    assert found("99876") == ["Bia", "Caio"]  # never the other account's contacts
+    assert found("") == ["Ana Souza", "Bia", "Caio", "Dora"]
+    assert len(contacts.find_contacts(session, viewer, "", limit=2)) == 2
+    assert contacts.find_contacts(session, viewer, "nobody") == []
+
+
+def test_contacts_by_ids_give_only_the_accounts_own(
+    session: Session, viewer: Actor, people: dict[str, Contact]
+) -> None:
+    theirs = session.scalar(select(Contact.id).where(Contact.name == "Not ours"))
+    wanted = [people["caio"].id, people["ana"].id, theirs, 999_999]
+
+    rows = contacts.contacts_by_ids(session, viewer, wanted)
+
+    assert rows == [
+        {"id": people["ana"].id, "phone": "+5511987654321", "name": "Ana Souza"},
+        {"id": people["caio"].id, "phone": "+5531998765432", "name": "Caio"},
+    ]
+    assert contacts.contacts_by_ids(session, viewer, []) == []
 
 
 def test_other_accounts_contacts_are_not_found(
@@ -208,12 +267,13 @@ def test_opt_out_and_back_in(session: Session, manager: Actor, people: dict[str,
 def test_opt_out_by_phone_for_webhooks(
     session: Session, account: Account, people: dict[str, Contact]
 ) -> None:
-    contact = contacts.opt_out_by_phone(session, account.id, "5521998765432")
+    receiver = Actor.system(account.id)
+    contact = contacts.opt_out_by_phone(session, receiver, "5521998765432")
     session.commit()
 
     assert contact is not None and contact.id == people["bia"].id
     assert contact.opted_out_at is not None
-    assert contacts.opt_out_by_phone(session, account.id, "+5599999999999") is None
+    assert contacts.opt_out_by_phone(session, receiver, "+5599999999999") is None
     other = session.scalar(select(Contact).where(Contact.name == "Not ours"))
     assert other is not None and other.opted_out_at is None
 
@@ -307,7 +367,7 @@ def test_export_neutralises_spreadsheet_formulas(
 def test_export_streams_every_contact_in_batches(
     session: Session, viewer: Actor, account: Account, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(contacts, "EXPORT_BATCH", 7)
+    monkeypatch.setattr(contacts_export, "EXPORT_BATCH", 7)
     for n in range(30):
         make_contact(
             session, account, f"+55119876540{n:02d}", f"P{n}", labels=["x"] if n % 2 else []

@@ -894,12 +894,10 @@ def test_a_formatted_error_keeps_its_english_and_is_shown_in_each_language() -> 
     """The API and logs keep the English; the page shows the same error translated, with the
     user's own data (here a column named like one of our words) left as it is."""
     from core.base import ValidationError
-    from core.contacts import _importer as contacts_import
+    from core.contacts._columns import check_mapping
 
     with pytest.raises(ValidationError) as raised:
-        contacts_import._check_mapping(
-            ["paused", "Celular"], {"paused": "phone", "Celular": "phone"}, None
-        )
+        check_mapping(["paused", "Celular"], {"paused": "phone", "Celular": "phone"}, None)
     error = raised.value
     english = "choose one phone column, not 2: ['paused', 'Celular']"
     assert str(error) == error.message == english
@@ -992,7 +990,8 @@ def test_a_stored_reason_renders_after_a_round_trip_through_json() -> None:
     import json
 
     from core.base import ValidationError
-    from core.contacts import RowRejected, normalize_phone
+    from core.contacts import normalize_phone
+    from core.contacts._row_parser import RowRejected
 
     with pytest.raises(ValidationError) as raised:
         normalize_phone("12 34", None)

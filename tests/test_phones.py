@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.base import ValidationError
-from core.contacts import normalize_phone, whatsapp_digits
+from core.contacts import normalize_phone
 from core.contacts._phones import _fast_e164
 
 
@@ -56,10 +56,6 @@ def test_invalid_numbers_say_why(raw: str, country: str | None, reason: str) -> 
         normalize_phone(raw, country)
     assert reason in error.value.message
     assert error.value.field == "phone"
-
-
-def test_whatsapp_digits_are_the_number_without_plus() -> None:
-    assert whatsapp_digits("+5511987654321") == "5511987654321"
 
 
 def _reference(raw: str, country: str | None) -> str | None:

@@ -13,11 +13,12 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import streamlit as st
 
-from core import campaigns, people
+from core import campaigns, contacts, people
 from core.base import DomainError, ValidationError, utcnow
 from core.campaigns import describe_estimate
 from core.i18n import _, format_number, localize_entry, localize_error
 from core.models import MediaType
+from ui import contact_choices
 from ui.context import require_page
 from ui.labels import campaign_status_label
 from ui.session import db
@@ -40,8 +41,8 @@ with db() as session:
         i.id: _("{name} ({rate}/min)").format(name=i.name, rate=i.rate_per_minute)
         for i in campaigns.sender_instances(session, actor)
     }
-    label_choices = campaigns.audience_label_names(session, actor.account_id)
-    attribute_choices = campaigns.audience_attribute_keys(session, actor.account_id)
+    label_choices = contacts.label_names(session, actor)
+attribute_choices = contact_choices.attribute_keys(actor)
 zone = ZoneInfo(timezone)
 state = st.session_state
 
@@ -246,10 +247,8 @@ if state.get(KEY + "conditions", 0) < MAX_CONDITIONS and attribute_choices:
 
 search = st.text_input(_("Pick contacts by name or phone"), key=KEY + "search")
 with db() as session:
-    chosen = campaigns.contacts_by_ids(
-        session, actor.account_id, state.get(KEY + "contact_ids", [])
-    )
-    found = campaigns.find_contacts(session, actor.account_id, search, 20) if search else []
+    chosen = contacts.contacts_by_ids(session, actor, state.get(KEY + "contact_ids", []))
+    found = contacts.find_contacts(session, actor, search, 20) if search else []
 contact_labels = {c["id"]: f"{c['name'] or ''} {c['phone']}".strip() for c in [*chosen, *found]}
 state[KEY + "contact_ids"] = [i for i in state.get(KEY + "contact_ids", []) if i in contact_labels]
 st.multiselect(

@@ -12,7 +12,8 @@ from core import contacts
 from core.base import DomainError, stored_text
 from core.i18n import _, localize_entry, localize_error
 from core.models import WhatsAppStatus
-from core.people import Actor, get_account
+from core.people import get_account
+from ui import contact_choices
 from ui.context import local_time, require_page
 from ui.session import db
 
@@ -24,14 +25,14 @@ SHOWN_REPORT_ROWS = 100
 
 def target_label(target: str) -> str:
     return {
-        contacts.PHONE: _("Phone"),
-        contacts.NAME: _("Name"),
-        contacts.LABELS: _("Labels"),
-        contacts.TEXT: _("Attribute (text)"),
-        contacts.NUMBER: _("Attribute (number)"),
-        contacts.BOOLEAN: _("Attribute (true/false)"),
-        contacts.AUTO: _("Attribute (detect numbers, true/false)"),
-        contacts.SKIP: _("Skip"),
+        contacts.ColumnTarget.PHONE: _("Phone"),
+        contacts.ColumnTarget.NAME: _("Name"),
+        contacts.ColumnTarget.LABELS: _("Labels"),
+        contacts.ColumnTarget.TEXT: _("Attribute (text)"),
+        contacts.ColumnTarget.NUMBER: _("Attribute (number)"),
+        contacts.ColumnTarget.BOOLEAN: _("Attribute (true/false)"),
+        contacts.ColumnTarget.AUTO: _("Attribute (detect numbers, true/false)"),
+        contacts.ColumnTarget.SKIP: _("Skip"),
     }[target]
 
 
@@ -72,19 +73,6 @@ def import_upload(
         return None
 
 
-@st.cache_data(max_entries=20, show_spinner=False)
-def cached_attribute_keys(_actor: Actor, account_id: int, version: tuple) -> list[str]:
-    """Listing attribute names reads every contact: done again only when contacts change."""
-    with db() as session:
-        return contacts.attribute_keys(session, _actor)
-
-
-def attribute_keys() -> list[str]:
-    with db() as session:
-        version = contacts.contacts_version(session, actor)
-    return cached_attribute_keys(actor, actor.account_id, version)
-
-
 def import_section() -> None:
     upload = st.file_uploader(
         _("CSV file (UTF-8, UTF-16 or Windows-1252; comma, semicolon, tab or pipe)"),
@@ -111,7 +99,7 @@ def import_section() -> None:
     st.markdown(_("**What is in each column?**"))
     mapping: dict[str, str] = {}
     grid = st.columns(min(4, len(shown.columns)))
-    targets = list(contacts.TARGETS)
+    targets = list(contacts.ColumnTarget)
     for index, column in enumerate(shown.columns):
         mapping[column] = grid[index % len(grid)].selectbox(
             column,
@@ -193,7 +181,7 @@ def report_section(batch_id: int) -> None:
 def filters_section() -> contacts.ContactFilters:
     with db() as session:
         label_options = contacts.label_names(session, actor)
-    keys = attribute_keys()
+    keys = contact_choices.attribute_keys(actor)
     first, second, third = st.columns([2, 2, 2])
     search = first.text_input(_("Search name or phone"), key="contacts_search")
     labels = second.multiselect(_("Labels"), label_options, key="contacts_labels")

@@ -4,11 +4,7 @@ the audience resolver, message templates, media, time estimates and test sends.
 
 from core.campaigns._audience import (
     AudiencePreview,
-    audience_attribute_keys,
-    audience_label_names,
     clear_audience_cache,
-    contacts_by_ids,
-    find_contacts,
     preview_audience,
     validate_audience,
 )
@@ -69,12 +65,9 @@ __all__ = [
     "EvolutionMedia",
     "Pace",
     "TRANSITIONS",
-    "audience_attribute_keys",
-    "audience_label_names",
     "campaign_json",
     "cancel",
     "clear_audience_cache",
-    "contacts_by_ids",
     "create",
     "delete",
     "describe_estimate",
@@ -82,7 +75,6 @@ __all__ = [
     "estimate",
     "estimate_for",
     "evolution_media",
-    "find_contacts",
     "get",
     "list_campaigns",
     "message_renderer",

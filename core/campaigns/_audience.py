@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -191,20 +191,10 @@ class Snapshot:
     attributes: list[dict[str, Any]]
     labels: dict[str, np.ndarray]  # label name -> sorted positions
     _columns: dict[str, tuple[np.ndarray, list[str | None]]] = field(default_factory=dict)
-    _keys: list[str] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __len__(self) -> int:
         return len(self.ids)
-
-    def attribute_keys(self) -> list[str]:
-        with self._lock:
-            if self._keys is None:
-                keys: set[str] = set()
-                for attrs in self.attributes:
-                    keys.update(attrs)
-                self._keys = sorted(keys)
-            return self._keys
 
     def _column(self, key: str) -> tuple[np.ndarray, list[str | None]]:
         """Codes per contact and the normalised value of each code (-1: not set); built once."""
@@ -490,40 +480,3 @@ def preview_audience(
     """How many of the actor's account's contacts the criteria reach, and the first `sample`."""
     require(actor, "campaigns.read")
     return preview_for_account(session, actor.account_id, criteria, sample)
-
-
-def audience_attribute_keys(session: Session, account_id: int) -> list[str]:
-    """Every custom attribute name the account's contacts use (for templates and the builder)."""
-    return audience_snapshot(session, account_id).attribute_keys()
-
-
-def audience_label_names(session: Session, account_id: int) -> list[str]:
-    return list(
-        session.scalars(
-            select(Label.name).where(Label.account_id == account_id).order_by(Label.name)
-        )
-    )
-
-
-def find_contacts(
-    session: Session, account_id: int, query: str, limit: int = 20
-) -> list[dict[str, Any]]:
-    """Contacts whose name or phone contains `query` (for picking contacts by hand)."""
-    stmt = select(Contact.id, Contact.phone, Contact.name).where(Contact.account_id == account_id)
-    query = query.strip()
-    if query:
-        pattern = f"%{query}%"
-        stmt = stmt.where(Contact.name.ilike(pattern) | Contact.phone.like(pattern))
-    rows = session.execute(stmt.order_by(Contact.id).limit(limit))
-    return [{"id": r.id, "phone": r.phone, "name": r.name} for r in rows]
-
-
-def contacts_by_ids(session: Session, account_id: int, ids: Sequence[int]) -> list[dict[str, Any]]:
-    if not ids:
-        return []
-    rows = session.execute(
-        select(Contact.id, Contact.phone, Contact.name)
-        .where(Contact.account_id == account_id, Contact.id.in_(list(ids)))
-        .order_by(Contact.id)
-    )
-    return [{"id": r.id, "phone": r.phone, "name": r.name} for r in rows]

@@ -41,7 +41,7 @@ def create(
     account = load_account(session, actor.account_id)
     require_campaigns_enabled(account)
     now = now or utcnow()
-    values, instance_ids = clean_fields(session, account, data, None, now)
+    values, instance_ids = clean_fields(session, actor, account, data, None, now)
     campaign = Campaign(account_id=account.id, sender_id=actor.user_id, **values)
     session.add(campaign)
     session.flush()
@@ -67,7 +67,7 @@ def update(
     if campaign.status not in EDITABLE:
         raise Conflict("a {status} campaign can no longer be edited", status=Term(campaign.status))
     now = now or utcnow()
-    values, instance_ids = clean_fields(session, account, data, campaign, now)
+    values, instance_ids = clean_fields(session, actor, account, data, campaign, now)
     changed = sorted(set(values) | ({"instance_ids"} if instance_ids is not None else set()))
     result = session.execute(
         compare_and_set(campaign_id, EDITABLE).values(**values, updated_at=now),

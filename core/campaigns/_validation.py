@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core import contacts
 from core.base import ValidationError
 from core.campaigns import _audience as audience
 from core.campaigns import _media as media
@@ -22,6 +23,7 @@ from core.models import (
     CampaignStatus,
     SenderInstance,
 )
+from core.people import Actor
 
 DATA_KEYS = (
     "title",
@@ -164,8 +166,17 @@ def _status(value: Any) -> CampaignStatus:
     return CampaignStatus(value)
 
 
+def _known_attributes(session: Session, actor: Actor, message: str) -> set[str]:
+    """The attribute names the message may use: checked one by one for the variables it uses,
+    and only when one is missing all of them (for the error's list of known names)."""
+    wanted = message_template.message_variables(message) - set(message_template.BUILTIN_VARIABLES)
+    used = contacts.attribute_keys_used(session, actor, wanted)
+    return used if used == wanted else set(contacts.attribute_keys(session, actor))
+
+
 def clean_fields(
     session: Session,
+    actor: Actor,
     account: Account,
     data: Mapping[str, Any],
     current: Campaign | None,
@@ -248,7 +259,7 @@ def clean_fields(
         elif not isinstance(message, str):
             errors.add("message", N_("message must be text"))
         else:
-            known = audience.audience_attribute_keys(session, account.id)
+            known = _known_attributes(session, actor, message)
             values["message"] = errors.check(
                 "message", message_template.validate_message, message, known
             )

@@ -100,7 +100,7 @@ DOMAIN_ERRORS = frozenset(
         "AccountLocked",
         "WebhookUnauthorized",
         "MalformedPayload",
-        "RowRejected",  # core.contacts_import: why a row of an import was refused
+        "RowRejected",  # core.contacts._row_parser: why a row of an import was refused
     }
 )
 ERROR_COMMENT = "an error message of core, shown in the UI"

@@ -1,78 +1,60 @@
-"""Contacts and how they arrive: phone numbers (E.164), CSV reading, the importer (parser, planner,
-writer and the second process that feeds them), editing, opt-out and export.
+"""Contacts: an account's address book and how it fills up.
+
+The package owns the contacts, their labels and custom attributes, and every way in and out of
+them: phone numbers read as E.164 (`normalize_phone`), finding contacts (the filtered list,
+look-ups for pickers, label and attribute names), editing and opt-out (a STOP reply comes in
+through `opt_out_by_phone`), the CSV export, and the CSV import — how the file is read, which
+column holds what (`ColumnTarget`, suggested from the headers by `preview_file`), the row parser, planner and
+writer behind `import_contacts`, and the report staff read afterwards. Every function that reads
+or writes an account's data takes the `Actor` first and checks its role itself.
 """
 
-from core.contacts._contacts import (
-    ContactFilters,
-    attribute_keys,
-    contact_json,
-    contacts_version,
+from core.contacts._columns import ColumnTarget, Preview, preview_file
+from core.contacts._editing import (
     create_contact,
     delete_contact,
-    export_csv,
-    export_rows,
-    get_contact,
-    label_names,
-    list_contacts,
     opt_out_by_phone,
     set_opted_out,
     update_contact,
 )
-from core.contacts._csv_reading import CsvFormat, detect_format
-from core.contacts._importer import (
-    AUTO,
-    BOOLEAN,
-    LABELS,
-    MAX_LABEL,
-    MAX_NAME,
-    NAME,
-    NUMBER,
-    PHONE,
-    SKIP,
-    TARGETS,
-    TEXT,
-    Preview,
-    RowRejected,
-    attribute_key,
+from core.contacts._export import export_csv
+from core.contacts._import_reports import (
     batch_json,
     get_batch,
-    import_contacts,
     merged_rows,
-    preview_file,
     recent_batches,
     rejected_csv,
     rejected_rows,
-    split_labels,
-    suggest_mapping,
 )
-from core.contacts._phones import normalize_phone, whatsapp_digits
+from core.contacts._importer import import_contacts
+from core.contacts._listing import (
+    ContactFilters,
+    attribute_keys,
+    attribute_keys_used,
+    contact_json,
+    contacts_by_ids,
+    contacts_version,
+    find_contacts,
+    get_contact,
+    label_names,
+    list_contacts,
+)
+from core.contacts._phones import normalize_phone
 
 __all__ = [
-    "AUTO",
-    "BOOLEAN",
+    "ColumnTarget",
     "ContactFilters",
-    "CsvFormat",
-    "LABELS",
-    "MAX_LABEL",
-    "MAX_NAME",
-    "NAME",
-    "NUMBER",
-    "PHONE",
     "Preview",
-    "RowRejected",
-    "SKIP",
-    "TARGETS",
-    "TEXT",
-    "attribute_key",
     "attribute_keys",
+    "attribute_keys_used",
     "batch_json",
     "contact_json",
+    "contacts_by_ids",
     "contacts_version",
     "create_contact",
     "delete_contact",
-    "detect_format",
     "export_csv",
-    "export_rows",
+    "find_contacts",
     "get_batch",
     "get_contact",
     "import_contacts",
@@ -86,8 +68,5 @@ __all__ = [
     "rejected_csv",
     "rejected_rows",
     "set_opted_out",
-    "split_labels",
-    "suggest_mapping",
     "update_contact",
-    "whatsapp_digits",
 ]

@@ -2,7 +2,8 @@
 
 Works on a binary file object without reading it all into memory: the encoding is decided from
 the byte-order mark, the byte pattern and (for 8-bit files) charset detection, checked over the
-whole file in one cheap streaming pass, and the rows are then parsed as a stream.
+whole file in one cheap streaming pass, and the rows are then parsed as a stream. `open_csv` is
+the one way in: the preview and the import open a file the same way.
 """
 
 from __future__ import annotations
@@ -220,3 +221,58 @@ def records(text: io.TextIOWrapper, delimiter: str) -> Iterator[Record]:
             if value and not value.isspace():
                 yield start, fields, None
                 break
+
+
+@dataclass(frozen=True)
+class OpenedCsv:
+    """A CSV file opened for reading its rows: what `open_csv` found before the first data row."""
+
+    fileobj: BinaryIO  # the file, or a seekable copy of it
+    format: CsvFormat
+    size: int  # bytes, for progress
+    header: list[str]  # the header row's cells as written
+    columns: list[str]  # the same made unique and non-empty (`column_names`)
+    rows: Iterator[Record]  # the records after the header, read as a stream
+
+
+@contextlib.contextmanager
+def open_csv(fileobj: BinaryIO) -> Iterator[OpenedCsv]:
+    """Open an uploaded CSV: make it seekable, detect its format, read the header row.
+
+    Raises `ValidationError` for a file that is not a CSV text or has no header row. On leaving,
+    the text layer is let go without closing the file, and the file is rewound.
+    """
+    fileobj = seekable(fileobj)
+    fmt = detect_format(fileobj)
+    size = _size(fileobj)  # before the text layer exists: it reads ahead of the file's position
+    text = open_text(fileobj, fmt.encoding)
+    try:
+        rows = records(text, fmt.delimiter)
+        header = next(rows, None)
+        if header is None or header[1] is None:
+            raise ValidationError("the file has no header row", "file")
+        yield OpenedCsv(fileobj, fmt, size, header[1], column_names(header[1]), rows)
+    finally:
+        release(text)
+        fileobj.seek(0)
+
+
+def column_names(header: list[str]) -> list[str]:
+    """Header cells made unique and non-empty, so each column can be named in a mapping."""
+    names: list[str] = []
+    seen: set[str] = set()
+    for index, cell in enumerate(header, start=1):
+        name = cell.strip() or f"column {index}"
+        candidate, n = name, 2
+        while candidate.lower() in seen:
+            candidate, n = f"{name} ({n})", n + 1
+        seen.add(candidate.lower())
+        names.append(candidate)
+    return names
+
+
+def _size(fileobj: BinaryIO) -> int:
+    fileobj.seek(0, io.SEEK_END)
+    size = fileobj.tell()
+    fileobj.seek(0)
+    return size

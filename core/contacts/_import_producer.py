@@ -42,7 +42,7 @@ ChunkParser = Callable[[list[Record]], Parsed]
 
 
 def collect_young() -> None:
-    """The cycle collector is paused during an import (see contacts_import); this finds any
+    """The cycle collector is paused during an import (see `_importer`); this finds any
     cycle a chunk made while it is still young and cheap to walk."""
     gc.collect(1)
 

@@ -46,11 +46,6 @@ def normalize_phone(raw: str, default_country: str | None = None) -> str:
     return _full_e164(text, region)
 
 
-def whatsapp_digits(e164: str) -> str:
-    """Digits only, as Evolution wants them ('+5511987654321' -> '5511987654321')."""
-    return "".join(ch for ch in e164 if ch.isdigit())
-
-
 def _full_e164(text: str, region: str | None) -> str:
     shown = text if len(text) <= 40 else text[:37] + "..."
     try:

@@ -24,6 +24,7 @@ from core.models import (
     Contact,
     SenderInstance,
 )
+from core.people import Actor
 from core.tracking._delivery import WebhookResult, items
 
 OPT_OUT_CAMPAIGN_STATUSES = (
@@ -114,7 +115,7 @@ def apply_replies(
         if contact is None:
             continue  # not in our contacts: nothing to opt out of
         if contact.opted_out_at is None:
-            contacts.opt_out_by_phone(session, instance.account_id, contact.phone)
+            contacts.opt_out_by_phone(session, Actor.system(instance.account_id), contact.phone)
             result.changed += 1
         # Even when already opted out: a campaign frozen before may still hold the contact.
         campaign_ids, skipped = campaigns.skip_opted_out(session, instance.account_id, contact.id)

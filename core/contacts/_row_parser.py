@@ -1,0 +1,190 @@
+"""One row of an import file -> a contact's values, or the reason the row is refused.
+
+The hot path of an import (a million rows: every line here counts). `parse_chunk` runs in
+whichever process reads the file (`core.contacts._import_producer`), so it and its
+`ParseConfig` must stay picklable: a module-level function and a frozen dataclass.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from core.base import ValidationError
+from core.contacts._columns import ATTRIBUTE_TYPES, ColumnTarget
+from core.contacts._csv_reading import Record
+from core.contacts._fields import MAX_LABEL, MAX_NAME, attribute_key, split_labels, unescape_cell
+from core.contacts._import_producer import Parsed
+from core.contacts._import_writing import encode_attributes
+from core.contacts._phones import normalize_phone
+from core.i18n import N_, format_message
+
+# Plain strings, not the enum's members: compared for every cell of every row.
+_PHONE, _NAME, _LABELS = (
+    ColumnTarget.PHONE.value,
+    ColumnTarget.NAME.value,
+    ColumnTarget.LABELS.value,
+)
+_TEXT, _NUMBER, _AUTO = ColumnTarget.TEXT.value, ColumnTarget.NUMBER.value, ColumnTarget.AUTO.value
+_ATTRIBUTE_TYPES = tuple(target.value for target in ATTRIBUTE_TYPES)
+
+_TRUE = {"true", "yes", "y", "1", "sim", "s", "si", "sí", "verdadeiro", "verdadero", "x"}
+_FALSE = {"false", "no", "n", "0", "nao", "não", "falso"}
+_INTEGER = re.compile(r"[+-]?\d+")
+_DECIMAL = re.compile(r"[+-]?\d*[.,]\d+")
+_AUTO_INTEGER = re.compile(r"-?(?:0|[1-9]\d{0,14})")  # no leading zeros: zip codes stay text
+_AUTO_DECIMAL = re.compile(r"-?(?:0|[1-9]\d{0,14})\.\d+")
+
+
+class RowRejected(Exception):
+    """Why a row is refused: a constant template and its params, as domain errors have them."""
+
+    def __init__(self, template: str, /, **params: Any) -> None:
+        super().__init__(template)
+        self.template = template
+        self.params = params
+
+    def __str__(self) -> str:
+        return format_message(self.template, self.params)
+
+    def stored(self) -> dict[str, Any]:
+        """The entry's part of ImportBatch.errors: the English reason (API, rejected-rows CSV)
+        and the template + params the Contacts page shows in the reader's language."""
+        if not self.params:
+            return {"reason": self.template, "template": self.template}
+        return {"reason": str(self), "template": self.template, "params": self.params}
+
+
+def _convert(value: str, kind: str, column: str) -> Any:
+    if kind == _TEXT:
+        return value
+    lowered = value.lower()
+    if kind == _AUTO:
+        if _AUTO_INTEGER.fullmatch(value):
+            return int(value)
+        if _AUTO_DECIMAL.fullmatch(value):
+            return float(value)
+        if lowered in ("true", "false"):
+            return lowered == "true"
+        return value
+    if kind == _NUMBER:
+        if _INTEGER.fullmatch(value):
+            return int(value)
+        if _DECIMAL.fullmatch(value):
+            return float(value.replace(",", "."))
+        raise RowRejected(
+            "column {column!r}: {value!r} is not a number", column=column, value=value
+        )
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise RowRejected(
+        "column {column!r}: {value!r} is not true/false (or yes/no)", column=column, value=value
+    )
+
+
+def row_parser(
+    columns: list[str], mapping: dict[str, str], country: str | None, check_nul: bool = True
+) -> Callable[[int, list[str]], tuple]:
+    """A function of (line, fields) -> (line, phone, name, labels, attributes, their JSON),
+    raising `RowRejected`. `mapping` (column -> target name, plain strings) has been checked."""
+    width = len(columns)
+    phone_at = next(i for i, c in enumerate(columns) if mapping.get(c) == _PHONE)
+    name_at = next((i for i, c in enumerate(columns) if mapping.get(c) == _NAME), None)
+    label_at = [i for i, c in enumerate(columns) if mapping.get(c) == _LABELS]
+    attributes: list[tuple[int, str, str, str]] = []
+    used: set[str] = set()
+    for index, column in enumerate(columns):
+        kind = mapping.get(column, _TEXT)
+        if kind in _ATTRIBUTE_TYPES:
+            key, n = attribute_key(column) or f"column_{index + 1}", 2
+            base = key
+            while key in used:
+                key, n = f"{base}_{n}", n + 1
+            used.add(key)
+            attributes.append((index, key, kind, column))
+
+    def parse(line: int, fields: list[str]) -> tuple:
+        if len(fields) < width:
+            fields = fields + [""] * (width - len(fields))
+        elif len(fields) > width and any(f.strip() for f in fields[width:]):
+            raise RowRejected(
+                "the row has {count} columns, the header has {width}",
+                count=len(fields),
+                width=width,
+            )
+        raw_phone = fields[phone_at].strip()
+        if not raw_phone:
+            raise RowRejected("phone is empty")
+        try:
+            phone = normalize_phone(raw_phone, country)
+        except ValidationError as error:
+            # The phone's own error, nested: "phone '12': too short to be a phone number".
+            raise RowRejected("phone {phone!r}: {problem}", **error.params) from None
+        name = fields[name_at].strip() if name_at is not None else ""
+        if name[:1] == "'":
+            name = unescape_cell(name)
+        if len(name) > MAX_NAME:
+            raise RowRejected("name is longer than {count} characters", count=MAX_NAME)
+        labels: list[str] = []
+        for index in label_at:
+            if fields[index]:
+                labels.extend(split_labels(fields[index]))
+        if len(label_at) > 1:
+            labels = list(dict.fromkeys(labels))
+        if labels and max(map(len, labels)) > MAX_LABEL:
+            raise RowRejected("a label is longer than {count} characters", count=MAX_LABEL)
+        values: dict[str, Any] = {}
+        for index, key, kind, column in attributes:
+            value = fields[index].strip()
+            if value:
+                if value[0] == "'":
+                    value = unescape_cell(value)
+                values[key] = value if kind == _TEXT else _convert(value, kind, column)
+        if check_nul and any("\x00" in f for f in fields):  # 8-bit files: refused whole
+            raise RowRejected("the row contains a NUL character (binary data)")
+        return (line, phone, name or None, labels, values, encode_attributes(values))
+
+    return parse
+
+
+@dataclass(frozen=True)
+class ParseConfig:
+    columns: list[str]
+    mapping: dict[str, str]
+    country: str | None
+    check_nul: bool
+
+
+_parser: tuple[ParseConfig, Callable[[int, list[str]], tuple]] | None = None
+
+
+def parse_chunk(config: ParseConfig, chunk: list[Record]) -> Parsed:
+    """Rows of one chunk as (line, phone, name, labels, attributes) tuples, and the rejections."""
+    global _parser
+    if _parser is None or _parser[0] != config:
+        _parser = (
+            config,
+            row_parser(config.columns, config.mapping, config.country, config.check_nul),
+        )
+    parse = _parser[1]
+    rows: list[tuple] = []
+    rejected: list[tuple[int, dict[str, Any], list[str]]] = []
+    for line, fields, error in chunk:
+        if fields is None:
+            rejected.append((line, _malformed(error), []))
+            continue
+        try:
+            rows.append(parse(line, fields))
+        except RowRejected as reason:
+            rejected.append((line, reason.stored(), fields))
+    return len(chunk), rows, rejected
+
+
+def _malformed(error: str | None) -> dict[str, Any]:
+    if not error:
+        return RowRejected(N_("malformed CSV")).stored()
+    return RowRejected(N_("malformed CSV: {error}"), error=error).stored()
