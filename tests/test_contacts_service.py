@@ -379,3 +379,12 @@ def test_export_streams_every_contact_in_batches(
     assert len(rows) == 31
     assert {r[1] for r in rows[1:]} == {f"P{n}" for n in range(30)}
     assert sum(1 for r in rows[1:] if r[2] == "x") == 15
+
+
+def test_a_template_asks_only_whether_its_own_variables_are_in_use(session, manager, account):
+    make_contact(session, account, name="Ana", plan="gold", **{"due.date": "2026-12-24"})
+    make_contact(session, account, name="Bia", city="Rio")
+    session.commit()
+    asked = {"plan", "city", "due.date", "age", "name"}
+    assert contacts.attribute_keys_used(session, manager, asked) == {"plan", "city", "due.date"}
+    assert contacts.attribute_keys_used(session, manager, set()) == set()
