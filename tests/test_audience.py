@@ -171,6 +171,30 @@ def test_cache_sees_changes_made_after_it_was_loaded(session, account, people):
     )
 
 
+def test_a_write_that_commits_after_a_later_stamped_one_is_not_hidden_by_the_cache(
+    session, account, people
+):
+    """An import stamps its rows with its start; an edit saved meanwhile stamps later. The
+    contacts' count, ids and latest change time then say nothing happened: the revision does."""
+    import io
+    from datetime import timedelta
+
+    from core.models import Contact
+
+    manager = Actor.system(account.id)
+    gold = {"custom_attributes": {"plan": "gold"}}
+    assert campaigns.preview_audience(session, manager, gold).count == 2  # ana, edu
+    edited_later = session.get(Contact, people["duda"])
+    edited_later.updated_at = utcnow() + timedelta(hours=1)
+    session.commit()
+    assert campaigns.preview_audience(session, manager, gold).count == 2  # cache reloaded
+    bia = session.get(Contact, people["bia"])
+    csv = f"phone,plan\n{bia.phone},gold\n".encode()
+    contacts.import_contacts(session, manager, io.BytesIO(csv), "plans.csv")
+    session.commit()
+    assert campaigns.preview_audience(session, manager, gold).count == 3
+
+
 def test_attribute_keys_are_the_ones_contacts_use(session, account, people):
     viewer = Actor.system(account.id)
     assert contacts.attribute_keys(session, viewer) == ["age", "city", "plan"]

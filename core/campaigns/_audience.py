@@ -5,9 +5,10 @@ Criteria (DESIGN.md § Audience): `contact_ids`, `labels` (+ `labels_match` any|
 audience (AND). Opted-out contacts and contacts known not to be on WhatsApp are never included.
 
 The account's contacts are loaded once into numpy arrays and filtered vectorised. The load is
-cached per account and reused while a cheap version query (contact count, max(updated_at),
-max(id), and the labels' count and max(id)) answers the same: imports, webhooks and the worker
-change contacts from other processes, and each of those writes moves one of these numbers.
+cached per account and reused while a cheap version query answers the same: the account's
+contacts revision (bumped in every transaction that writes its contacts, so it moves in commit
+order), with the contact count, max(updated_at), max(id) and the labels' count and max(id).
+Imports, webhooks and the worker change contacts from other processes.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from core.base import ValidationError
-from core.models import Contact, Label
+from core.models import Account, Contact, Label
 from core.people import Actor, require
 
 CRITERIA_KEYS = ("contact_ids", "labels", "labels_match", "exclude_labels", "custom_attributes")
@@ -289,6 +290,7 @@ def _version(session: Session, account_id: int) -> tuple[Any, ...]:
             .where(Label.account_id == account_id)
             .scalar_subquery(),
             select(func.max(Label.id)).where(Label.account_id == account_id).scalar_subquery(),
+            select(Account.contacts_revision).where(Account.id == account_id).scalar_subquery(),
         )
     ).one()
     return tuple(row)

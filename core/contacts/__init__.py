@@ -13,6 +13,7 @@ from core.contacts._columns import ColumnTarget, Preview, preview_file
 from core.contacts._editing import (
     create_contact,
     delete_contact,
+    mark_not_on_whatsapp,
     opt_out_by_phone,
     set_opted_out,
     update_contact,
@@ -40,8 +41,11 @@ from core.contacts._listing import (
     list_contacts,
 )
 from core.contacts._phones import normalize_phone
+from core.contacts._revision import contacts_revision
 
 __all__ = [
+    "contacts_revision",
+    "mark_not_on_whatsapp",
     "ColumnTarget",
     "ContactFilters",
     "Preview",

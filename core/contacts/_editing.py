@@ -1,16 +1,17 @@
 """Editing an account's contacts: create, change, delete, opt out and back in.
 
-Every write to a contact (labels and opt-out included) sets `updated_at`, so caches keyed on the
-account's contacts (count, max(updated_at), max(id)) notice it. Every function checks
+Every write to a contact (labels and opt-out included) sets `updated_at` and bumps the account's
+contacts revision (`_revision`), so caches of the account's contacts notice it. Every function checks
 `contacts.write` and records the change in the audit log.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select, update
 from sqlalchemy.orm import Session
 
 from core import people
@@ -18,6 +19,7 @@ from core.base import ValidationError, utcnow
 from core.contacts._fields import MAX_LABEL, MAX_NAME, attribute_key, split_labels
 from core.contacts._listing import owned_contact
 from core.contacts._phones import normalize_phone
+from core.contacts._revision import bump_contacts_revision
 from core.models import Contact, Label, WhatsAppStatus
 from core.people import Actor, get_account, require
 
@@ -103,6 +105,7 @@ def create_contact(
     contact.labels = _labels_for(session, account.id, labels)
     session.add(contact)
     session.flush()
+    bump_contacts_revision(session, account.id)
     people.record_audit(session, actor, "contact.create", "contact", contact.id, {"phone": e164})
     return contact
 
@@ -158,6 +161,7 @@ def update_contact(
     if changed:
         contact.updated_at = utcnow()
         session.flush()
+        bump_contacts_revision(session, contact.account_id)
         people.record_audit(
             session, actor, "contact.update", "contact", contact.id, {"changed": changed}
         )
@@ -170,6 +174,7 @@ def delete_contact(session: Session, actor: Actor, contact_id: int) -> None:
     phone = contact.phone
     session.delete(contact)
     session.flush()
+    bump_contacts_revision(session, actor.account_id)
     people.record_audit(session, actor, "contact.delete", "contact", contact_id, {"phone": phone})
 
 
@@ -183,6 +188,7 @@ def set_opted_out(session: Session, actor: Actor, contact_id: int, opted_out: bo
     contact.opted_out_at = now if opted_out else None
     contact.updated_at = now
     session.flush()
+    bump_contacts_revision(session, contact.account_id)
     people.record_audit(
         session,
         actor,
@@ -208,3 +214,17 @@ def opt_out_by_phone(session: Session, actor: Actor, phone: str) -> Contact | No
     if contact_id is None:
         return None
     return set_opted_out(session, actor, contact_id, True)
+
+
+def mark_not_on_whatsapp(
+    session: Session | Connection, account_id: int, contact_id: int, now: datetime
+) -> None:
+    """WhatsApp said the number has no account (the worker, inside its outcome's transaction):
+    no campaign includes the contact again until an import or an edit says otherwise."""
+    session.execute(
+        update(Contact)
+        .where(Contact.id == contact_id, Contact.account_id == account_id)
+        .values(whatsapp_status=WhatsAppStatus.NOT_ON_WHATSAPP, updated_at=now),
+        execution_options={"synchronize_session": False},
+    )
+    bump_contacts_revision(session, account_id)

@@ -33,6 +33,7 @@ from core.contacts._columns import check_mapping, full_mapping
 from core.contacts._csv_reading import CsvFormat, open_csv
 from core.contacts._import_producer import Producer, collect_young
 from core.contacts._import_writing import Planner, Tally, Writer, known_phones
+from core.contacts._revision import bump_contacts_revision
 from core.contacts._row_parser import ParseConfig, parse_chunk
 from core.i18n import Term
 from core.models import Account, Contact, ImportBatch
@@ -110,6 +111,7 @@ def import_contacts(
                 if progress is not None:
                     progress(min(chunk.position / size, 1.0) if size else 1.0, done)
 
+    bump_contacts_revision(session, account.id)
     updated = sum(tally.existing_changed.values())
     batch.created_count = tally.created
     batch.updated_count = updated

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.base import utcnow
@@ -27,6 +27,9 @@ class Account(Base):
     )
     notification_webhook_url: Mapped[str | None] = mapped_column(String(500))
     confirm_above_recipients: Mapped[int] = mapped_column(Integer, default=1000)
+    # Bumped by every write to the account's contacts or their labels, in that write's
+    # transaction (core.contacts): caches of the contacts (the audience) compare it.
+    contacts_revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     memberships: Mapped[list[Membership]] = relationship(

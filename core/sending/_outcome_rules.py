@@ -16,16 +16,14 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, case, delete, func, update
 from sqlalchemy.orm import Session
 
-from core import campaigns, instances
+from core import campaigns, contacts, instances
 from core.base import retry_delay
 from core.messaging import Outcome, SendResult
 from core.models import (
     CampaignRecipient,
-    Contact,
     InstanceSend,
     RecipientStatus,
     SenderInstance,
-    WhatsAppStatus,
 )
 from core.sending._claims import Claim
 
@@ -116,12 +114,7 @@ def apply_outcome(
             session, ours, _failed(now, result, error, "not_on_whatsapp"), RecipientStatus.FAILED
         )
         if status and claim.contact_id is not None:
-            session.execute(
-                update(Contact)
-                .where(Contact.id == claim.contact_id)
-                .values(whatsapp_status=WhatsAppStatus.NOT_ON_WHATSAPP, updated_at=now),
-                execution_options=_NO_SYNC,
-            )
+            contacts.mark_not_on_whatsapp(session, claim.account_id, claim.contact_id, now)
         return status
     if outcome is Outcome.REJECTED:
         return _update(
