@@ -624,3 +624,20 @@ def test_the_campaign_list_costs_the_same_queries_for_two_or_twenty(
     session.commit()
     many = _statements_to_list(engine, session, manager)
     assert many == few
+
+
+def test_staff_opting_a_contact_out_takes_them_out_of_unfinished_queues(session, manager, number):
+    account = manager_account(session, manager)
+    contact = make_contact(session, account, name="Zé")
+    running = make_campaign_row(session, account, instances=[number], title="running")
+    finished = make_campaign_row(session, account, status="completed", title="done")
+    queued = make_recipient_row(session, running, contact=contact, status="pending")
+    sent_before = make_recipient_row(session, finished, contact=contact, status="sent")
+    session.commit()
+
+    campaigns.set_opted_out(session, manager, contact.id, True)
+    session.commit()
+
+    session.refresh(queued)
+    session.refresh(sent_before)
+    assert (queued.status, sent_before.status) == ("skipped", "sent")

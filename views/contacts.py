@@ -8,7 +8,7 @@ from typing import Any, BinaryIO
 import pandas as pd
 import streamlit as st
 
-from core import contacts
+from core import campaigns, contacts
 from core.base import DomainError, stored_text
 from core.i18n import _, localize_entry, localize_error
 from core.models import WhatsAppStatus
@@ -322,11 +322,11 @@ def edit_section(shown: list[dict[str, Any]]) -> None:
     left, right = st.columns(2)
     if chosen["opted_out"]:
         if left.button(_("Opt back in"), key="contacts_opt_in") and run_change(
-            contacts.set_opted_out, contact_id, False
+            campaigns.set_opted_out, contact_id, False
         ):
             st.rerun()
     elif left.button(_("Opt out"), key="contacts_opt_out") and run_change(
-        contacts.set_opted_out, contact_id, True
+        campaigns.set_opted_out, contact_id, True
     ):
         st.rerun()
     sure = right.checkbox(_("Yes, delete this contact"), key="contacts_delete_sure")

@@ -10,7 +10,7 @@ from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile
 from api.deps import AccountCtx, PageDep, paginated
 from api.errors import ERROR_RESPONSES
 from api.schemas import ContactCreate, ContactList, ContactOut, ContactUpdate, ImportReport
-from core import contacts
+from core import campaigns, contacts
 from core.base import ValidationError
 
 router = APIRouter(
@@ -126,7 +126,7 @@ def update_contact(ctx: AccountCtx, contact_id: ContactId, body: ContactUpdate) 
             del changes[key]  # null means "leave as is"; only `name` may be cleared
     contact = contacts.update_contact(ctx.session, ctx.actor, contact_id, **changes)
     if opted_out is not None:
-        contact = contacts.set_opted_out(ctx.session, ctx.actor, contact_id, opted_out)
+        contact = campaigns.set_opted_out(ctx.session, ctx.actor, contact_id, opted_out)
     ctx.session.commit()
     return contacts.contact_json(contact)
 

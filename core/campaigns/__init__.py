@@ -41,7 +41,7 @@ from core.campaigns._media import (
     validate_multimedia,
 )
 from core.campaigns._queries import campaign_json, get, list_campaigns, sender_instances
-from core.campaigns._recipients import skip_opted_out
+from core.campaigns._recipients import set_opted_out, skip_opted_out
 from core.campaigns._statuses import EDITABLE, TEST_SEND_STATUSES, TRANSITIONS, allowed_actions
 from core.campaigns._templates import (
     message_renderer,
@@ -85,6 +85,7 @@ __all__ = [
     "resume",
     "retry_failed",
     "send_test",
+    "set_opted_out",
     "skip_opted_out",
     "sender_instances",
     "start",

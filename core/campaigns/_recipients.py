@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import false, func, insert, literal_column, select, update
 from sqlalchemy.orm import Session
 
+from core import contacts
 from core.base import stored_text
 from core.campaigns import _audience as audience
 from core.campaigns import _templates as message_template
@@ -17,6 +18,7 @@ from core.models import (
     Contact,
     RecipientStatus,
 )
+from core.people import Actor
 
 RETRYABLE = (RecipientStatus.FAILED, RecipientStatus.UNKNOWN)
 NEVER_RETRIED_KINDS = ("not_on_whatsapp",)
@@ -142,3 +144,12 @@ def requeue_retryable(session: Session, campaign_id: int) -> int:
         ),
         execution_options=_NO_SYNC,
     ).rowcount
+
+
+def set_opted_out(session: Session, actor: Actor, contact_id: int, opted_out: bool) -> Contact:
+    """Staff opt a contact out (or back in): an opt-out also takes the contact out of the queues
+    of unfinished campaigns, as a STOP reply does — frozen before, they would still send."""
+    contact = contacts.set_opted_out(session, actor, contact_id, opted_out)
+    if opted_out:
+        skip_opted_out(session, actor.account_id, contact_id)
+    return contact
