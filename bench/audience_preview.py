@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session  # noqa: E402
 
 from core import campaigns  # noqa: E402
 from core.base import make_engine  # noqa: E402
-from core.campaigns._audience import audience_snapshot  # noqa: E402
+from core.campaigns._audience_snapshot import audience_snapshot  # noqa: E402
 from core.models import (  # noqa: E402
     Account,
     Base,

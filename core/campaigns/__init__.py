@@ -2,13 +2,10 @@
 the audience resolver, message templates, media, time estimates and test sends.
 """
 
-from core.campaigns._audience import (
-    AudiencePreview,
-    clear_audience_cache,
-    preview_audience,
-    validate_audience,
-)
+from core.campaigns._audience import AudiencePreview, preview_audience
+from core.campaigns._audience_snapshot import clear_audience_cache
 from core.campaigns._authoring import create, delete, duplicate, update
+from core.campaigns._criteria import validate_audience
 from core.campaigns._delivery_stats import (
     STAT_KEYS,
     campaign_counts,

@@ -15,6 +15,7 @@ from core.base import ValidationError
 from core.campaigns import _audience as audience
 from core.campaigns import _media as media
 from core.campaigns import _templates as message_template
+from core.campaigns._criteria import validate_audience
 from core.campaigns._queries import instance_ids_of
 from core.i18n import N_
 from core.models import (
@@ -205,9 +206,7 @@ def clean_fields(
             "status", _status, data.get("status") or CampaignStatus.DRAFT
         )
     if given("audience"):
-        values["audience"] = errors.check(
-            "audience", audience.validate_audience, data.get("audience")
-        )
+        values["audience"] = errors.check("audience", validate_audience, data.get("audience"))
     if given("multimedia"):
         values["multimedia"] = errors.check(
             "multimedia", media.validate_multimedia, session, account.id, data.get("multimedia")
