@@ -12,11 +12,10 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+if TYPE_CHECKING:
+    from openpyxl.cell import WriteOnlyCell
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 CSV_MIME = "text/csv"
@@ -52,6 +51,9 @@ def to_csv(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
 
 
 def _xlsx_cell(sheet: Any, value: Any) -> WriteOnlyCell:
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
     if isinstance(value, datetime) and value.tzinfo is not None:
         value = value.replace(tzinfo=None)  # Excel has no time zones; callers pass local times
     if isinstance(value, str):
@@ -66,6 +68,10 @@ def _xlsx_cell(sheet: Any, value: Any) -> WriteOnlyCell:
 
 def to_xlsx(headers: Sequence[str], rows: Iterable[Sequence[Any]], title: str = "Sheet") -> bytes:
     """An .xlsx workbook with one sheet: a bold-free header row, then the rows as typed cells."""
+    # openpyxl (and the numpy it pulls in) is loaded on the first export, not by every process
+    # that imports core.base.
+    from openpyxl import Workbook
+
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=_sheet_title(title))
     sheet.append([_xlsx_cell(sheet, str(header)) for header in headers])

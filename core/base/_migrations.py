@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
+    # Alembic is loaded when a migration runs, not by every process that imports core.base.
+    from alembic.config import Config
+
     config = Config(str(ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(ROOT / "migrations"))
     config.attributes["configure_logging"] = False
@@ -21,4 +26,6 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 def upgrade_to_head(connection: Connection | None = None) -> None:
+    from alembic import command
+
     command.upgrade(alembic_config(connection), "head")

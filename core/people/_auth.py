@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -24,7 +25,13 @@ from core.people._security import hash_password, new_token, token_digest, verify
 
 # Verified against when the username is unknown, so a wrong username costs as long as a wrong password.
 _REHASH = PasswordHasher()  # same parameters as _security's hasher
-_DUMMY_HASH = hash_password("no-such-user-dummy-password")
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """A hash to verify against when the username is unknown, so that answer takes as long as a
+    wrong password (made on the first login, not when the module is imported)."""
+    return hash_password("no-such-user-dummy-password")
 
 
 class LoginFailed(DomainError):
@@ -75,7 +82,7 @@ def authenticate(
     username = (username or "").strip()
     user = session.scalar(select(User).where(User.username == username)) if username else None
     if user is None:
-        verify_password(_DUMMY_HASH, password or "")
+        verify_password(_dummy_hash(), password or "")
         raise LoginFailed()
     if user.locked_until is not None and as_utc(user.locked_until) > now:
         raise AccountLocked(as_utc(user.locked_until))
