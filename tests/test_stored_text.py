@@ -241,7 +241,7 @@ def test_a_stored_message_can_only_use_a_template_of_stored_text():
 def _stored_msgids() -> list[str | tuple[str, str]]:
     return [
         *sorted(stored_text.TEMPLATES | stored_text.RECIPIENT_ERRORS),
-        *stored_text.COUNTS.values(),
+        *stored_text.PLURAL_TEMPLATES,
     ]
 
 
