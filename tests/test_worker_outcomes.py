@@ -151,7 +151,8 @@ def test_a_retry_does_not_hold_up_the_other_recipients(session, account, fake_ev
     instance, campaign = _setup(session, account, fake_evolution, contacts=3)
     first, second, third = recipients(session, campaign.id)
     fake_evolution.fail(Fault.SERVER_ERROR, numbers=[first.phone], times=1)
-    worker = Dispatcher(engine, fast_settings(retry_backoff_base_seconds=60), worker_id="w")
+    slow = fast_settings(retry_backoff_base_seconds=60, retry_backoff_max_seconds=120)
+    worker = Dispatcher(engine, slow, worker_id="w")
     try:
         worker.maintain()
         order = []
