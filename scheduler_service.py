@@ -2,7 +2,7 @@
 
 APScheduler 3 `BackgroundScheduler` with its own in-memory jobs (never a shared job store: several
 workers may run against one PostgreSQL database and split the instances through leases).
-The loop body lives in `core.dispatch`. SIGTERM/SIGINT stop claiming, let in-flight sends finish
+The loop body lives in `core.sending` (its `Dispatcher`). SIGTERM/SIGINT stop claiming, let in-flight sends finish
 (up to SHUTDOWN_GRACE_SECONDS), and release the leases. Logs: one JSON object per line.
 
 The scheduler runs in its own thread and the main thread waits for the signal with `sigwait`:
@@ -98,10 +98,13 @@ def main() -> int:
         id="notification_webhooks",
     )
     if settings.instance_check_seconds > 0:
+        # The job looks often; each number is checked when its own check is due (healthy:
+        # every INSTANCE_CHECK_SECONDS; circuit open: with backoff from CIRCUIT_CHECK_MIN_SECONDS).
+        check_every = min(5.0, settings.instance_check_seconds, settings.circuit_check_min_seconds)
         scheduler.add_job(
             dispatcher.check_instances,
             "interval",
-            seconds=settings.instance_check_seconds,
+            seconds=max(0.05, check_every),
             id="instance_check",
         )
 

@@ -59,13 +59,28 @@ class CampaignFields(BaseModel):
         default=None, description="ISO 8601; without an offset it is the account's local time"
     )
     status: Literal["draft", "pending"] | None = Field(
-        default=None, description="`draft` (default) or `pending` (scheduled)"
+        default=None,
+        description="`pending` (scheduled: the worker starts it at `scheduled_at`) or `draft`. "
+        "When creating, leaving it out means `pending` if `scheduled_at` is given and `draft` "
+        "otherwise; a change keeps the status unless it is sent.",
     )
     multimedia: Multimedia | None = None
     instance_ids: list[Id] | None = Field(default=None, max_length=50)
     window_start: str | None = Field(default=None, description="HH:MM, local time", max_length=8)
     window_end: str | None = Field(default=None, description="HH:MM, local time", max_length=8)
     window_days: list[Weekday] | None = Field(default=None, description="0=Monday … 6=Sunday")
+    auto_retry_hours: int | None = Field(
+        default=None,
+        ge=0,
+        le=72,
+        description="Retry the recipients that failed for a temporary reason (429, 5xx, a "
+        "connection that never went through) automatically this many hours after the campaign "
+        "completes; empty or 0: off. Never retried: numbers not on WhatsApp, rejected "
+        "requests (4xx), opt-outs, and `unknown` sends (they may have gone out).",
+    )
+    auto_retry_limit: int | None = Field(
+        default=None, ge=1, le=2, description="How many automatic retries at most (1 or 2)"
+    )
 
     def data(self) -> dict[str, Any]:
         """Only the keys the client sent, in JSON form (ISO dates), as the campaign service takes."""
@@ -110,6 +125,17 @@ class CampaignOut(BaseModel):
         "edit, delete, duplicate, test_send (the caller's role is checked apart)"
     )
     error_message: str | None
+    paused_by: Literal["staff", "circuit"] | None = Field(
+        default=None,
+        description="While paused: `staff`, or `circuit` — a WhatsApp number it sends through "
+        "is down; it resumes by itself once none of the numbers that paused it is down",
+    )
+    auto_retry_hours: int | None = None
+    auto_retry_limit: int | None = None
+    auto_retries_done: int = 0
+    auto_retry_at: datetime | None = Field(
+        default=None, description="When the next automatic retry is due"
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -234,6 +260,14 @@ class InstanceFields(BaseModel):
     is_active: bool | None = None
     rate_per_minute: int | None = Field(default=None, ge=1, le=60)
     extra_delay_max_seconds: float | None = Field(default=None, ge=0, le=3600)
+    typing_min_seconds: float | None = Field(
+        default=None,
+        ge=0,
+        le=30,
+        description="Typing presence: each send shows “typing…” for a random time between "
+        "these two (Evolution's `delay`); both 0: off",
+    )
+    typing_max_seconds: float | None = Field(default=None, ge=0, le=30)
     daily_cap: int | None = Field(default=None, ge=1, le=1_000_000)
     window_start: str | None = Field(default=None, max_length=8)
     window_end: str | None = Field(default=None, max_length=8)
@@ -263,7 +297,26 @@ class InstanceOut(BaseModel):
     instance_name: str
     api_version: str
     rate_per_minute: int
-    state: str
+    typing_min_seconds: float = 0.0
+    typing_max_seconds: float = 0.0
+    state: str = Field(
+        description="Last known connection: open, connecting, close, refused, not_activated "
+        "(Evolution 2.4's licence gate) or unreachable"
+    )
+    circuit: str = Field(description="`closed`: sending; `open`: nothing is sent through it")
+    circuit_cause: Literal["server", "licence", "session", "config"] | None = Field(
+        default=None,
+        description="Why the circuit is open. server, licence, session: it closes by itself "
+        "once the worker's check sees the number answer; config: staff fix it and re-enable it",
+    )
+    circuit_reason: str | None = None
+    activation_url: str | None = Field(
+        default=None,
+        description="Evolution 2.4 not activated: open this page to activate the server",
+    )
+    next_check_at: datetime | None = Field(
+        default=None, description="While the circuit is open: the worker's next check"
+    )
 
 
 class InstanceCheckOut(BaseModel):

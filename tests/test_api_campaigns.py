@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from core.base import utcnow
+from core.sending import Dispatcher
 from tests.builders import (
     make_account,
     make_actor,
@@ -17,6 +18,7 @@ from tests.builders import (
     make_recipient_row,
     make_sender_instance,
 )
+from tests.worker_harness import fast_settings
 
 STATS_KEYS = {"total", "pending", "sent", "delivered", "read", "failed", "unknown"}
 
@@ -116,6 +118,78 @@ def test_scheduling_makes_it_pending(client, account, headers, setup):
     )
     assert campaign["status"] == "pending"
     assert campaign["scheduled_at"].startswith(when.strftime("%Y-%m-%dT%H:%M"))
+
+
+def test_a_campaign_created_with_only_scheduled_at_starts_at_that_time(
+    client, engine, session, account, headers, setup
+):
+    when = (utcnow() + timedelta(hours=2)).replace(microsecond=0)
+    body = seed_body(setup, scheduled_at=when.isoformat())
+    body.pop("status", None)
+    answer = client.post(base(account), json=body, headers=headers["manager"])
+    assert answer.status_code == 201, answer.text
+    campaign = answer.json()
+    assert campaign["status"] == "pending" and "edit" in campaign["allowed_actions"]
+
+    moments = iter([when - timedelta(seconds=1), when])
+    worker = Dispatcher(engine, fast_settings(), worker_id="w", clock=lambda: next(moments))
+    try:
+        assert worker.poll_due() == []  # a second early
+        assert worker.poll_due() == [campaign["id"]]  # on time
+    finally:
+        worker.stop(timeout=5)
+    started = client.get(f"{base(account)}/{campaign['id']}", headers=headers["viewer"]).json()
+    assert started["status"] == "running"
+    recipients = client.get(
+        f"{base(account)}/{campaign['id']}/recipients", headers=headers["viewer"]
+    ).json()
+    assert [r["name"] for r in recipients["payload"]] == ["Bia"]
+
+
+def test_a_dated_campaign_stays_a_draft_when_the_client_asks_for_one(
+    client, engine, account, headers, setup
+):
+    when = (utcnow() + timedelta(hours=2)).replace(microsecond=0)
+    campaign = create(
+        client, account, headers["manager"], setup, status="draft", scheduled_at=when.isoformat()
+    )
+    assert campaign["status"] == "draft"
+    worker = Dispatcher(engine, fast_settings(), worker_id="w", clock=lambda: when)
+    try:
+        assert worker.poll_due() == []
+    finally:
+        worker.stop(timeout=5)
+    changed = client.patch(
+        f"{base(account)}/{campaign['id']}",
+        json={"scheduled_at": (when + timedelta(hours=1)).isoformat()},
+        headers=headers["manager"],
+    ).json()
+    assert changed["status"] == "draft"  # a change keeps the status unless it is sent
+
+
+def test_a_scheduled_campaign_needs_a_number_and_says_so(client, session, account, headers, setup):
+    make_sender_instance(session, account, "second", state="open")  # no longer the only one
+    session.commit()
+    when = (utcnow() + timedelta(hours=2)).isoformat()
+    body = {"title": "t", "message": "x", "audience": {"labels": ["vip"]}, "scheduled_at": when}
+    answer = client.post(base(account), json=body, headers=headers["manager"])
+    assert answer.status_code == 422, answer.text
+    assert [e["field"] for e in answer.json()["errors"]] == ["instance_ids"]
+
+
+def test_automatic_retries_are_set_shown_and_checked(client, account, headers, setup):
+    campaign = create(
+        client, account, headers["manager"], setup, auto_retry_hours=6, auto_retry_limit=2
+    )
+    assert (campaign["auto_retry_hours"], campaign["auto_retry_limit"]) == (6, 2)
+    assert campaign["auto_retries_done"] == 0 and campaign["auto_retry_at"] is None
+    url = f"{base(account)}/{campaign['id']}"
+    off = client.patch(url, json={"auto_retry_hours": 0}, headers=headers["manager"]).json()
+    assert off["auto_retry_hours"] is None and off["auto_retry_limit"] is None
+    for wrong in ({"auto_retry_hours": 73}, {"auto_retry_limit": 3}, {"auto_retry_hours": 1.5}):
+        answer = client.patch(url, json=wrong, headers=headers["manager"])
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["errors"][0]["field"] == next(iter(wrong))
 
 
 def test_a_viewer_cannot_create(client, account, headers, setup):

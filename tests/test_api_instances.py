@@ -15,9 +15,11 @@ import pytest
 import uvicorn
 
 from api.app import create_app
-from core.base import reset_settings_cache
+from core.base import reset_settings_cache, utcnow
+from core.models import CircuitCause
 from tests import evolution_payloads as evo
 from tests.builders import make_account, make_api_token, make_sender_instance
+from tests.fake_evolution import Fault
 from tests.worker_harness import free_port
 
 TOKEN = "evo-secret-token-123456"
@@ -88,6 +90,8 @@ def test_only_admins_write_instances(client, session, account, headers, role):
         ({"rate_per_minute": 1000}, "rate_per_minute"),
         ({"window_days": [7]}, "window_days"),
         ({"window_start": "25:00"}, "window_start"),
+        ({"typing_max_seconds": 31}, "typing_max_seconds"),
+        ({"typing_min_seconds": 4, "typing_max_seconds": 2}, "typing_min_seconds"),
         ({"bogus": 1}, "bogus"),
     ],
 )
@@ -162,6 +166,62 @@ def test_check_asks_evolution_and_stores_the_state(client, account, headers, fak
     broken = client.post(f"{url}/check", headers=headers["admin"]).json()
     assert broken["state"] == "unreachable" and broken["error"]
     assert TOKEN not in str(broken)
+
+
+def test_typing_presence_is_set_and_shown(client, account, headers):
+    created = client.post(
+        base(account),
+        json=body(typing_min_seconds=1.5, typing_max_seconds=4),
+        headers=headers["admin"],
+    ).json()
+    assert (created["typing_min_seconds"], created["typing_max_seconds"]) == (1.5, 4.0)
+    url = f"{base(account)}/{created['id']}"
+    off = client.patch(
+        url, json={"typing_min_seconds": 0, "typing_max_seconds": 0}, headers=headers["admin"]
+    )
+    assert (off.json()["typing_min_seconds"], off.json()["typing_max_seconds"]) == (0.0, 0.0)
+
+
+def test_a_server_not_activated_is_shown_with_the_page_to_activate_it(
+    client, account, headers, fake_evolution
+):
+    fake_evolution.add_instance("shop", token=TOKEN)
+    created = client.post(
+        base(account), json=body(base_url=fake_evolution.base_url), headers=headers["admin"]
+    ).json()
+    url = f"{base(account)}/{created['id']}"
+    gate = fake_evolution.fail(Fault.LICENSE_REQUIRED)
+
+    answer = client.post(f"{url}/check", headers=headers["admin"]).json()
+
+    register_url = f"{fake_evolution.base_url}/manager/login"
+    assert answer["state"] == "not_activated" and "LICENSE_REQUIRED" in answer["error"]
+    assert answer["instance"]["activation_url"] == register_url
+    assert answer["instance"]["state"] == "not_activated"
+    gate.clear()
+    again = client.post(f"{url}/check", headers=headers["admin"]).json()
+    assert again["state"] == "open" and again["instance"]["activation_url"] is None
+
+
+def test_a_check_that_sees_the_server_answer_again_closes_its_circuit(
+    client, session, account, headers, fake_evolution
+):
+    fake_evolution.add_instance("shop", token=TOKEN)
+    created = client.post(
+        base(account), json=body(base_url=fake_evolution.base_url), headers=headers["admin"]
+    ).json()
+    from core.sending._outcome_rules import stop_instance
+
+    assert stop_instance(session, created["id"], "502 Bad Gateway", utcnow(), CircuitCause.SERVER)
+    session.commit()
+    shown = client.get(f"{base(account)}/{created['id']}", headers=headers["viewer"]).json()
+    assert shown["circuit"] == "open" and shown["circuit_cause"] == "server"
+    assert shown["next_check_at"] is not None
+
+    answer = client.post(f"{base(account)}/{created['id']}/check", headers=headers["admin"])
+
+    assert answer.json()["instance"]["circuit"] == "closed"
+    assert answer.json()["instance"]["next_check_at"] is None
 
 
 def test_reset_circuit(client, session, account, headers):

@@ -71,6 +71,31 @@ def test_create_with_live_count_and_preview(session, manager, book):
     assert campaign.sender_id == manager.user_id
 
 
+def test_automatic_retries_are_chosen_in_the_editor(session, manager, book):
+    at = page("campaign_edit.py", manager).run()
+    by_label(at.text_input, "Title").input("Retry me")
+    by_label(at.text_area, "Message").input("Oi")
+    by_label(at.multiselect, "With labels").select("vip")
+    by_label(at.checkbox, "Retry failed recipients automatically").check()
+    at.run()
+    by_label(at.number_input, "Hours after the campaign finishes").set_value(12)
+    by_label(at.number_input, "At most (times)").set_value(2)
+    by_label(at.button, "Save draft").click().run()
+    assert not at.exception
+    session.expire_all()
+    campaign = session.scalars(select(Campaign)).one()
+    session.commit()
+    assert (campaign.auto_retry_hours, campaign.auto_retry_limit) == (12, 2)
+
+    again = page("campaign_edit.py", manager, id=str(campaign.id)).run()
+    assert by_label(again.checkbox, "Retry failed recipients automatically").value is True
+    assert by_label(again.number_input, "Hours after the campaign finishes").value == 12
+    by_label(again.checkbox, "Retry failed recipients automatically").uncheck()
+    by_label(again.button, "Save draft").click().run()
+    session.expire_all()
+    assert session.get(Campaign, campaign.id).auto_retry_hours is None
+
+
 def test_attribute_condition_narrows_the_count(session, manager, book):
     at = page("campaign_edit.py", manager).run()
     by_label(at.multiselect, "With labels").select("vip").select("customer")

@@ -21,6 +21,7 @@ from core.messaging import (
     classify,
 )
 from core.messaging._evolution import normalize_number
+from core.models import CircuitCause
 from tests import evolution_payloads as payloads
 from tests.fake_evolution import FakeEvolution, FakeInstance, Fault
 from tests.fake_evolution import fake_evolution as fake_evolution  # noqa: F401  (fixture)
@@ -291,6 +292,101 @@ def test_a_503_is_retried(api: tuple) -> None:
     fake.fail(Fault.STATUS, status=503, body="Service Unavailable")
     result = client.send_text(NUMBER, "Hello")
     assert result.outcome is Outcome.RETRY and result.http_status == 503
+
+
+# -- whose fault: the server's (the breaker counts it), the instance's, or nobody's -----------------
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome", "error"),
+    [
+        (502, Outcome.RETRY, "502 Bad Gateway"),
+        (503, Outcome.RETRY, "503 Service Temporarily Unavailable"),
+        (504, Outcome.UNKNOWN, "504 Gateway Time-out"),  # may come after the server sent it
+    ],
+)
+def test_a_proxys_html_error_page_is_a_server_fault(
+    api: tuple, status: int, outcome: Outcome, error: str
+) -> None:
+    fake, _inst, client = api
+    fake.fail(Fault.PROXY_OUTAGE, status=status)
+
+    result = client.send_text(NUMBER, "Hello")
+
+    assert result.outcome is outcome and result.http_status == status
+    assert result.error == error  # the status line, not nginx's HTML
+    assert result.trouble is CircuitCause.SERVER and result.server_fault
+    assert fake.sends() == []
+
+
+@pytest.mark.parametrize(
+    "rule", [{"fault": Fault.SERVER_ERROR}, {"fault": Fault.STATUS, "status": 502, "body": "oops"}]
+)
+def test_a_5xx_with_or_without_a_json_body_is_a_server_fault(api: tuple, rule: dict) -> None:
+    fake, _inst, client = api
+    fake.fail(**rule)
+    result = client.send_text(NUMBER, "Hello")
+    assert result.outcome is Outcome.RETRY and result.server_fault
+
+
+def test_the_licence_gate_stops_the_instance_and_says_where_to_activate_it(api: tuple) -> None:
+    fake, inst, client = api
+    fake.fail(Fault.LICENSE_REQUIRED)
+
+    result = client.send_text(NUMBER, "Hello")
+
+    assert result.outcome is Outcome.INSTANCE_DOWN and result.http_status == 503
+    assert result.trouble is CircuitCause.LICENCE and not result.server_fault
+    assert result.activation_url == f"{fake.base_url}/manager/login"
+    assert "LICENSE_REQUIRED" in (result.error or "")
+    with pytest.raises(EvolutionError) as raised:
+        client.connection_state()
+    assert raised.value.result.trouble is CircuitCause.LICENCE
+    assert raised.value.result.activation_url == result.activation_url
+    assert_no_secret(result, inst.token)
+
+
+def test_a_licence_answer_without_a_web_address_still_stops_the_instance() -> None:
+    body = {"error": "service not activated", "code": "LICENSE_REQUIRED", "register_url": "x y"}
+    with mock_client(lambda request: httpx.Response(503, json=body)) as client:
+        result = client.send_text(NUMBER, "Hello")
+    assert result.outcome is Outcome.INSTANCE_DOWN and result.trouble is CircuitCause.LICENCE
+    assert result.activation_url is None
+
+
+@pytest.mark.parametrize(
+    ("answer", "trouble", "answered"),
+    [
+        (httpx.Response(429, json={}), None, False),  # pace, not outage
+        (httpx.Response(400, json={"response": {"message": [["bad"]]}}), None, True),
+        (httpx.Response(401, json={}), CircuitCause.CONFIG, True),
+        (httpx.Response(404, text="Cannot POST"), CircuitCause.CONFIG, True),
+        (httpx.Response(500, json={"response": {"message": ["Error: Connection Closed"]}}),
+         CircuitCause.SESSION, False),
+        (httpx.Response(201, json={"key": {"id": "3EB0A"}}), None, True),
+    ],
+)  # fmt: skip
+def test_who_is_to_blame_for_each_answer(
+    answer: httpx.Response, trouble: CircuitCause | None, answered: bool
+) -> None:
+    result = classify(answer)
+    assert result.trouble is trouble and result.server_answered is answered
+    assert not result.server_fault
+
+
+@pytest.mark.parametrize(
+    ("exc", "outcome"),
+    [
+        (httpx.ConnectError("refused"), Outcome.RETRY),
+        (httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED]"), Outcome.RETRY),
+        (httpx.ConnectTimeout("slow"), Outcome.RETRY),
+        (httpx.ReadTimeout("slow"), Outcome.UNKNOWN),
+        (httpx.RemoteProtocolError("Server disconnected"), Outcome.UNKNOWN),
+    ],
+)
+def test_transport_failures_are_the_servers(exc: Exception, outcome: Outcome) -> None:
+    result = classify(exc)
+    assert result.outcome is outcome and result.trouble is CircuitCause.SERVER
 
 
 def closed_port() -> int:

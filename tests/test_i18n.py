@@ -918,13 +918,13 @@ def test_a_formatted_error_keeps_its_english_and_is_shown_in_each_language() -> 
 def test_words_of_our_vocabulary_are_translated_with_the_sentence(session, account) -> None:
     from core import contacts, people
     from core.base import Conflict, PermissionDenied, ValidationError
-    from core.campaigns import _lifecycle as campaigns
+    from core.campaigns import _statuses as statuses
     from tests.builders import make_actor
 
     viewer = make_actor(session, account, Role.VIEWER, "vera")
     with pytest.raises(PermissionDenied) as denied:
         people.require(viewer, "contacts.write")
-    cancel = campaigns._cannot("cancel", "completed", ("pending", "running", "paused"))
+    cancel = statuses.cannot("cancel", "completed", ("pending", "running", "paused"))
     with pytest.raises(ValidationError) as nested:  # the phone's own reason inside the message
         contacts.create_contact(session, people.Actor.system(account.id), "123")
 

@@ -142,6 +142,21 @@ def test_a_failed_registration_is_recorded_not_raised(session, admin, fake_evolu
     assert instance.webhook_error is None
 
 
+def test_a_server_not_activated_is_recognised_when_registering_the_webhook(
+    session, admin, fake_evolution, public_url
+):
+    fake_evolution.fail(Fault.LICENSE_REQUIRED)
+    instance = instances.create_instance(session, admin, _data(fake_evolution))
+
+    register_url = f"{fake_evolution.base_url}/manager/login"
+    assert instance.webhook_registered_at is None
+    assert instance.webhook_error == f"activate this Evolution server (open {register_url})"
+    assert instance.activation_url == register_url and instance.state == "not_activated"
+    # The worker checks it at once, and stops sending through it (tests/test_worker_outages).
+    assert instance.next_check_at is not None and instance.circuit == "closed"
+    assert instances.instance_json(instance)["activation_url"] == register_url
+
+
 def test_without_public_url_nothing_is_registered(session, admin, fake_evolution):
     data = _data(fake_evolution)
     instance = instances.create_instance(session, admin, data)

@@ -91,3 +91,70 @@ def test_viewers_see_numbers_but_no_actions(session, admin, viewer, fake_evoluti
     assert not at.exception
     assert any("Shop" in e.label for e in at.expander)
     assert not at.button and not at.text_input
+
+
+def _number(session, admin, fake_evolution):
+    inst = fake_evolution.add_instance("shop")
+    return instances.create_instance(
+        session, admin, {"name": "Shop", "base_url": fake_evolution.base_url,
+                         "instance_name": "shop", "token": inst.token},
+    )  # fmt: skip
+
+
+def test_an_outage_shows_why_and_that_sending_resumes_by_itself(session, admin, fake_evolution):
+    from core.base import stored_text, utcnow
+    from core.models import CircuitCause
+    from core.sending._outcome_rules import stop_instance
+
+    created = _number(session, admin, fake_evolution)
+    session.commit()
+    reason = stored_text.text(
+        stored_text.SERVER_NOT_ANSWERING,
+        url="https://evo.example.com",
+        error="502 Bad Gateway",
+        since="03:12",
+    )
+    assert stop_instance(session, created.id, reason, utcnow(), CircuitCause.SERVER)
+    session.commit()
+
+    at = page(admin).run()
+
+    assert not at.exception
+    assert any(
+        "the Evolution server at https://evo.example.com is not answering (502 Bad Gateway) "
+        "since 03:12" in w.value
+        for w in at.warning
+    )
+    assert any("resume by themselves" in c.value for c in at.caption)
+
+
+def test_a_server_not_activated_links_to_its_activation_page(session, admin, fake_evolution):
+    created = _number(session, admin, fake_evolution)
+    created.activation_url = "https://evo.example.com/manager/login"
+    created.state = "not_activated"
+    session.commit()
+
+    at = page(admin).run()
+
+    assert not at.exception
+    assert any("not activated" in e.value for e in at.error)
+    buttons = at.get("link_button")
+    assert [b.proto.url for b in buttons] == ["https://evo.example.com/manager/login"]
+    assert any(m.label == "Connection" and m.value == "Not activated" for m in at.metric)
+
+
+def test_typing_presence_is_set_on_the_form(session, admin, fake_evolution):
+    created = _number(session, admin, fake_evolution)
+    session.commit()
+    at = page(admin).run()
+    for widget in at.number_input:
+        if widget.label == "Typing presence from (seconds)":
+            widget.set_value(1.0)
+        elif widget.label == "Typing presence up to (seconds)":
+            widget.set_value(3.5)
+    save = [b for b in at.button if b.label == "Save"]
+    save[0].click().run()  # the first form is the number's edit form
+    assert not at.exception
+    session.expire_all()
+    row = session.get(SenderInstance, created.id)
+    assert (row.typing_min_seconds, row.typing_max_seconds) == (1.0, 3.5)

@@ -122,6 +122,53 @@ def test_a_paused_campaigns_message_reads_in_the_readers_language(paused, langua
     assert read_in(language, paused.error_text, paused.error_message) == PAUSED[language]
 
 
+OUTAGE = {
+    "en": (
+        "Paused: the WhatsApp number 'main' is down (the Evolution server at "
+        "https://evo.example.com is not answering (502 Bad Gateway) since 03:12). It resumes by "
+        "itself when the number answers again."
+    ),
+    "es": (
+        "En pausa: el número de WhatsApp 'main' no funciona (el servidor Evolution en "
+        "https://evo.example.com no responde (502 Bad Gateway) desde las 03:12). Se reanuda sola "
+        "cuando el número vuelva a responder."
+    ),
+    "pt_BR": (
+        "Pausada: o número de WhatsApp 'main' está fora do ar (o servidor Evolution em "
+        "https://evo.example.com não está respondendo (502 Bad Gateway) desde as 03:12). Ela é "
+        "retomada sozinha quando o número voltar a responder."
+    ),
+}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_an_outage_reads_in_the_readers_language_with_the_server_and_the_time(
+    session, account, language
+):
+    from core.models import CircuitCause
+
+    instance = make_instance(session, account, name="main")
+    campaign = make_campaign(session, account, title="Promo", instances=[instance])
+    session.commit()
+    reason = stored_text.text(
+        stored_text.SERVER_NOT_ANSWERING,
+        url="https://evo.example.com",
+        error="502 Bad Gateway",
+        since="03:12",
+    )
+    assert stop_instance(session, instance.id, reason, NOW, CircuitCause.SERVER)
+    session.commit()
+    session.refresh(campaign)
+    session.refresh(instance)
+
+    assert campaign.error_message == OUTAGE["en"]  # what the API and the webhook carry
+    assert read_in(language, campaign.error_text, campaign.error_message) == OUTAGE[language]
+    down = notification(session, "instance_down")
+    assert read_in(language, down.body_text).startswith(
+        read_in(language, instance.circuit_reason_text)
+    )
+
+
 def test_a_completed_campaigns_counts_follow_the_languages_plurals(session, account):
     campaign = make_campaign(session, account, title="Promo")
     make_recipient(session, campaign, "sent")
@@ -241,7 +288,7 @@ def test_a_stored_message_can_only_use_a_template_of_stored_text():
 def _stored_msgids() -> list[str | tuple[str, str]]:
     return [
         *sorted(stored_text.TEMPLATES | stored_text.RECIPIENT_ERRORS),
-        *stored_text.COUNTS.values(),
+        *stored_text.PLURAL_TEMPLATES,
     ]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -132,6 +133,49 @@ def test_repeated_and_out_of_order_receipts_change_nothing(client, session, inst
         assert answer.status_code == 200 and answer.json()["changed"] == 0
     row = current(session, recipient)
     assert row.status == "read" and row.read_at == read_at and row.delivered_at is not None
+
+
+@pytest.mark.parametrize("reached", ["sent", "delivered", "read"])
+def test_a_deleted_status_changes_nothing_and_does_not_count_in_the_order(
+    client, session, instance, campaign, reached
+):
+    # Evolution 2.3.0-2.3.6 report an update without a status (a message deleted on the phone)
+    # as DELETED: no step of the ladder, whenever it comes.
+    recipient = sent_recipient(session, campaign, instance, status=reached)
+    key = recipient.provider_message_id
+    stats = current(session, campaign).delivery_stats
+    for _ in range(2):  # twice: Evolution repeats deliveries
+        answer = post(client, instance, evo.message_update("main", key, "DELETED"))
+        assert answer.status_code == 200 and answer.json()["changed"] == 0
+    assert current(session, recipient).status == reached
+    assert current(session, campaign).delivery_stats == stats
+    if reached == "sent":  # and the receipts around it still count
+        post(client, instance, evo.message_update("main", key, "DELIVERY_ACK"))
+        assert current(session, recipient).status == "delivered"
+
+
+def test_a_messages_delete_event_is_accepted_and_changes_no_counts(
+    client, session, instance, campaign
+):
+    # 2.3.7 and 2.4 send a separate `messages.delete` instead.
+    recipient = sent_recipient(session, campaign, instance, status="read")
+    answer = post(client, instance, evo.message_delete("main", recipient.provider_message_id))
+    assert answer.status_code == 200
+    assert answer.json() == {"event": "messages.delete", "handled": True, "changed": 0}
+    assert current(session, recipient).status == "read"
+    assert event_counts(session).get("messages.delete") == 1
+
+
+def test_the_send_answers_pending_keeps_the_recipient_sent_until_receipts_arrive(
+    client, session, instance, campaign
+):
+    recipient = sent_recipient(session, campaign, instance, status="sent")
+    key = recipient.provider_message_id
+    for status in ("PENDING", "SERVER_ACK"):
+        assert (
+            post(client, instance, evo.message_update("main", key, status)).json()["changed"] == 0
+        )
+    assert current(session, recipient).status == "sent"
 
 
 def test_played_counts_as_read(client, session, instance, campaign):
@@ -361,6 +405,25 @@ def test_a_broken_number_that_evolution_reports_open_again_is_announced_once(
         select(Notification.kind).where(Notification.instance_id == instance.id)
     ).all()
     assert announced == ["instance_up"]
+
+
+def test_evolution_reporting_a_closed_session_open_again_has_the_worker_check_at_once(
+    client, session, instance
+):
+    from core.models import Notification
+
+    instance.circuit, instance.circuit_cause = "open", "session"
+    instance.circuit_reason = "500: WhatsApp session is down (Connection Closed)"
+    instance.next_check_at = utcnow() + timedelta(minutes=5)
+    session.commit()
+    before = utcnow()
+    post(client, instance, evo.connection_update("main", "open"))
+    row = current(session, instance)
+    # The worker's check closes the circuit (tests/test_worker_outages); here nothing announces.
+    assert row.circuit == "open" and row.next_check_at <= utcnow() and row.next_check_at >= before
+    kinds = session.scalars(select(Notification.kind)).all()
+    session.commit()
+    assert kinds == []
 
 
 # -- authentication and malformed deliveries ------------------------------------------------------

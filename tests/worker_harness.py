@@ -166,6 +166,8 @@ def fast_settings(**overrides: Any) -> Settings:
         retry_backoff_base_seconds=0.05,
         retry_backoff_max_seconds=0.2,
         max_attempts=3,
+        circuit_check_min_seconds=0.05,
+        circuit_check_max_seconds=0.2,
     )
     base.update(overrides)
     return replace(get_settings(), **base)
@@ -180,6 +182,9 @@ WORKER_ENV = {
     "HTTP_READ_TIMEOUT": "2",
     "RETRY_BACKOFF_BASE_SECONDS": "0.05",
     "RETRY_BACKOFF_MAX_SECONDS": "0.2",
+    "INSTANCE_CHECK_SECONDS": "0.5",
+    "CIRCUIT_CHECK_MIN_SECONDS": "0.1",
+    "CIRCUIT_CHECK_MAX_SECONDS": "0.4",
     "SHUTDOWN_GRACE_SECONDS": "3",
     "WORKER_THREADS": "8",
     "LOG_LEVEL": "INFO",

@@ -56,6 +56,9 @@ CONNECTION_STATE = {
     "connecting": N_("Connecting"),
     "close": N_("Disconnected"),
     "closed": N_("Disconnected"),
+    "refused": N_("Refused"),
+    "not_activated": N_("Not activated"),
+    "unreachable": N_("Unreachable"),
 }
 
 # Why a recipient failed (CampaignRecipient.error_kind, core.outcome.Outcome values and the

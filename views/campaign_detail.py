@@ -74,6 +74,19 @@ def live_progress() -> None:
     st.subheader(_("Status: {status}").format(status=campaign_status_label(current.status)))
     if current.error_message:
         st.warning(stored_text.localized(current.error_text, current.error_message))
+    if current.pause_cause == "circuit":
+        st.caption(
+            _(
+                "Nobody is marked failed while it waits, and no one gets the message twice. "
+                "To stop it for good, cancel it."
+            )
+        )
+    if current.auto_retry_at and current.status == "completed":
+        st.info(
+            _(
+                "Recipients that failed for a temporary reason are retried automatically on {when}."
+            ).format(when=when(current.auto_retry_at))
+        )
     st.progress(
         progress.fraction_done,
         text=_("{done} of {total} recipients done").format(

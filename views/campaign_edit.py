@@ -18,7 +18,7 @@ from core.base import DomainError, ValidationError, utcnow
 from core.campaigns import describe_estimate
 from core.i18n import _, format_number, localize_entry, localize_error
 from core.models import MediaType
-from ui import contact_choices
+from ui import auto_retry, contact_choices
 from ui.context import require_page
 from ui.labels import campaign_status_label
 from ui.session import db
@@ -97,6 +97,7 @@ def load_form(source: dict[str, Any] | None) -> None:
     state[KEY + "when"] = "schedule" if source.get("status") == "pending" else "draft"
     state[KEY + "date"] = local.date()
     state[KEY + "time"] = local.time().replace(second=0, microsecond=0)
+    auto_retry.load(state, KEY, source)
     state[KEY + "errors"] = {}
     state[KEY + "loaded"] = campaign_id or "new"
 
@@ -209,6 +210,8 @@ if state[KEY + "when"] == "schedule":
     left.date_input(_("Date"), key=KEY + "date")
     right.time_input(_("Time ({zone})").format(zone=timezone), key=KEY + "time", step=300)
 field_error("scheduled_at", "status")
+auto_retry.inputs(state, KEY)
+field_error("auto_retry_hours", "auto_retry_limit")
 
 # -- audience -------------------------------------------------------------------------------------
 st.subheader(_("Audience"))
@@ -369,6 +372,7 @@ def save() -> None:
         "instance_ids": list(state.get(KEY + "numbers", [])),
         "status": "pending" if state[KEY + "when"] == "schedule" else "draft",
         "scheduled_at": start_at if state[KEY + "when"] == "schedule" else None,
+        **auto_retry.values(state, KEY),
     }
     try:
         with db() as session:

@@ -9,15 +9,19 @@ from typing import Any
 import streamlit as st
 
 from core import instances
-from core.base import DomainError
-from core.i18n import _, localize_error
+from core.base import DomainError, stored_text
+from core.i18n import _, format_number, localize_error
+from core.models import CircuitCause
 from ui.context import local_time, require_page
+from ui.labels import connection_label
 from ui.session import db
 
 actor = require_page("instances.read")
 can_write = actor.can("instances.write")
 FLASH_KEY = "instances_flash"
 DAYS = [_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun")]
+MAX_TYPING = instances.MAX_TYPING_SECONDS
+RESUMES_BY_ITSELF = {cause.value for cause in CircuitCause if cause.closes_by_itself}
 
 st.title(_("WhatsApp numbers"))
 st.caption(
@@ -68,6 +72,23 @@ def _form(key: str, current: dict[str, Any] | None) -> dict[str, Any] | None:
             3600.0,
             float(current.get("extra_delay_max_seconds") or 0.0),
         )
+        cols = st.columns(2)
+        typing_min = cols[0].number_input(
+            _("Typing presence from (seconds)"),
+            0.0,
+            MAX_TYPING,
+            float(current.get("typing_min_seconds") or 0.0),
+            help=_(
+                "Before each message WhatsApp shows “typing…” for a random time in this range "
+                "(0 to 0: off). It counts within the number's pace, never on top of its rate."
+            ),
+        )
+        typing_max = cols[1].number_input(
+            _("Typing presence up to (seconds)"),
+            0.0,
+            MAX_TYPING,
+            float(current.get("typing_max_seconds") or 0.0),
+        )
         cols = st.columns(3)
         cap = cols[0].number_input(
             _("Daily cap (0 = none)"), 0, 1_000_000, int(current.get("daily_cap") or 0)
@@ -95,6 +116,8 @@ def _form(key: str, current: dict[str, Any] | None) -> dict[str, Any] | None:
         "api_version": api_version,
         "rate_per_minute": rate,
         "extra_delay_max_seconds": extra,
+        "typing_min_seconds": typing_min,
+        "typing_max_seconds": typing_max,
         "daily_cap": cap or None,
         "window_start": start or None,
         "window_end": end or None,
@@ -117,7 +140,7 @@ for row in rows:
     icon = "🟢" if healthy and row["state"] == "open" else ("🔴" if not healthy else "⚪")
     with st.expander(f"{icon} {row['name']} — {row['instance_name']}", expanded=not healthy):
         cols = st.columns(4)
-        cols[0].metric(_("Connection"), row["state"])
+        cols[0].metric(_("Connection"), connection_label(row["state"]))
         cols[1].metric(_("Rate"), _("{rate}/min").format(rate=row["rate_per_minute"]))
         cols[2].metric(_("Daily cap"), row["daily_cap"] or "—")
         cols[3].metric(_("API key"), row["token"])
@@ -130,11 +153,32 @@ for row in rows:
                     days=days_text,
                 )
             )
+        if row["typing_max_seconds"]:
+            st.write(
+                _("Typing presence: {low}–{high} s before each message.").format(
+                    low=format_number(row["typing_min_seconds"], decimals=1),
+                    high=format_number(row["typing_max_seconds"], decimals=1),
+                )
+            )
+        if row["activation_url"]:
+            st.error(_("This Evolution server is not activated (Evolution 2.4): nothing is sent."))
+            st.link_button(_("Activate this Evolution server"), row["activation_url"])
+        reason = stored_text.localized(row["circuit_reason_text"], row["circuit_reason"])
         if healthy:
             st.write(_("Sending: enabled."))
+        elif row["circuit_cause"] in RESUMES_BY_ITSELF:
+            st.warning(_("Sending paused: {reason}").format(reason=reason or _("unknown")))
+            checked = row["next_check_at"]
+            st.caption(
+                _(
+                    "Checked again at {when}. Sending, and the campaigns it paused, resume by "
+                    "themselves when it answers; no recipient is marked failed meanwhile."
+                ).format(when=local_time(datetime.fromisoformat(checked)) if checked else "—")
+            )
         else:
-            st.error(
-                _("Sending stopped: {reason}").format(reason=row["circuit_reason"] or _("unknown"))
+            st.error(_("Sending stopped: {reason}").format(reason=reason or _("unknown")))
+            st.caption(
+                _("Fix it, then re-enable sending: the campaigns it paused resume by themselves.")
             )
         if row["webhook_registered_at"]:
             st.write(
@@ -167,7 +211,7 @@ for row in rows:
         ):
             with db() as session:
                 instances.reset_circuit(session, actor, row["id"])
-            _done(_("Sending re-enabled. Resume the paused campaigns from their pages."))
+            _done(_("Sending re-enabled. The campaigns it paused resume in a few seconds."))
         if cols[3].button(_("Delete"), key=f"delete-{row['id']}"):
             try:
                 with db() as session:

@@ -1,4 +1,5 @@
-"""In-app notifications: campaigns completed, failed or paused, numbers down or back."""
+"""In-app notifications: campaigns completed, failed, paused, resumed or retrying; numbers down
+or back."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ ICONS = {
     "campaign_completed": "✅",
     "campaign_failed": "❌",
     "campaign_paused": "⏸️",
+    "campaign_resumed": "▶️",
+    "campaign_retrying": "🔁",
     "instance_down": "🔴",
     "instance_up": "🟢",
 }

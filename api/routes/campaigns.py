@@ -56,9 +56,15 @@ def list_campaigns(
     status_code=201,
     response_model=CampaignOut,
     responses=CONFLICT_RESPONSE,
-    summary="Create a campaign (draft, or pending when scheduled)",
+    summary="Create a campaign (scheduled when it has a time, else a draft)",
 )
 def create_campaign(ctx: CampaignsCtx, body: CampaignCreate) -> dict[str, Any]:
+    """With a `scheduled_at` and no `status` the campaign is scheduled (`pending`): the worker
+    starts it at that time (within a couple of seconds), freezing its audience then. Without a
+    `scheduled_at` it is a `draft`; send `"status": "draft"` to keep a dated campaign a draft.
+    A scheduled campaign needs a WhatsApp number (`instance_ids`; the account's only active
+    number when it has one) and an audience that reaches someone, else 422 names the field.
+    `scheduled_at` without an offset is the account's local time; it may not be in the past."""
     campaign = campaigns.create(ctx.session, ctx.actor, body.data())
     ctx.session.commit()
     return campaigns.campaign_json(campaign)

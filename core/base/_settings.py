@@ -34,6 +34,11 @@ class Settings:
     retry_backoff_max_seconds: float = 900.0
     max_attempts: int = 5
     instance_check_seconds: float = 60.0
+    # The breaker: recipients failing server-side in a row that open a number's circuit, and
+    # the backoff of the checks while it is open (doubling from min to max).
+    breaker_threshold: int = 3
+    circuit_check_min_seconds: float = 15.0
+    circuit_check_max_seconds: float = 300.0
     # UI sessions and login protection.
     session_ttl_minutes: int = 720
     login_max_failures: int = 5
@@ -93,7 +98,7 @@ def load_settings() -> Settings:
         secret_keys=_secret_keys(data_dir),
         api_host=os.environ.get("API_HOST", "127.0.0.1"),
         api_port=int(_number("API_PORT", 8000, int)),
-        api_workers=_at_least_one("API_WORKERS"),
+        api_workers=_at_least_one("API_WORKERS", 1),
         public_api_url=public_api_url,
         log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),
         worker_tick_seconds=_number("WORKER_TICK_SECONDS", 0.5),
@@ -106,14 +111,17 @@ def load_settings() -> Settings:
         retry_backoff_max_seconds=_number("RETRY_BACKOFF_MAX_SECONDS", 900.0),
         max_attempts=int(_number("MAX_ATTEMPTS", 5, int)),
         instance_check_seconds=_number("INSTANCE_CHECK_SECONDS", 60.0),
+        breaker_threshold=_at_least_one("BREAKER_THRESHOLD", 3),
+        circuit_check_min_seconds=_number("CIRCUIT_CHECK_MIN_SECONDS", 15.0),
+        circuit_check_max_seconds=_number("CIRCUIT_CHECK_MAX_SECONDS", 300.0),
         session_ttl_minutes=int(_number("SESSION_TTL_MINUTES", 720, int)),
         login_max_failures=int(_number("LOGIN_MAX_FAILURES", 5, int)),
         login_lockout_minutes=int(_number("LOGIN_LOCKOUT_MINUTES", 15, int)),
     )
 
 
-def _at_least_one(name: str) -> int:
-    number = int(_number(name, 1, int))
+def _at_least_one(name: str, default: int) -> int:
+    number = int(_number(name, default, int))
     if number < 1:
         raise ValidationError(
             "{name} must be at least {low} (got {number})", name, name=name, low=1, number=number

@@ -31,17 +31,42 @@ NOTIFICATION_TITLES = {
     "campaign_completed": N_("Campaign '{title}' completed"),
     "campaign_failed": N_("Campaign “{title}” could not start"),
     "campaign_paused": N_("Campaign '{title}' was paused"),
+    "campaign_resumed": N_("Campaign '{title}' resumed"),
+    "campaign_retrying": N_("Campaign '{title}' is retrying its failed recipients"),
     "instance_down": N_("WhatsApp number '{name}' stopped sending"),
     "instance_up": N_("WhatsApp number '{name}' is connected again"),
 }
-# {reason} is what the send path recorded (an HTTP status and the server's words, a transport
-# error): a technical detail for whoever fixes the number, shown as it is.
+# {reason} is why the circuit opened: one of the messages below (SERVER_NOT_ANSWERING,
+# NOT_ACTIVATED), or what the send path recorded (an HTTP status and the server's words, a
+# transport error), a technical detail for whoever fixes the number, shown as it is.
 INSTANCE_DOWN_BODY = N_(
     "{reason}. Fix it, then re-enable the number in Settings → WhatsApp numbers."
 )
+# ... when the worker closes the circuit by itself once the number answers (CircuitCause).
+INSTANCE_DOWN_WAITING_BODY = N_(
+    "{reason}. Nothing is sent through it meanwhile and no recipient is marked failed; "
+    "the worker keeps checking it, and sending resumes by itself when it answers."
+)
+# Kept for notifications stored before campaigns resumed by themselves (migration 0004).
 INSTANCE_UP_BODY = N_(
     "Its campaigns stay paused: re-enable the number in Settings → WhatsApp numbers, "
     "then resume them."
+)
+INSTANCE_BACK_BODY = N_("Sending has started again; the campaigns it paused resume by themselves.")
+INSTANCE_UP_REENABLE_BODY = N_(
+    "Re-enable the number in Settings → WhatsApp numbers: the campaigns it paused then "
+    "resume by themselves."
+)
+# Why a number stopped, when it is not a technical detail. {url}: the server's base URL;
+# {error}: what it answered ("502 Bad Gateway", "could not connect to the server"), as it is;
+# {since}: the time of the first failure (HH:MM), in the account's timezone.
+SERVER_NOT_ANSWERING = N_("the Evolution server at {url} is not answering ({error}) since {since}")
+NOT_ACTIVATED = N_("activate this Evolution server (open {register_url})")
+CAMPAIGN_RESUMED_BODY = N_("Its WhatsApp numbers answer again; sending goes on where it stopped.")
+# An automatic retry's notification: how many recipients are sent again.
+AUTO_RETRY_BODY = N_plural(
+    "{n} recipient whose send failed for a temporary reason is being sent again.",
+    "{n} recipients whose sends failed for temporary reasons are being sent again.",
 )
 # A completed campaign's body: "300 sent, 2 failed", one part per recipient status that has any.
 COUNTS = {
@@ -59,6 +84,10 @@ INVALID_AUDIENCE = N_("the audience is not valid: {error}")  # {error}: the doma
 EMPTY_AUDIENCE = N_("the audience matches no contacts who can receive it")
 START_CRASHED = N_("could not start: {error}")  # {error}: the exception's class, for support
 PAUSED_NUMBER_DOWN = N_("Paused: the WhatsApp number '{name}' is down ({reason})")
+PAUSED_WAITING_FOR_NUMBER = N_(
+    "Paused: the WhatsApp number '{name}' is down ({reason}). It resumes by itself when the "
+    "number answers again."
+)
 
 # -- an import's summary (ImportBatch.message) -------------------------------------------------------
 
@@ -89,12 +118,19 @@ TEMPLATES: frozenset[str] = frozenset(
     {
         *NOTIFICATION_TITLES.values(),
         INSTANCE_DOWN_BODY,
+        INSTANCE_DOWN_WAITING_BODY,
         INSTANCE_UP_BODY,
+        INSTANCE_BACK_BODY,
+        INSTANCE_UP_REENABLE_BODY,
+        SERVER_NOT_ANSWERING,
+        NOT_ACTIVATED,
+        CAMPAIGN_RESUMED_BODY,
         NO_NUMBER,
         INVALID_AUDIENCE,
         EMPTY_AUDIENCE,
         START_CRASHED,
         PAUSED_NUMBER_DOWN,
+        PAUSED_WAITING_FOR_NUMBER,
         IMPORT_FORMAT,
         IMPORT_FORMAT_COUNTRY,
         *SEPARATED.values(),
@@ -112,13 +148,25 @@ def text(template: str, /, **params: Any) -> dict[str, Any]:
     return entry(template, {name: _plain(value) for name, value in params.items()})
 
 
+# Every message with plural forms (`counted` accepts no other).
+PLURAL_TEMPLATES: tuple[tuple[str, str], ...] = (*COUNTS.values(), AUTO_RETRY_BODY)
+
+
+def counted(forms: tuple[str, str], n: int) -> dict[str, Any]:
+    """A stored message with plural forms (one of PLURAL_TEMPLATES) for `n`."""
+    if forms not in PLURAL_TEMPLATES:
+        raise ValueError(f"not a plural template of core.stored_text: {forms!r}")
+    singular, plural = forms
+    return {"template": singular, "plural": plural, "params": {"n": int(n)}, "terms": []}
+
+
 def counts(values: Mapping[str, int]) -> list[dict[str, Any]]:
     """A completed campaign's counts ("300 sent, 2 failed"), the statuses that have any."""
     parts = []
-    for status, (singular, plural) in COUNTS.items():
+    for status, forms in COUNTS.items():
         n = int(values.get(status) or 0)
         if n:
-            parts.append({"template": singular, "plural": plural, "params": {"n": n}, "terms": []})
+            parts.append(counted(forms, n))
     return parts
 
 

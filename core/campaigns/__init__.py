@@ -1,5 +1,9 @@
 """Campaigns: authoring and validation, the life cycle (the one owner of a campaign's status),
 the audience resolver, message templates, media, time estimates and test sends.
+
+The worker calls the life cycle's system transitions: `start_due`, `pause_for_instance` when a
+number breaks, `resume_recovered` once the numbers that paused campaigns answer again,
+`complete_finished`, and `retry_due` for campaigns that retry their temporary failures.
 """
 
 from core.campaigns._audience import AudiencePreview, preview_audience
@@ -26,6 +30,8 @@ from core.campaigns._lifecycle import (
     pause,
     pause_for_instance,
     resume,
+    resume_recovered,
+    retry_due,
     retry_failed,
     start,
     start_due,
@@ -51,6 +57,8 @@ __all__ = [
     "allowed_actions",
     "complete_finished",
     "pause_for_instance",
+    "resume_recovered",
+    "retry_due",
     "TEST_SEND_STATUSES",
     "STAT_KEYS",
     "campaign_counts",

@@ -99,7 +99,8 @@ def delete(session: Session, actor: Actor, campaign_id: int) -> None:
 
 
 def duplicate(session: Session, actor: Actor, campaign_id: int) -> Campaign:
-    """A new draft with the same content, audience, media, numbers and window; no schedule."""
+    """A new draft with the same content, audience, media, numbers, window and automatic
+    retries; no schedule."""
     require(actor, "campaigns.write")
     source = get(session, actor, campaign_id)
     require_campaigns_enabled(load_account(session, actor.account_id))
@@ -115,6 +116,8 @@ def duplicate(session: Session, actor: Actor, campaign_id: int) -> Campaign:
         window_start=source.window_start,
         window_end=source.window_end,
         window_days=list(source.window_days) if source.window_days is not None else None,
+        auto_retry_hours=source.auto_retry_hours,
+        auto_retry_limit=source.auto_retry_limit or 1,
     )
     session.add(copy)
     session.flush()

@@ -1,8 +1,10 @@
 """A campaign's life (DESIGN.md § Campaign life): the one owner of its status.
 
 Staff's actions (trigger, pause, resume, cancel, retry failed) and the system's (start when due,
-fail when it cannot run, pause when its number breaks, complete when nobody is left) all change
-the status here, and `allowed_actions` tells pages and the API what a status permits.
+fail when it cannot run, pause when its number breaks and resume once it answers again, complete
+when nobody is left, retry the temporary failures when the campaign asked for it) all change the
+status here, and `allowed_actions` tells pages and the API what a status permits. A pause says
+who made it (`PauseCause`): the system only ever lifts its own.
 
 Every change of status is a compare-and-set `UPDATE ... WHERE status IN (...)` whose row count
 says whether it happened, so a double click, two workers, or the scheduler racing a manual
@@ -20,25 +22,29 @@ from sqlalchemy import select
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
-from core.base import Conflict, ValidationError, stored_text, utcnow
-from core.campaigns import _audience as audience
+from core.base import Conflict, stored_text, utcnow
+from core.campaigns import _circuit_pauses as circuit_pauses
+from core.campaigns._auto_retry import forget_auto_retry, schedule_auto_retry
 from core.campaigns._delivery_stats import refresh_delivery_stats
 from core.campaigns._queries import get, load_account, require_campaigns_enabled
 from core.campaigns._recipients import (
     count_retryable,
-    freeze_recipients,
+    count_transient,
+    freeze_or_say_why,
     requeue_retryable,
+    requeue_transient,
     skip_campaign_queue,
 )
-from core.campaigns._statuses import EDITABLE, TRANSITIONS
+from core.campaigns._statuses import EDITABLE, TRANSITIONS, cannot
+from core.campaigns._validation import check_startable
 from core.i18n import Term
 from core.models import (
     Account,
     Campaign,
     CampaignRecipient,
     CampaignStatus,
+    PauseCause,
     RecipientStatus,
-    campaign_instances,
 )
 from core.notifications import notify
 from core.people import Actor, record_audit, require
@@ -47,6 +53,14 @@ log = logging.getLogger(__name__)
 _NO_SYNC = {"synchronize_session": False}
 
 OPEN_RECIPIENTS = (RecipientStatus.PENDING, RecipientStatus.SENDING)
+_UNPAUSED = {
+    "error_message": None,
+    "error_text": None,
+    "pause_cause": None,
+    "paused_instance_ids": None,
+}
+_UNPAUSED_KEEPING_ERROR = {"pause_cause": None, "paused_instance_ids": None}
+_PAUSED_BY_STAFF = {"pause_cause": PauseCause.STAFF, "paused_instance_ids": None}
 
 
 def compare_and_set(campaign_id: int, from_statuses: Sequence[str]) -> Any:
@@ -74,41 +88,18 @@ def _transition(
     )
     if result.rowcount != 1:
         session.refresh(campaign)
-        raise _cannot(action, campaign.status, from_statuses)
+        raise cannot(action, campaign.status, from_statuses)
     session.refresh(campaign)
     return campaign
-
-
-def _cannot(action: str, status: str, allowed: Sequence[str]) -> Conflict:
-    """ "cannot pause a completed campaign (only a running one)", one template per count of
-    allowed statuses so that each reads as a sentence once translated."""
-    words = {"action": Term(action.replace("_", " ")), "status": Term(status)}
-    first, *others = (Term(s) for s in allowed)
-    if not others:
-        return Conflict(
-            "cannot {action} a {status} campaign (only a {allowed} one)", **words, allowed=first
-        )
-    if len(others) == 1:
-        return Conflict(
-            "cannot {action} a {status} campaign (only a {allowed} or {other} one)",
-            **words,
-            allowed=first,
-            other=others[0],
-        )
-    return Conflict(
-        "cannot {action} a {status} campaign (only a {allowed} or {other} or {third} one)",
-        **words,
-        allowed=first,
-        other=others[0],
-        third=others[1],
-    )
 
 
 def pause(
     session: Session, actor: Actor, campaign_id: int, now: datetime | None = None
 ) -> Campaign:
     require(actor, "campaigns.trigger")
-    campaign = _transition(session, actor, campaign_id, "pause", now or utcnow())
+    campaign = _transition(
+        session, actor, campaign_id, "pause", now or utcnow(), **_PAUSED_BY_STAFF
+    )
     record_audit(session, actor, "campaign.pause", "campaign", campaign_id)
     return campaign
 
@@ -118,9 +109,7 @@ def resume(
 ) -> Campaign:
     require(actor, "campaigns.trigger")
     require_campaigns_enabled(load_account(session, actor.account_id))
-    campaign = _transition(
-        session, actor, campaign_id, "resume", now or utcnow(), error_message=None, error_text=None
-    )
+    campaign = _transition(session, actor, campaign_id, "resume", now or utcnow(), **_UNPAUSED)
     record_audit(session, actor, "campaign.resume", "campaign", campaign_id)
     return campaign
 
@@ -131,7 +120,8 @@ def cancel(
     """Stop for good: recipients not yet sent are skipped (one being sent right now finishes)."""
     require(actor, "campaigns.trigger")
     now = now or utcnow()
-    campaign = _transition(session, actor, campaign_id, "cancel", now, completed_at=now)
+    ended = {"completed_at": now, "auto_retry_at": None, **_UNPAUSED_KEEPING_ERROR}
+    campaign = _transition(session, actor, campaign_id, "cancel", now, **ended)
     skipped = skip_campaign_queue(session, campaign_id, stored_text.CAMPAIGN_CANCELLED)
     record_audit(session, actor, "campaign.cancel", "campaign", campaign_id, {"skipped": skipped})
     return campaign
@@ -150,7 +140,9 @@ def retry_failed(
     now = now or utcnow()
     if not count_retryable(session, campaign_id):
         raise Conflict("no failed or unknown recipients to retry")
-    _transition(session, actor, campaign_id, "retry_failed", now, completed_at=None)
+    _transition(
+        session, actor, campaign_id, "retry_failed", now, completed_at=None, auto_retry_at=None
+    )
     requeued = requeue_retryable(session, campaign_id)
     record_audit(
         session, actor, "campaign.retry", "campaign", campaign_id, {"recipients": requeued}
@@ -171,15 +163,7 @@ def trigger(
             "cannot trigger a {status} campaign (only a draft or pending one)",
             status=Term(campaign.status),
         )
-    if not campaign.instances:
-        raise ValidationError("choose at least one WhatsApp number to send through", "instance_ids")
-    if (
-        audience.preview_for_account(
-            session, campaign.account_id, campaign.audience, sample=0
-        ).count
-        == 0
-    ):
-        raise ValidationError("the audience matches no contacts who can receive it", "audience")
+    check_startable(session, campaign)
     if not start(session, campaign_id, now, EDITABLE):
         session.refresh(campaign)
         raise Conflict(
@@ -202,9 +186,10 @@ def start(session: Session, campaign_id: int, now: datetime, from_statuses: Sequ
             status=CampaignStatus.RUNNING,
             started_at=now,
             completed_at=None,
-            error_message=None,
-            error_text=None,
             updated_at=now,
+            auto_retries_done=0,
+            auto_retry_at=None,
+            **_UNPAUSED,
         ),
         execution_options=_NO_SYNC,
     )
@@ -213,19 +198,7 @@ def start(session: Session, campaign_id: int, now: datetime, from_statuses: Sequ
     campaign = session.get(Campaign, campaign_id)
     assert campaign is not None
     session.refresh(campaign)
-    reason: dict[str, Any] | None = None
-    frozen = 0
-    if not campaign.instances:
-        reason = stored_text.text(stored_text.NO_NUMBER)
-    else:
-        try:
-            frozen = freeze_recipients(session, campaign)
-        except ValidationError as error:
-            reason = stored_text.text(
-                stored_text.INVALID_AUDIENCE, error=stored_text.error_text(error)
-            )
-        if not reason and frozen == 0:
-            reason = stored_text.text(stored_text.EMPTY_AUDIENCE)
+    frozen, reason = freeze_or_say_why(session, campaign)
     if reason:
         _fail(session, campaign_id, (CampaignStatus.RUNNING,), reason, now)
         session.refresh(campaign)
@@ -298,43 +271,87 @@ def _fail(
     )
 
 
-def pause_for_instance(session: Session, instance_id: int, name: str, reason: str) -> list[int]:
-    """The number broke: its running campaigns pause with the reason (staff resume them), and
-    staff are told per campaign. Returns the ids paused."""
-    running = session.execute(
-        select(Campaign.id, Campaign.account_id, Campaign.title)
-        .join(campaign_instances, campaign_instances.c.campaign_id == Campaign.id)
-        .where(
-            campaign_instances.c.instance_id == instance_id,
-            Campaign.status == CampaignStatus.RUNNING,
-        )
-    ).all()
-    paused_text = stored_text.text(stored_text.PAUSED_NUMBER_DOWN, name=name, reason=reason[:500])
-    message = stored_text.english(paused_text)[:1000]
+def pause_for_instance(
+    session: Session,
+    instance_id: int,
+    name: str,
+    reason: stored_text.StoredText | str,
+    now: datetime,
+    *,
+    resumes_by_itself: bool,
+) -> list[int]:
+    """The number broke: its running campaigns pause with the reason (a circuit's pause: see
+    `resume_recovered`), staff told per campaign; those another number paused wait for this one
+    too. Returns the ids paused."""
+    template = (
+        stored_text.PAUSED_WAITING_FOR_NUMBER
+        if resumes_by_itself
+        else stored_text.PAUSED_NUMBER_DOWN
+    )
+    paused_text = stored_text.text(template, name=name, reason=reason)
     paused = []
-    for campaign_id, account_id, title in running:
+    for campaign in circuit_pauses.campaigns_of_number(session, instance_id):
+        if campaign.status == CampaignStatus.PAUSED:
+            circuit_pauses.wait_also_for(session, campaign, instance_id, now)
+            continue
         result = session.execute(
-            compare_and_set(campaign_id, (CampaignStatus.RUNNING,)).values(
-                status=CampaignStatus.PAUSED, error_message=message, error_text=paused_text
+            compare_and_set(campaign.id, (CampaignStatus.RUNNING,)).values(
+                status=CampaignStatus.PAUSED,
+                error_message=stored_text.english(paused_text)[:1000],
+                error_text=paused_text,
+                pause_cause=PauseCause.CIRCUIT,
+                paused_instance_ids=[instance_id],
+                updated_at=now,
             ),
             execution_options=_NO_SYNC,
         )
         if result.rowcount != 1:
             continue
         log.warning(
-            "campaign paused", extra={"campaign_id": campaign_id, "instance_id": instance_id}
+            "campaign paused", extra={"campaign_id": campaign.id, "instance_id": instance_id}
         )
         notify(
             session,
-            account_id,
+            campaign.account_id,
             "campaign_paused",
-            {"title": title},
+            {"title": campaign.title},
             paused_text,
-            campaign_id=campaign_id,
+            campaign_id=campaign.id,
             instance_id=instance_id,
         )
-        paused.append(campaign_id)
+        paused.append(campaign.id)
     return paused
+
+
+def resume_recovered(session: Session, now: datetime) -> list[int]:
+    """Campaigns paused by circuits resume once none of the numbers that paused them is down
+    (whoever closed the circuits: the worker's check, or staff re-enabling the number). A pause
+    made by staff is never lifted here. Returns the ids resumed."""
+    resumed = []
+    for row in circuit_pauses.recovered(session):
+        result = session.execute(
+            compare_and_set(row.id, (CampaignStatus.PAUSED,))
+            .where(
+                Campaign.pause_cause == PauseCause.CIRCUIT,
+                # unchanged since read: a number that broke meanwhile would have joined the list
+                Campaign.updated_at == row.updated_at,
+            )
+            .values(status=CampaignStatus.RUNNING, updated_at=now, **_UNPAUSED),
+            execution_options=_NO_SYNC,
+        )
+        if result.rowcount != 1:
+            continue
+        log.info("campaign resumed: its numbers answer again", extra={"campaign_id": row.id})
+        notify(
+            session,
+            row.account_id,
+            "campaign_resumed",
+            {"title": row.title},
+            stored_text.text(stored_text.CAMPAIGN_RESUMED_BODY),
+            campaign_id=row.id,
+        )
+        resumed.append(row.id)
+    return resumed
 
 
 def complete_finished(session: Session, now: datetime) -> list[int]:
@@ -364,6 +381,7 @@ def complete_finished(session: Session, now: datetime) -> list[int]:
         if result.rowcount != 1:
             continue
         counts = refresh_delivery_stats(session, campaign_id)
+        schedule_auto_retry(session, campaign_id, now)
         notify(
             session,
             account_id,
@@ -375,3 +393,51 @@ def complete_finished(session: Session, now: datetime) -> list[int]:
         log.info("campaign completed", extra={"campaign_id": campaign_id})
         completed.append(campaign_id)
     return completed
+
+
+def retry_due(session: Session, now: datetime) -> list[int]:
+    """Completed campaigns whose automatic retry is due run again for the recipients that
+    failed for a temporary reason (`_auto_retry`); the worker's job. Returns their ids."""
+    due = session.scalars(
+        select(Campaign.id)
+        .join(Account, Account.id == Campaign.account_id)
+        .where(
+            Campaign.status == CampaignStatus.COMPLETED,
+            Campaign.auto_retry_at <= now,
+            Account.campaigns_enabled.is_(True),
+        )
+        .order_by(Campaign.auto_retry_at, Campaign.id)
+    ).all()
+    started = []
+    for campaign_id in due:
+        if not count_transient(session, campaign_id):
+            forget_auto_retry(session, campaign_id)
+            continue
+        result = session.execute(
+            compare_and_set(campaign_id, (CampaignStatus.COMPLETED,))
+            .where(Campaign.auto_retry_at <= now)
+            .values(
+                status=CampaignStatus.RUNNING,
+                completed_at=None,
+                auto_retry_at=None,
+                auto_retries_done=Campaign.auto_retries_done + 1,
+                updated_at=now,
+            ),
+            execution_options=_NO_SYNC,
+        )
+        if result.rowcount != 1:
+            continue
+        requeued = requeue_transient(session, campaign_id)
+        campaign = session.get(Campaign, campaign_id)
+        assert campaign is not None
+        log.info("campaign retrying", extra={"campaign_id": campaign_id, "recipients": requeued})
+        notify(
+            session,
+            campaign.account_id,
+            "campaign_retrying",
+            {"title": campaign.title},
+            stored_text.counted(stored_text.AUTO_RETRY_BODY, requeued),
+            campaign_id=campaign_id,
+        )
+        started.append(campaign_id)
+    return started

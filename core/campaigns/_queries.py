@@ -86,6 +86,11 @@ def campaign_json(campaign: Campaign) -> dict[str, Any]:
         "started_at": _iso(campaign.started_at),
         "completed_at": _iso(campaign.completed_at),
         "error_message": campaign.error_message,
+        "paused_by": campaign.pause_cause if campaign.status == CampaignStatus.PAUSED else None,
+        "auto_retry_hours": campaign.auto_retry_hours,
+        "auto_retry_limit": campaign.auto_retry_limit if campaign.auto_retry_hours else None,
+        "auto_retries_done": campaign.auto_retries_done or 0,
+        "auto_retry_at": _iso(campaign.auto_retry_at),
         "created_at": _iso(campaign.created_at),
         "updated_at": _iso(campaign.updated_at),
     }

@@ -8,7 +8,7 @@ from sqlalchemy import false, func, insert, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from core import contacts
-from core.base import stored_text
+from core.base import ValidationError, stored_text
 from core.campaigns import _audience as audience
 from core.campaigns import _templates as message_template
 from core.models import (
@@ -22,19 +22,38 @@ from core.people import Actor
 
 RETRYABLE = (RecipientStatus.FAILED, RecipientStatus.UNKNOWN)
 NEVER_RETRIED_KINDS = ("not_on_whatsapp",)
+# Failures an automatic retry may send again: every attempt met a 429, a 5xx or a connection
+# that never went through, so nothing went out. Never `unknown`, `rejected` or `not_on_whatsapp`.
+TRANSIENT_KINDS = ("retries_exhausted",)
 # Campaigns whose queue a contact who opts out leaves (a finished one has no queue left).
 UNFINISHED = (CampaignStatus.PENDING, CampaignStatus.RUNNING, CampaignStatus.PAUSED)
 _NO_SYNC = {"synchronize_session": False}
 
 
 def _retryable(campaign_id: int) -> list[Any]:
+    """Staff's "retry failed": failed and unknown recipients, but for numbers not on WhatsApp."""
+    return [
+        *_not_opted_out(campaign_id),
+        CampaignRecipient.status.in_(RETRYABLE),
+        CampaignRecipient.error_kind.is_(None)
+        | CampaignRecipient.error_kind.not_in(NEVER_RETRIED_KINDS),
+    ]
+
+
+def _transient(campaign_id: int) -> list[Any]:
+    """An automatic retry's: failed for a temporary reason only."""
+    return [
+        *_not_opted_out(campaign_id),
+        CampaignRecipient.status == RecipientStatus.FAILED,
+        CampaignRecipient.error_kind.in_(TRANSIENT_KINDS),
+    ]
+
+
+def _not_opted_out(campaign_id: int) -> list[Any]:
     opted_out = select(Contact.id).where(Contact.opted_out_at.is_not(None))
     return [
         CampaignRecipient.campaign_id == campaign_id,
         CampaignRecipient.is_test.is_(False),
-        CampaignRecipient.status.in_(RETRYABLE),
-        CampaignRecipient.error_kind.is_(None)
-        | CampaignRecipient.error_kind.not_in(NEVER_RETRIED_KINDS),
         CampaignRecipient.contact_id.is_(None) | CampaignRecipient.contact_id.not_in(opted_out),
     ]
 
@@ -70,6 +89,22 @@ def freeze_recipients(session: Session, campaign: Campaign) -> int:
         )
         session.execute(statement, rows)
     return len(rows)
+
+
+def freeze_or_say_why(session: Session, campaign: Campaign) -> tuple[int, dict[str, Any] | None]:
+    """Freeze the recipients of a campaign that starts: how many, or why it cannot run at all
+    (no number, an audience that is not valid or reaches nobody) as a stored message."""
+    if not campaign.instances:
+        return 0, stored_text.text(stored_text.NO_NUMBER)
+    try:
+        frozen = freeze_recipients(session, campaign)
+    except ValidationError as error:
+        return 0, stored_text.text(
+            stored_text.INVALID_AUDIENCE, error=stored_text.error_text(error)
+        )
+    if frozen == 0:
+        return 0, stored_text.text(stored_text.EMPTY_AUDIENCE)
+    return frozen, None
 
 
 def skip_pending(session: Session, reason: str, *where: Any) -> tuple[list[int], int]:
@@ -117,20 +152,32 @@ def skip_opted_out(session: Session, account_id: int, contact_id: int) -> tuple[
 
 
 def count_retryable(session: Session, campaign_id: int) -> int:
-    return (
-        session.scalar(
-            select(func.count()).select_from(CampaignRecipient).where(*_retryable(campaign_id))
-        )
-        or 0
-    )
+    return _count(session, _retryable(campaign_id))
+
+
+def count_transient(session: Session, campaign_id: int) -> int:
+    return _count(session, _transient(campaign_id))
+
+
+def _count(session: Session, where: list[Any]) -> int:
+    return session.scalar(select(func.count()).select_from(CampaignRecipient).where(*where)) or 0
 
 
 def requeue_retryable(session: Session, campaign_id: int) -> int:
     """Failed and unknown recipients back to `pending` as if never tried. Numbers known not to be
     on WhatsApp and contacts who opted out since are left alone."""
+    return _requeue(session, _retryable(campaign_id))
+
+
+def requeue_transient(session: Session, campaign_id: int) -> int:
+    """The recipients that failed for a temporary reason back to `pending` as if never tried."""
+    return _requeue(session, _transient(campaign_id))
+
+
+def _requeue(session: Session, where: list[Any]) -> int:
     return session.execute(
         update(CampaignRecipient)
-        .where(*_retryable(campaign_id))
+        .where(*where)
         .values(
             status=RecipientStatus.PENDING,
             attempts=0,

@@ -5,6 +5,10 @@ Only `_lifecycle` changes a status; everyone else asks here what a status allows
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from core.base import Conflict
+from core.i18n import Term
 from core.models import CampaignStatus
 
 EDITABLE = (CampaignStatus.DRAFT, CampaignStatus.PENDING)
@@ -51,3 +55,28 @@ def allowed_actions(status: str) -> frozenset[str]:
         actions.add("test_send")
     actions.add("duplicate")
     return frozenset(actions)
+
+
+def cannot(action: str, status: str, allowed: Sequence[str]) -> Conflict:
+    """ "cannot pause a completed campaign (only a running one)", one template per count of
+    allowed statuses so that each reads as a sentence once translated."""
+    words = {"action": Term(action.replace("_", " ")), "status": Term(status)}
+    first, *others = (Term(s) for s in allowed)
+    if not others:
+        return Conflict(
+            "cannot {action} a {status} campaign (only a {allowed} one)", **words, allowed=first
+        )
+    if len(others) == 1:
+        return Conflict(
+            "cannot {action} a {status} campaign (only a {allowed} or {other} one)",
+            **words,
+            allowed=first,
+            other=others[0],
+        )
+    return Conflict(
+        "cannot {action} a {status} campaign (only a {allowed} or {other} or {third} one)",
+        **words,
+        allowed=first,
+        other=others[0],
+        third=others[1],
+    )

@@ -3,13 +3,23 @@
 of a number (rate, gaps, send windows).
 
 Staff manage numbers through `create_instance`, `update_instance`, `check_instance`...; the worker
-asks `open_circuit` when a number breaks and `record_connection_state` after each check.
+asks `open_circuit` when a number breaks, checks the numbers it leases when `due_for_check`
+(`ask_connection_state` then `record_check`, which closes a circuit the answer proves fixed).
 """
 
-from core.instances._circuit import open_circuit, reset_circuit
-from core.instances._connection import (
+from core.instances._checks import (
+    NOT_ACTIVATED,
+    UNREACHABLE,
+    CheckAnswer,
     InstanceCheck,
+    Verdict,
+    ask_connection_state,
     check_instance,
+    due_for_check,
+    record_check,
+)
+from core.instances._circuit import check_backoff, close_circuit, open_circuit, reset_circuit
+from core.instances._connection import (
     endpoint_of,
     messenger_of,
     record_connection_state,
@@ -24,19 +34,32 @@ from core.instances._instances import (
 )
 from core.instances._lookup import get_instance, instances_by_ids, list_instances
 from core.instances._pacing import (
+    MAX_TYPING_SECONDS,
     RATE_WINDOW,
     in_send_window,
     min_gap,
     next_window_open,
     random_extra_delay,
+    typing_delay_ms,
     window_bounds,
     window_opens_on,
 )
 
 __all__ = [
+    "MAX_TYPING_SECONDS",
+    "NOT_ACTIVATED",
     "RATE_WINDOW",
+    "UNREACHABLE",
+    "CheckAnswer",
     "InstanceCheck",
+    "Verdict",
+    "ask_connection_state",
+    "check_backoff",
     "check_instance",
+    "close_circuit",
+    "due_for_check",
+    "record_check",
+    "typing_delay_ms",
     "endpoint_of",
     "messenger_of",
     "create_instance",

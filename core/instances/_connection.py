@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import secrets
 from contextlib import closing
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -25,7 +24,7 @@ from core.messaging import (
     Messenger,
     messenger_for,
 )
-from core.models import Circuit, Notification, SenderInstance
+from core.models import Circuit, CircuitCause, Notification, SenderInstance
 from core.notifications import notify
 from core.people import (
     Actor,
@@ -75,30 +74,6 @@ def messenger_of(instance: SenderInstance) -> Messenger:
     )
 
 
-@dataclass(frozen=True)
-class InstanceCheck:
-    state: str  # open / connecting / close / refused, or "unreachable"
-    error: str | None = None  # why the server could not say (never a secret)
-
-
-def check_instance(
-    session: Session, actor: Actor, instance_id: int, now: datetime | None = None
-) -> InstanceCheck:
-    """Ask Evolution for the connection state (`connectionState`) and store it."""
-    require(actor, "instances.write")
-    instance = get_instance(session, actor, instance_id)
-    error = None
-    try:
-        with closing(messenger_of(instance)) as client:
-            state = client.connection_state()
-    except EvolutionError as failure:
-        state, error = "unreachable", failure.result.error or failure.outcome.value
-    except SecretUnreadable as failure:
-        state, error = "unreachable", str(failure)
-    record_connection_state(session, actor, instance, state, now or utcnow())
-    return InstanceCheck(state, error)
-
-
 def record_connection_state(
     session: Session,
     actor: Actor,
@@ -111,8 +86,9 @@ def record_connection_state(
 
     The one writer of `state`: the worker's checks, staff's "test connection" and Evolution's
     `connection.update` all come here. A change is audited (as `actor`: the system's name says
-    who saw it); an open circuit whose number answers `open` again is announced once per opening
-    (the worker then closes the circuit, or staff do).
+    who saw it). An open circuit whose number answers `open` again is checked by the worker
+    straight away (its check closes the circuit when that answer proves it fixed); one that
+    waits for staff is announced, once per opening.
     """
     state = state.strip().lower()[:MAX_STATE_LENGTH]
     previous = instance.state
@@ -129,9 +105,19 @@ def record_connection_state(
             {"from": previous, "to": state, "reason": reason},
         )
     if state == "open" and instance.circuit == Circuit.OPEN:
-        _announce_up(session, instance)
+        if _closes_by_itself(instance):
+            instance.next_check_at = now
+        else:
+            _announce_up(session, instance)
     session.flush()
     return changed
+
+
+def _closes_by_itself(instance: SenderInstance) -> bool:
+    try:
+        return CircuitCause(instance.circuit_cause or CircuitCause.CONFIG).closes_by_itself
+    except ValueError:
+        return False
 
 
 def _announce_up(session: Session, instance: SenderInstance) -> None:
@@ -152,7 +138,7 @@ def _announce_up(session: Session, instance: SenderInstance) -> None:
             instance.account_id,
             "instance_up",
             {"name": instance.name},
-            stored_text.text(stored_text.INSTANCE_UP_BODY),
+            stored_text.text(stored_text.INSTANCE_UP_REENABLE_BODY),
             instance_id=instance.id,
         )
 
@@ -178,7 +164,19 @@ def register_webhook(session: Session, actor: Actor, instance_id: int) -> bool:
         with closing(messenger_of(instance)) as client:
             client.register_webhook(url, DEFAULT_WEBHOOK_EVENTS, headers={WEBHOOK_HEADER: secret})
     except EvolutionError as error:
-        instance.webhook_error = (error.result.error or error.outcome.value)[:500]
+        result = error.result
+        if result.trouble is CircuitCause.LICENCE:
+            # Evolution 2.4 not activated: shown on the number, and the worker's next check
+            # (at once) stops sending through it until staff activate the server.
+            notice = stored_text.text(
+                stored_text.NOT_ACTIVATED, register_url=result.activation_url or instance.base_url
+            )
+            instance.webhook_error = stored_text.english(notice)[:500]
+            instance.activation_url = result.activation_url
+            instance.next_check_at = utcnow()
+            record_connection_state(session, actor, instance, "not_activated", utcnow())
+        else:
+            instance.webhook_error = (result.error or result.outcome.value)[:500]
         session.flush()
         return False
     except SecretUnreadable as error:

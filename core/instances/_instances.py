@@ -18,6 +18,7 @@ from core import people
 from core.base import Conflict, ValidationError, utcnow
 from core.instances._connection import register_webhook, webhook_url
 from core.instances._lookup import get_instance
+from core.instances._pacing import MAX_TYPING_SECONDS
 from core.models import SenderInstance
 from core.people import (
     Actor,
@@ -32,6 +33,8 @@ EDITABLE = (
     "api_version",
     "rate_per_minute",
     "extra_delay_max_seconds",
+    "typing_min_seconds",
+    "typing_max_seconds",
     "daily_cap",
     "window_start",
     "window_end",
@@ -61,6 +64,8 @@ def instance_json(instance: SenderInstance) -> dict[str, Any]:
         "is_active": instance.is_active,
         "rate_per_minute": instance.rate_per_minute,
         "extra_delay_max_seconds": instance.extra_delay_max_seconds,
+        "typing_min_seconds": instance.typing_min_seconds or 0.0,
+        "typing_max_seconds": instance.typing_max_seconds or 0.0,
         "daily_cap": instance.daily_cap,
         "window_start": hhmm(instance.window_start),
         "window_end": hhmm(instance.window_end),
@@ -68,8 +73,12 @@ def instance_json(instance: SenderInstance) -> dict[str, Any]:
         "state": instance.state,
         "state_checked_at": iso(instance.state_checked_at),
         "circuit": instance.circuit,
+        "circuit_cause": instance.circuit_cause,
         "circuit_reason": instance.circuit_reason,
+        "circuit_reason_text": instance.circuit_reason_text,
         "circuit_opened_at": iso(instance.circuit_opened_at),
+        "activation_url": instance.activation_url,
+        "next_check_at": iso(instance.next_check_at) if instance.circuit != "closed" else None,
         "webhook_url": webhook_url(instance),
         "webhook_registered_at": iso(instance.webhook_registered_at),
         "webhook_error": instance.webhook_error,
@@ -119,8 +128,23 @@ def _int(value: Any, field: str, low: int, high: int | None = None) -> int:
     return number
 
 
-def validate(data: dict[str, Any], creating: bool) -> dict[str, Any]:
-    """Check and normalise instance fields; raises ValidationError naming the field."""
+def _seconds(value: Any, field: str, high: float) -> float:
+    try:
+        seconds = float(value or 0)
+    except (TypeError, ValueError):
+        raise ValidationError("{name} must be a number", field, name=field) from None
+    if not 0 <= seconds <= high:  # also refuses NaN
+        raise ValidationError(
+            "{name} must be between {low} and {high}", field, name=field, low=0, high=high
+        )
+    return seconds
+
+
+def validate(
+    data: dict[str, Any], creating: bool, current: SenderInstance | None = None
+) -> dict[str, Any]:
+    """Check and normalise instance fields (`current`: the number being changed); raises
+    ValidationError naming the field."""
     unknown = set(data) - set(EDITABLE) - {"token"}
     if unknown:
         raise ValidationError(
@@ -174,6 +198,18 @@ def validate(data: dict[str, Any], creating: bool) -> dict[str, Any]:
                 "extra_delay_max_seconds must be between 0 and 3600", "extra_delay_max_seconds"
             )
         clean["extra_delay_max_seconds"] = extra
+    for field in ("typing_min_seconds", "typing_max_seconds"):
+        if field in data:
+            clean[field] = _seconds(data[field], field, MAX_TYPING_SECONDS)
+    low = clean.get("typing_min_seconds", current.typing_min_seconds if current else 0.0) or 0.0
+    high = clean.get("typing_max_seconds", current.typing_max_seconds if current else 0.0) or 0.0
+    if low > high:
+        raise ValidationError(
+            "typing_min_seconds must not be above typing_max_seconds ({low} > {high})",
+            "typing_min_seconds",
+            low=low,
+            high=high,
+        )
     if "daily_cap" in data:
         cap = data["daily_cap"]
         clean["daily_cap"] = None if cap in (None, "", 0) else _int(cap, "daily_cap", 1)
@@ -232,7 +268,7 @@ def update_instance(
     """Change fields; a blank or absent `token` keeps the stored one (write-only field)."""
     require(actor, "instances.write")
     instance = get_instance(session, actor, instance_id)
-    clean = validate(data, creating=False)
+    clean = validate(data, creating=False, current=instance)
     if "name" in clean:
         _check_unique_name(session, actor.account_id, clean["name"], instance.id)
     token = clean.pop("token", None)

@@ -13,6 +13,9 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 RATE_WINDOW = timedelta(seconds=60)
+# Typing presence ("typing…" before each send, Evolution's `delay`): the longest we ask for.
+# The HTTP call blocks for it, so the client's read timeout grows by it.
+MAX_TYPING_SECONDS = 30.0
 
 
 def min_gap(rate_per_minute: int) -> timedelta:
@@ -29,6 +32,17 @@ def random_extra_delay(
         return timedelta(0)
     low = max(0.0, min(min_seconds, max_seconds))
     return timedelta(seconds=(rng or random).uniform(low, max_seconds))
+
+
+def typing_delay_ms(
+    min_seconds: float, max_seconds: float, rng: random.Random | None = None
+) -> int:
+    """A send's typing delay in milliseconds, uniform in [min, max] seconds (0: none)."""
+    high = min(MAX_TYPING_SECONDS, max(0.0, max_seconds or 0.0))
+    if high <= 0:
+        return 0
+    low = max(0.0, min(min_seconds or 0.0, high))
+    return round((rng or random).uniform(low, high) * 1000)
 
 
 # -- send windows ------------------------------------------------------------------------------

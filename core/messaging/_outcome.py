@@ -18,6 +18,26 @@ written to the socket:
   a false "retry" could cost a duplicate.
 - no trace information (e.g. `httpx.MockTransport`): judged by the exception type alone,
   with everything after the connect phase treated as UNKNOWN.
+
+Whose fault. Besides its outcome a result may name a `trouble` of the instance, the cause of a
+circuit (`CircuitCause`): INSTANCE_DOWN answers say which (licence, session, config); a failure
+of the server itself (`SERVER`) keeps its recipient's outcome and counts towards the instance's
+breaker (core.sending._breaker), which opens the circuit after a streak of them:
+
+- 5xx with or without a JSON body, a proxy's 502/503 (nginx, Traefik, Caddy answer HTML while
+  the Node process is down), connection refused, connect timeouts, TLS errors: RETRY + SERVER.
+  The request never took effect: safe to send again.
+- 504: a proxy also answers 504 after its read timeout while Evolution may already have sent the
+  message, so it is no proof that nothing went out: UNKNOWN + SERVER (never resent on its own;
+  staff can retry). Counting it still opens the circuit after a few recipients, instead of
+  making a whole campaign unknown during an outage.
+- a read timeout or a connection lost after the request was written: UNKNOWN + SERVER, for the
+  same reason (a server that stops answering must not turn every recipient unknown).
+- 503 `{"code": "LICENSE_REQUIRED", "register_url": ...}`: Evolution 2.4 is not activated.
+  INSTANCE_DOWN + LICENCE, with the page where staff activate it (`activation_url`).
+
+429 and 408 are pace, not outage: retried with backoff, and they neither count nor break a
+streak. Any other answer of the server (201, 4xx) proves it is working and ends a streak.
 """
 
 from __future__ import annotations
@@ -29,7 +49,11 @@ from dataclasses import dataclass
 
 import httpx
 
+from core.models import CircuitCause
+
 MAX_ERROR_CHARS = 200
+MAX_URL_CHARS = 500
+PROXY_HTML_STATUSES = (502, 503, 504)
 
 
 class Outcome(enum.Enum):
@@ -47,10 +71,23 @@ class SendResult:
     message_id: str | None = None  # Evolution key.id, only for SENT
     http_status: int | None = None
     error: str | None = None  # short, human-readable, never contains a secret
+    trouble: CircuitCause | None = None  # the instance's (see the module's docstring)
+    activation_url: str | None = None  # LICENSE_REQUIRED's register_url
 
     @property
     def ok(self) -> bool:
         return self.outcome is Outcome.SENT
+
+    @property
+    def server_fault(self) -> bool:
+        """The server failed (not the recipient, not the instance's settings)."""
+        return self.trouble is CircuitCause.SERVER
+
+    @property
+    def server_answered(self) -> bool:
+        """The server gave a meaningful answer (201, a 4xx about the request): it works."""
+        status = self.http_status
+        return status is not None and status < 500 and status not in (408, 429)
 
 
 # Exceptions raised before any byte of the request could reach the server.
@@ -83,8 +120,10 @@ def _classify_response(response: httpx.Response, secrets: list[str]) -> SendResu
     message = _message(payload, response)
     text = _flatten(message) if message is not None else ""
 
-    def result(outcome: Outcome, error: str | None) -> SendResult:
-        return SendResult(outcome, None, status, _scrub(error, secrets))
+    def result(
+        outcome: Outcome, error: str | None, trouble: CircuitCause | None = None
+    ) -> SendResult:
+        return SendResult(outcome, None, status, _scrub(error, secrets), trouble)
 
     if status == 201:
         key_id = _key_id(payload)
@@ -95,31 +134,58 @@ def _classify_response(response: httpx.Response, secrets: list[str]) -> SendResu
         # Every send route answers 201; a 2xx without it did not go through the send path we know.
         return result(Outcome.UNKNOWN, f"unexpected {status} answer to a send")
 
+    licence = _licence_required(status, payload)
+    if licence is not None:
+        return SendResult(
+            Outcome.INSTANCE_DOWN,
+            None,
+            status,
+            "503: this Evolution server is not activated (LICENSE_REQUIRED)",
+            CircuitCause.LICENCE,
+            _without_secrets(licence, secrets) or None,
+        )
+    if status in PROXY_HTML_STATUSES and payload is None:
+        # A reverse proxy's own error page (HTML): the server behind it is down or restarting.
+        outcome = Outcome.UNKNOWN if status == 504 else Outcome.RETRY
+        return result(outcome, f"{status} {_reason(response)}", CircuitCause.SERVER)
+
     # The WhatsApp session behind the instance is down. Seen as 500, and as 400
     # ["Error: Connection Closed"] where a server wraps it: either way no recipient is to blame.
     if status >= 400 and "connection closed" in text.lower():
         return result(
-            Outcome.INSTANCE_DOWN, f"{status}: WhatsApp session is down (Connection Closed)"
+            Outcome.INSTANCE_DOWN,
+            f"{status}: WhatsApp session is down (Connection Closed)",
+            CircuitCause.SESSION,
         )
 
     if status == 400 and _not_on_whatsapp(message):
         return result(Outcome.NOT_ON_WHATSAPP, "400: number is not on WhatsApp")
+    config = CircuitCause.CONFIG
     if status in (401, 403):
-        return result(Outcome.INSTANCE_DOWN, f"{status}: the instance's API key was refused")
+        return result(
+            Outcome.INSTANCE_DOWN, f"{status}: the instance's API key was refused", config
+        )
     if status == 404:
         # No send route answers 404 because of a recipient: either the instance name or the
         # base URL is wrong. Burning recipients over a configuration error would be wrong.
         if "does not exist" in text:
-            return result(Outcome.INSTANCE_DOWN, "404: the instance does not exist on the server")
-        return result(Outcome.INSTANCE_DOWN, "404: route not found (check base URL / API version)")
+            return result(
+                Outcome.INSTANCE_DOWN, "404: the instance does not exist on the server", config
+            )
+        return result(
+            Outcome.INSTANCE_DOWN, "404: route not found (check base URL / API version)", config
+        )
     if status in (408, 429):
         return result(Outcome.RETRY, f"{status}: {_reason(response)}, retry later")
     if 400 <= status < 500:
         detail = text or _reason(response)
         return result(Outcome.REJECTED, f"{status}: {detail}")
+    if status == 504:
+        detail = text or _reason(response)
+        return result(Outcome.UNKNOWN, f"{status}: {detail}", CircuitCause.SERVER)
     if status >= 500:
         detail = text or _reason(response)
-        return result(Outcome.RETRY, f"{status}: {detail}")
+        return result(Outcome.RETRY, f"{status}: {detail}", CircuitCause.SERVER)
     # 1xx/3xx: nothing we asked for; whether it went out is not known.
     return result(Outcome.UNKNOWN, f"unexpected {status} answer to a send")
 
@@ -128,15 +194,21 @@ def _classify_exception(
     exc: BaseException, request_written: bool | None, secrets: list[str]
 ) -> SendResult:
     name = type(exc).__name__
+    server = CircuitCause.SERVER
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
         return SendResult(
-            Outcome.INSTANCE_DOWN, None, None, _scrub(f"bad base URL ({name})", secrets)
+            Outcome.INSTANCE_DOWN,
+            None,
+            None,
+            _scrub(f"bad base URL ({name})", secrets),
+            CircuitCause.CONFIG,
         )
     if isinstance(exc, httpx.LocalProtocolError):
         # httpx refused to put our request on the wire: bad data, never sent.
         return SendResult(Outcome.REJECTED, None, None, "request could not be encoded")
     if isinstance(exc, _NEVER_SENT):
-        return SendResult(Outcome.RETRY, None, None, _TRANSPORT_TEXT.get(name, name))
+        # TLS failures are raised as ConnectError too: the request never left.
+        return SendResult(Outcome.RETRY, None, None, _TRANSPORT_TEXT.get(name, name), server)
     if request_written is False or (
         request_written is None and isinstance(exc, _NOT_COMPLETELY_WRITTEN)
     ):
@@ -145,8 +217,17 @@ def _classify_exception(
             None,
             None,
             f"connection lost before the request was completely sent ({name})",
+            server,
         )
-    if isinstance(exc, httpx.TransportError | httpx.DecodingError):
+    if isinstance(exc, httpx.TransportError):
+        return SendResult(
+            Outcome.UNKNOWN,
+            None,
+            None,
+            f"{_TRANSPORT_TEXT.get(name, name)} after the request was sent; it may have gone out",
+            server,
+        )
+    if isinstance(exc, httpx.DecodingError):  # an answer came, garbled: the server is up
         return SendResult(
             Outcome.UNKNOWN,
             None,
@@ -200,6 +281,17 @@ def _flatten(message: object) -> str:
     return str(message)
 
 
+def _licence_required(status: int, payload: object) -> str | None:
+    """The page to activate an Evolution 2.4 server, when this is its licence gate ("" when the
+    answer names none, or not a web address)."""
+    if status != 503 or not isinstance(payload, dict) or payload.get("code") != "LICENSE_REQUIRED":
+        return None
+    url = payload.get("register_url")
+    if isinstance(url, str) and url.startswith(("http://", "https://")) and " " not in url:
+        return url[:MAX_URL_CHARS]
+    return ""
+
+
 def _not_on_whatsapp(message: object) -> bool:
     return (
         isinstance(message, list)
@@ -218,6 +310,10 @@ def _key_id(payload: object) -> str | None:
 
 def _reason(response: httpx.Response) -> str:
     return response.reason_phrase or "error"
+
+
+def _without_secrets(url: str, secrets: list[str]) -> str:
+    return "" if any(secret in url for secret in secrets) else url
 
 
 def _scrub(text: str | None, secrets: list[str]) -> str | None:

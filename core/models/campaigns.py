@@ -43,6 +43,7 @@ class Campaign(Base):
     __table_args__ = (
         Index("ix_campaigns_account_id_status", "account_id", "status"),
         Index("ix_campaigns_status_scheduled_at", "status", "scheduled_at"),
+        Index("ix_campaigns_auto_retry_at", "auto_retry_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -65,6 +66,15 @@ class Campaign(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
     # error_message as a message (core.stored_text) the UI translates; NULL on older rows.
     error_text: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # While paused: who paused it (PauseCause) and, for a circuit, the numbers that did.
+    pause_cause: Mapped[str | None] = mapped_column(String(16))
+    paused_instance_ids: Mapped[list[int] | None] = mapped_column(JSONType)
+    # "Retry failed recipients automatically after N hours" (None: off), up to `limit` times;
+    # only failures of a temporary kind are retried. `auto_retry_at`: when the next one is due.
+    auto_retry_hours: Mapped[int | None] = mapped_column(Integer)
+    auto_retry_limit: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    auto_retries_done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    auto_retry_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -40,7 +40,31 @@ class WhatsAppStatus(StrEnum):
 
 class Circuit(StrEnum):
     CLOSED = "closed"  # healthy: sends flow
-    OPEN = "open"  # broken (bad key, unknown instance, session closed): nothing is sent
+    OPEN = "open"  # broken (server down, not activated, session closed, bad key): nothing is sent
+
+
+class CircuitCause(StrEnum):
+    """Why a number's circuit opened, which says who closes it again."""
+
+    SERVER = "server"  # the server is not answering (5xx, proxy 502/503/504, refused, timeouts)
+    LICENCE = "licence"  # Evolution 2.4 is not activated (503 LICENSE_REQUIRED)
+    SESSION = "session"  # the WhatsApp session behind the instance closed (Connection Closed)
+    CONFIG = "config"  # key refused, unknown instance, wrong URL, unreadable token: staff fix it
+
+    @property
+    def closes_by_itself(self) -> bool:
+        """The worker's probe closes the circuit once `connectionState` answers `open`: for these
+        causes that answer proves sends work again. A configuration problem waits for staff."""
+        return self is not CircuitCause.CONFIG
+
+
+class PauseCause(StrEnum):
+    """Who paused a campaign: only a circuit's pause is lifted by the system."""
+
+    STAFF = "staff"
+    CIRCUIT = (
+        "circuit"  # its number broke; it resumes once none of the numbers that paused it is down
+    )
 
 
 class ApiVersion(StrEnum):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, time
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -46,12 +47,29 @@ class SenderInstance(Base):
     window_end: Mapped[time | None] = mapped_column(Time)
     window_days: Mapped[list[int] | None] = mapped_column(JSONType)  # 0=Monday; None: every day
     next_send_at: Mapped[datetime | None]  # persisted so a restart does not burst
+    # Typing presence: each send shows "typing…" for a random time in this range (0: off).
+    typing_min_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    typing_max_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     # Health.
     state: Mapped[str] = mapped_column(String(20), default="unknown")  # open/connecting/close/...
     state_checked_at: Mapped[datetime | None]
     circuit: Mapped[str] = mapped_column(String(10), default=Circuit.CLOSED)
-    circuit_reason: Mapped[str | None] = mapped_column(String(500))
+    circuit_cause: Mapped[str | None] = mapped_column(String(10))  # CircuitCause while open
+    circuit_reason: Mapped[str | None] = mapped_column(String(500))  # English (API, webhook)
+    # circuit_reason as a message (core.stored_text) the UI translates; NULL for technical ones.
+    circuit_reason_text: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     circuit_opened_at: Mapped[datetime | None]
+    # Evolution 2.4's page where the server is activated, while it answers LICENSE_REQUIRED.
+    activation_url: Mapped[str | None] = mapped_column(String(500))
+    # The breaker (kept here so a restart or a lease moving on does not forget it): recipients
+    # whose sends failed server-side in a row, {recipient id: failures}, since the first.
+    failure_streak: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    failure_streak_recipients: Mapped[dict[str, int] | None] = mapped_column(JSONType)
+    failure_streak_started_at: Mapped[datetime | None]
+    # The worker's connection checks: when the next is due, and how many failed in a row while
+    # the circuit is open (its backoff).
+    next_check_at: Mapped[datetime | None]
+    check_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     webhook_registered_at: Mapped[datetime | None]
     webhook_error: Mapped[str | None] = mapped_column(String(500))
     # Ownership: the one worker allowed to send through this instance.

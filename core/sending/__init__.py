@@ -1,7 +1,8 @@
 """Sending: the worker and everything it owns — the periodic jobs (`Dispatcher`), the lanes that
 run one number's sends at a time, the claim before each send, leases between workers, the sender
-behind the messenger seam, the outcome rules and the writer that commits them, the recovery of
-claims nobody will finish, and the health figures behind /metrics and /healthz.
+behind the messenger seam, the outcome rules and the writer that commits them, the breaker that
+stops a number whose server fails (and the checks that bring it back), the recovery of claims
+nobody will finish, and the health figures behind /metrics and /healthz.
 
 scheduler_service.py drives a `Dispatcher`; the API reads `metrics_snapshot`. Tests and
 benchmarks may drive `Dispatcher.process_instance` and `claim_next` directly.

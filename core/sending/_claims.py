@@ -12,7 +12,7 @@ Pacing: `SenderInstance.next_send_at` keeps the gap (claim to claim: 60/rate + r
 the `InstanceSend` rows of the last minute keep the window. Their `sent_at` is the claim time while
 the request is in flight and the moment the answer came back afterwards — the latest moment the
 server can have sent the message — so "at most `rate` in any 60 s" holds at the server as well,
-whatever the latency did.
+whatever the latency did (or the typing delay: "typing…" shown for it, the message after it).
 """
 
 from __future__ import annotations
@@ -83,6 +83,8 @@ class Claim:
     token_encrypted: str
     next_send_at: datetime | None = None  # the gap this claim set: the next claim's earliest
     rate_per_minute: int = 0
+    typing_ms: int = 0  # "typing…" shown before the send (Evolution's `delay`); 0: none
+    failure_streak: int = 0  # the breaker's streak as the claim found it (see _breaker)
 
 
 @dataclass(frozen=True)
@@ -291,7 +293,12 @@ def _record_claim(
         RECORD_SEND, {"p_instance": instance.id, "p_recipient": recipient.id, "p_now": now}
     ).scalar()
     extra = instances.random_extra_delay(0.0, instance.extra_delay_max_seconds or 0.0, rng)
+    # The gap counts from the claim, when the send starts: a typing delay lies inside it, and
+    # the window counts each send at its answer, after the delay (see the module's docstring).
     next_at = now + instances.min_gap(instance.rate_per_minute) + extra
+    typing = instances.typing_delay_ms(
+        instance.typing_min_seconds or 0.0, instance.typing_max_seconds or 0.0, rng
+    )
     connection.execute(SET_NEXT, {"p_instance": instance.id, "p_next": next_at})
     if continuing:
         connection.execute(TOUCH, {"p_recipient": recipient.id, "p_now": now})
@@ -317,6 +324,8 @@ def _record_claim(
         token_encrypted=instance.token_encrypted,
         next_send_at=next_at,
         rate_per_minute=instance.rate_per_minute,
+        typing_ms=typing,
+        failure_streak=instance.failure_streak or 0,
     )
 
 

@@ -2,13 +2,14 @@
 here; scheduler_service.py calls these on its timers).
 
 - `maintain()`: heartbeat, lease renewal and balancing, recovery of claims left by dead workers,
-  delivery statistics of campaigns being sent, completion of finished campaigns;
+  delivery statistics of campaigns being sent, completion of finished campaigns, resuming the
+  campaigns whose numbers answer again, automatic retries that are due;
 - `poll_due()`: starts the campaigns whose time has come;
 - `tick()`: hands each owned instance that has work, and no known slot still ahead, to a lane
   (`_lanes`), which runs the send step (`_send_step`: claim → send → outcome) until the
   instance must wait;
 - `deliver_webhooks()`, `check_instances()`: notification webhooks and the numbers' connection
-  checks, with their own HTTP clients and no transaction open during a request.
+  checks (`_number_checks`), with their own HTTP clients and no transaction open during a request.
 
 Cost per send (the hot path): the claim is one transaction of prebuilt Core statements on a bare
 Connection; outcomes arriving together are written in one transaction (`_outcome_writer`);
@@ -21,8 +22,6 @@ import logging
 import random
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,13 +30,11 @@ from sqlalchemy import Engine
 
 from core import campaigns, instances, notifications
 from core.base import Settings, get_settings, utcnow
-from core.messaging import EvolutionError
-from core.models import SenderInstance
-from core.people import Actor, SecretUnreadable
 from core.sending import _leases as leases
 from core.sending._claims import CampaignCache, instances_with_work
 from core.sending._database import WorkerDatabase
 from core.sending._lanes import Lanes
+from core.sending._number_checks import check_numbers
 from core.sending._outcome_writer import OutcomeWriter
 from core.sending._recovery import recover_expired_claims, recover_own_orphans
 from core.sending._send_step import DispatchStats, SendStep, Step
@@ -46,7 +43,6 @@ from core.sending._sender import Sender
 log = logging.getLogger("worker")
 STATS_EVERY = timedelta(seconds=10)  # delivery stats of campaigns being sent, refreshed
 CHECK_THREADS = 8
-UNREACHABLE = "unreachable"
 
 
 class Dispatcher:
@@ -119,7 +115,10 @@ class Dispatcher:
         with self.database.session() as session:
             touched = recover_expired_claims(session, now)
             grace = timedelta(
-                seconds=settings.http_connect_timeout + settings.http_read_timeout + 60
+                seconds=settings.http_connect_timeout
+                + settings.http_read_timeout
+                + instances.MAX_TYPING_SECONDS
+                + 60
             )
             touched += recover_own_orphans(
                 session, self.worker_id, self.step.in_flight(), now - grace, now
@@ -138,6 +137,10 @@ class Dispatcher:
                     session.commit()
         with self.database.session() as session:
             campaigns.complete_finished(session, now)  # refreshes the stats of those it completes
+            # Whoever closed their numbers' circuits (a check, staff), campaigns paused by them
+            # resume here; and those whose automatic retry is due run again.
+            campaigns.resume_recovered(session, now)
+            campaigns.retry_due(session, now)
             leases.forget_dead_workers(session, now, settings.lease_seconds)
             session.commit()
 
@@ -182,28 +185,14 @@ class Dispatcher:
         return report
 
     def check_instances(self, max_threads: int = CHECK_THREADS) -> dict[int, str]:
-        """Ask each number this worker leases for its connection state, and record it."""
+        """Check the connection of the numbers this worker leases whose check is due (an open
+        circuit's with backoff); a number that answers again resumes its campaigns."""
         if self._stopping.is_set():
             return {}
         owned = sorted(self.owned)
         if not owned:
             return {}
-        with self.database.session() as session:
-            numbers = instances.instances_by_ids(session, owned)
-            session.commit()  # ends the transaction, keeps the loaded values (no expiry)
-        if not numbers:
-            return {}
-        # No transaction is open during the HTTP calls (SQLite's write lock would stop sends).
-        with ThreadPoolExecutor(min(max_threads, len(numbers))) as pool:
-            answers = list(pool.map(_connection_state, numbers))
-        states = {number.id: state for number, state in zip(numbers, answers, strict=True)}
-        now = self.clock()
-        with self.database.session() as session:
-            for number in instances.instances_by_ids(session, list(states)):
-                actor = Actor.system(number.account_id, "worker")
-                instances.record_connection_state(session, actor, number, states[number.id], now)
-            session.commit()
-        return states
+        return check_numbers(self.database, self.settings, owned, self.clock, max_threads)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -228,15 +217,3 @@ class Dispatcher:
         self.sender.close()
         if self._webhook_http is not None:
             self._webhook_http.close()
-
-
-def _connection_state(number: SenderInstance) -> str:
-    """`connectionState` of one number: open / connecting / close / refused, or unreachable."""
-    try:
-        with closing(instances.messenger_of(number)) as messenger:
-            return messenger.connection_state()
-    except (EvolutionError, SecretUnreadable, ValueError):
-        return UNREACHABLE
-    except Exception:  # noqa: BLE001 - one broken number must not stop the others' checks
-        log.exception("instance check failed", extra={"instance_id": number.id})
-        return UNREACHABLE

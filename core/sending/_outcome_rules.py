@@ -2,7 +2,9 @@
 
 `apply_outcome` is the one place that decides it (DESIGN.md § Sending, Outcomes). Every update
 is conditional on the claim (`claimed_by` + `claimed_at`), so a worker that lost its claim can
-never overwrite someone else's work.
+never overwrite someone else's work. After the recipient, the instance: a broken one stops at
+once (`stop_instance`), a server-side failure counts towards the breaker (`_breaker`), and an
+answer that proves the server works ends the breaker's streak.
 """
 
 from __future__ import annotations
@@ -11,20 +13,22 @@ import logging
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, bindparam, case, delete, func, update
 from sqlalchemy.orm import Session
 
 from core import campaigns, contacts, instances
-from core.base import retry_delay
+from core.base import retry_delay, stored_text
 from core.messaging import Outcome, SendResult
 from core.models import (
     CampaignRecipient,
+    CircuitCause,
     InstanceSend,
     RecipientStatus,
     SenderInstance,
 )
+from core.sending import _breaker as breaker
 from core.sending._claims import Claim
 
 _NO_SYNC = {"synchronize_session": False}
@@ -70,11 +74,50 @@ def apply_outcome(
     backoff_base: float,
     backoff_max: float,
     rng: random.Random | None = None,
+    breaker_threshold: int = 3,
+    check_after: timedelta | None = None,
 ) -> str | None:
     """Record what happened to a claimed send. Returns the recipient's new status, or None
     when the claim is no longer ours (nothing is changed then). The caller commits.
 
-    Works on a Session or a bare Connection (the worker's hot path: prebuilt statements)."""
+    Works on a Session or a bare Connection (the worker's hot path: prebuilt statements).
+    `breaker_threshold`: see `_breaker`; `check_after`: when a circuit this opens is checked."""
+    status = _apply_to_recipient(
+        session, claim, result, now, max_attempts, backoff_base, backoff_max, rng
+    )
+    if result.outcome is Outcome.INSTANCE_DOWN:
+        with _orm(session) as orm:
+            stop_instance(
+                orm,
+                claim.instance_id,
+                _reason(result, claim),
+                now,
+                result.trouble or CircuitCause.CONFIG,
+                result.activation_url,
+                check_after,
+            )
+    elif result.server_fault and status is not None:
+        with _orm(session) as orm:
+            reason = breaker.count_failure(orm, claim, result, now, breaker_threshold)
+            if reason is not None:
+                stop_instance(
+                    orm, claim.instance_id, reason, now, CircuitCause.SERVER, None, check_after
+                )
+    else:
+        breaker.end_streak(session, claim, result)
+    return status
+
+
+def _apply_to_recipient(
+    session: Session | Connection,
+    claim: Claim,
+    result: SendResult,
+    now: datetime,
+    max_attempts: int,
+    backoff_base: float,
+    backoff_max: float,
+    rng: random.Random | None,
+) -> str | None:
     # The answer is the latest moment the server can have sent it: pace from there.
     session.execute(_MARK_ANSWER, {"p_send": claim.send_id, "p_now": now})
     error = (result.error or "")[:500] or None
@@ -145,10 +188,7 @@ def apply_outcome(
             "last_error": error,
             "error_kind": "instance_down",
         }
-        status = _update(session, ours, values, RecipientStatus.PENDING)
-        with _orm(session) as orm:
-            stop_instance(orm, claim.instance_id, error or "the instance is down", now)
-        return status
+        return _update(session, ours, values, RecipientStatus.PENDING)
     # UNKNOWN: it may have gone out; a duplicate is worse than a gap.
     values = {
         "status": RecipientStatus.UNKNOWN,
@@ -194,14 +234,43 @@ def _update(
     return status if result.rowcount == 1 else None
 
 
-def stop_instance(session: Session, instance_id: int, reason: str, now: datetime) -> bool:
-    """A broken number: its circuit opens and its running campaigns pause, staff told of both.
-    False when it was stopped already."""
-    if not instances.open_circuit(session, instance_id, reason, now):
+def _reason(result: SendResult, claim: Claim) -> stored_text.StoredText | str:
+    """Why a broken instance stopped: the licence gate's page to activate it, or the technical
+    text of the answer."""
+    if result.trouble is CircuitCause.LICENCE:
+        return stored_text.text(
+            stored_text.NOT_ACTIVATED, register_url=result.activation_url or claim.base_url
+        )
+    return (result.error or "the instance is down")[:500]
+
+
+def stop_instance(
+    session: Session,
+    instance_id: int,
+    reason: stored_text.StoredText | str,
+    now: datetime,
+    cause: CircuitCause = CircuitCause.CONFIG,
+    activation_url: str | None = None,
+    check_after: timedelta | None = None,
+) -> bool:
+    """A broken number: its circuit opens, the recipients of the breaker's streak are given
+    back, its running campaigns pause; staff are told. False when it was stopped already."""
+    opened = instances.open_circuit(
+        session, instance_id, reason, now, cause, activation_url, check_after
+    )
+    if not opened:
         return False
+    breaker.refund_streak(session, instance_id)
     instance = session.get(SenderInstance, instance_id)
     assert instance is not None
-    campaigns.pause_for_instance(session, instance_id, instance.name, reason)
+    campaigns.pause_for_instance(
+        session,
+        instance_id,
+        instance.name,
+        reason,
+        now,
+        resumes_by_itself=cause.closes_by_itself,
+    )
     return True
 
 

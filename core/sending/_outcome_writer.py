@@ -17,6 +17,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
+from core import instances
 from core.base import Settings
 from core.messaging import SendResult
 from core.sending._claims import Claim
@@ -32,6 +33,7 @@ class _Pending:
     claim: Claim
     result: SendResult
     done: datetime
+    confirmed_down: bool = False
     status: str | None = None
     committed: threading.Event = field(default_factory=threading.Event)
 
@@ -54,10 +56,13 @@ class OutcomeWriter:
         self._touched: set[int] = set()  # campaigns with outcomes since `take_touched`
         self._touched_lock = threading.Lock()
 
-    def record(self, claim: Claim, result: SendResult, done: datetime) -> str | None:
+    def record(
+        self, claim: Claim, result: SendResult, done: datetime, confirmed_down: bool = False
+    ) -> str | None:
         """Write the outcome; returns the recipient's new status (None: the claim was lost or
-        the outcome could not be written). Committed when this returns."""
-        entry = _Pending(claim, result, done)
+        the outcome could not be written). Committed when this returns. `confirmed_down`: a
+        check confirmed this server-side failure is the server's (the circuit opens now)."""
+        entry = _Pending(claim, result, done, confirmed_down)
         with self._queue_lock:
             self._queue.append(entry)
             leader = not self._writing
@@ -75,7 +80,7 @@ class OutcomeWriter:
                 self._write_batch(batch)
             except Exception:  # noqa: BLE001 - one by one then, each retried
                 for item in batch:
-                    item.status = self._write_alone(item.claim, item.result, item.done)
+                    item.status = self._write_alone(item)
             for item in batch:
                 item.committed.set()
         return entry.status
@@ -90,32 +95,35 @@ class OutcomeWriter:
             touched, self._touched = self._touched, set()
         return touched
 
-    def _apply(self, connection: Connection, claim: Claim, result: SendResult, done: datetime):
+    def _apply(self, connection: Connection, item: _Pending) -> str | None:
         settings = self.settings
         return apply_outcome(
             connection,
-            claim,
-            result,
-            done,
+            item.claim,
+            item.result,
+            item.done,
             max_attempts=settings.max_attempts,
             backoff_base=settings.retry_backoff_base_seconds,
             backoff_max=settings.retry_backoff_max_seconds,
             rng=self.rng,
+            breaker_threshold=1 if item.confirmed_down else settings.breaker_threshold,
+            check_after=instances.check_backoff(0, settings),
         )
 
     def _write_batch(self, batch: list[_Pending]) -> None:
         with self.database.transaction() as connection:
-            statuses = [self._apply(connection, i.claim, i.result, i.done) for i in batch]
+            statuses = [self._apply(connection, item) for item in batch]
         for item, status in zip(batch, statuses, strict=True):
             item.status = status
         self.note_touched({item.claim.campaign_id for item in batch})
 
-    def _write_alone(self, claim: Claim, result: SendResult, done: datetime) -> str | None:
+    def _write_alone(self, item: _Pending) -> str | None:
+        claim = item.claim
         last_error: Exception | None = None
         for attempt in range(ATTEMPTS_ALONE):  # the database may be briefly unavailable
             try:
                 with self.database.transaction() as connection:
-                    status = self._apply(connection, claim, result, done)
+                    status = self._apply(connection, item)
                 self.note_touched({claim.campaign_id})
                 return status
             except Exception as error:  # noqa: BLE001 - retried, then logged

@@ -20,7 +20,15 @@ from datetime import datetime
 from core.instances import RATE_WINDOW
 from core.messaging import Outcome, SendResult
 from core.models import RecipientStatus
-from core.sending._claims import CampaignCache, Claim, ClaimStep, Idle, NotOwner, Wait, claim_next
+from core.sending._claims import (
+    CampaignCache,
+    Claim,
+    ClaimStep,
+    Idle,
+    NotOwner,
+    Wait,
+    claim_next,
+)
 from core.sending._database import WorkerDatabase
 from core.sending._outcome_rules import release_claim
 from core.sending._outcome_writer import OutcomeWriter
@@ -118,8 +126,9 @@ class SendStep:
                     release_claim(connection, claim)
                 return Idle(now)
             result = self.sender.send(claim)
+            confirmed_down = self._last_attempt_lost_to_the_server(claim, result)
             done = self.clock()
-            status = self.writer.record(claim, result, done)
+            status = self.writer.record(claim, result, done, confirmed_down)
         finally:
             with self._lock:
                 self._in_flight.discard(claim.recipient_id)
@@ -145,6 +154,17 @@ class SendStep:
             },
         )
         return Sent(claim, result, status)
+
+    def _last_attempt_lost_to_the_server(self, claim: Claim, result: SendResult) -> bool:
+        """A server-side failure would burn the recipient's last attempt: ask the server first.
+        If its `connectionState` does not answer `open`, the server is down, not this send (a
+        campaign with fewer recipients left than the breaker's threshold would otherwise lose
+        them to an outage): the circuit opens. If it does, the failure is this recipient's."""
+        if not (result.server_fault and result.outcome is Outcome.RETRY):
+            return False
+        if claim.attempts < self.writer.settings.max_attempts:
+            return False
+        return not self.sender.server_works(claim)
 
     def next_slot(self, sent: Sent) -> datetime | None:
         """When the instance may next send, as far as this worker knows (the claim decides):

@@ -14,12 +14,14 @@ import httpx
 
 from core import campaigns, instances
 from core.base import Settings
-from core.messaging import Messenger, Outcome, SendResult, messenger_for
+from core.messaging import EvolutionError, Messenger, Outcome, SendResult, messenger_for
+from core.models import CircuitCause
 from core.people import SecretUnreadable
 from core.sending._claims import Claim
 from core.sending._database import WorkerDatabase
 
 MEDIA_CACHE_SIZE = 256
+CONFIG = CircuitCause.CONFIG
 
 
 @dataclass(frozen=True)
@@ -58,12 +60,17 @@ class Sender:
         try:
             messenger = self._messenger(claim)
         except SecretUnreadable:
-            return SendResult(Outcome.INSTANCE_DOWN, None, None, "the stored token is unreadable")
+            return SendResult(
+                Outcome.INSTANCE_DOWN, None, None, "the stored token is unreadable", CONFIG
+            )
         except ValueError as error:
-            return SendResult(Outcome.INSTANCE_DOWN, None, None, f"bad instance settings: {error}")
+            return SendResult(
+                Outcome.INSTANCE_DOWN, None, None, f"bad instance settings: {error}", CONFIG
+            )
         part = claim.parts[claim.part]
+        delay = claim.typing_ms or None  # the client adds it to its read timeout
         if part == "text":
-            return messenger.send_text(claim.phone, claim.text)
+            return messenger.send_text(claim.phone, claim.text, delay)
         try:
             media = self._media_for(claim)
         except Exception as error:  # noqa: BLE001 - a missing attachment fails this recipient
@@ -71,7 +78,7 @@ class Sender:
                 Outcome.REJECTED, None, None, f"attachment unavailable ({type(error).__name__})"
             )
         if part == "audio":
-            return messenger.send_voice_note(claim.phone, media.media)
+            return messenger.send_voice_note(claim.phone, media.media, delay)
         return messenger.send_media(
             claim.phone,
             media.mediatype,
@@ -79,7 +86,16 @@ class Sender:
             caption=claim.text or None,
             file_name=media.file_name,
             mimetype=media.mimetype,
+            delay_ms=delay,
         )
+
+    def server_works(self, claim: Claim) -> bool:
+        """Whether the claim's number answers `connectionState` with an open session: asked
+        before a server-side failure burns a recipient's last attempt (see `_send_step`)."""
+        try:
+            return self._messenger(claim).connection_state() == "open"
+        except (EvolutionError, SecretUnreadable, ValueError):
+            return False
 
     def close(self) -> None:
         if self._owns_http:

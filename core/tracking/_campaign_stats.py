@@ -20,6 +20,7 @@ from core.models import (
     CampaignRecipient,
     CampaignStatus,
     Circuit,
+    PauseCause,
     RecipientStatus,
     SenderInstance,
 )
@@ -48,11 +49,14 @@ class CampaignOverview:
     instance_names: list[str]
     rate_per_minute: int  # all its healthy, active instances together
     timezone: tzinfo
+    pause_cause: str | None = None  # PauseCause while paused
+    auto_retry_at: datetime | None = None  # the next automatic retry, when one is planned
 
     @property
     def is_live(self) -> bool:
-        """Worth refreshing by itself: the numbers move."""
-        return self.status in (CampaignStatus.RUNNING, CampaignStatus.PENDING)
+        """Worth refreshing by itself: the numbers move (or it resumes on its own)."""
+        waiting = self.status == CampaignStatus.PAUSED and self.pause_cause == PauseCause.CIRCUIT
+        return waiting or self.status in (CampaignStatus.RUNNING, CampaignStatus.PENDING)
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,8 @@ def campaign_overview(session: Session, actor: Actor, campaign_id: int) -> Campa
         instance_names=[instance.name for instance in campaign.instances],
         rate_per_minute=_healthy_rate(campaign.instances),
         timezone=zone_of(session, campaign.account_id),
+        pause_cause=campaign.pause_cause if campaign.status == CampaignStatus.PAUSED else None,
+        auto_retry_at=campaign.auto_retry_at,
     )
 
 

@@ -8,6 +8,10 @@ moves up the ladder
 and each move is a conditional UPDATE (`WHERE status IN (lower states)`), so two deliveries
 racing on the same message cannot move it backwards either. The final state is the highest
 state any received receipt implies, whatever order they came in.
+
+`DELETED` (Evolution 2.3.0-2.3.6 sends it for an update without a status, e.g. a message deleted
+on the phone) is no step of the ladder and changes nothing; newer servers send a separate
+`messages.delete` event instead, which changes nothing either (`_webhooks`).
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from core.tracking._webhook_auth import authenticated_payload
 
 log = logging.getLogger(__name__)
 
-KNOWN_EVENTS = ("messages.update", "messages.upsert", "connection.update")
+KNOWN_EVENTS = ("messages.update", "messages.upsert", "connection.update", "messages.delete")
 
 
 def handle_delivery(
@@ -60,6 +60,10 @@ def handle_delivery(
         result = apply_replies(session, instance, data, now)
     elif event == "connection.update":
         result = _connection_update(session, instance, data, now)
+    elif event == "messages.delete":
+        # Evolution 2.3.7+ tells a deleted message apart (2.3.0-2.3.6 sent a DELETED status,
+        # which receipts ignore): what was sent, delivered or read stays so. Nothing changes.
+        return WebhookResult(event, handled=True)
     else:
         return WebhookResult(event, handled=False)
     # Once per campaign, however many of its recipients the delivery changed.
