@@ -88,3 +88,41 @@ def test_the_root_scripts_use_only_the_faces_of_core(script: str) -> None:
     private = [name for name in imported if any(part.startswith("_") for part in name.split("."))]
     assert imported, f"{script} imports nothing from core?"
     assert private == []
+
+
+def _status_writes(tree: ast.AST) -> list[int]:
+    """Lines that write a campaign's status: `.values(status=…)` on an UPDATE of campaigns (or a
+    compare_and_set), and `<campaign>.status = …` assignments."""
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "values":
+            chain = ast.unparse(node.func.value)
+            writes_status = any(keyword.arg == "status" for keyword in node.keywords)
+            if writes_status and ("Campaign)" in chain or "compare_and_set" in chain):
+                lines.append(node.lineno)
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if (
+                    isinstance(target, ast.Attribute)
+                    and target.attr == "status"
+                    and "campaign" in ast.unparse(target.value).lower()
+                ):
+                    lines.append(node.lineno)
+    return lines
+
+
+def test_only_the_life_cycle_changes_a_campaigns_status() -> None:
+    """One owner: every status change of a campaign is in core/campaigns/_lifecycle/."""
+    owner = ROOT / "core" / "campaigns" / "_lifecycle"
+    elsewhere = {
+        f"{path.relative_to(ROOT)}:{line}"
+        for package in ("core", "api", "views", "ui")
+        for path in (ROOT / package).rglob("*.py")
+        if owner not in path.parents
+        for line in _status_writes(ast.parse(path.read_text()))
+    }
+    inside = [
+        line for path in owner.glob("*.py") for line in _status_writes(ast.parse(path.read_text()))
+    ]
+    assert elsewhere == set()
+    assert inside, "the scan finds nothing at all: it would not notice a write elsewhere either"

@@ -11,7 +11,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from core.base import Conflict, utcnow
-from core.campaigns._lifecycle import compare_and_set
+from core.campaigns._lifecycle import edit
 from core.campaigns._queries import get, instance_ids_of, load_account, require_campaigns_enabled
 from core.campaigns._statuses import DELETABLE, EDITABLE
 from core.campaigns._validation import clean_fields
@@ -69,11 +69,7 @@ def update(
     now = now or utcnow()
     values, instance_ids = clean_fields(session, actor, account, data, campaign, now)
     changed = sorted(set(values) | ({"instance_ids"} if instance_ids is not None else set()))
-    result = session.execute(
-        compare_and_set(campaign_id, EDITABLE).values(**values, updated_at=now),
-        execution_options={"synchronize_session": False},
-    )
-    if result.rowcount != 1:
+    if not edit(session, campaign_id, values, now):
         raise Conflict(
             "the campaign started or changed state meanwhile; it can no longer be edited"
         )

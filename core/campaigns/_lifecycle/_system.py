@@ -1,14 +1,6 @@
-"""A campaign's life (DESIGN.md § Campaign life): the one owner of its status.
-
-Staff's actions (trigger, pause, resume, cancel, retry failed) and the system's (start when due,
-fail when it cannot run, pause when its number breaks and resume once it answers again, complete
-when nobody is left, retry the temporary failures when the campaign asked for it) all change the
-status here, and `allowed_actions` tells pages and the API what a status permits. A pause says
-who made it (`PauseCause`): the system only ever lifts its own.
-
-Every change of status is a compare-and-set `UPDATE ... WHERE status IN (...)` whose row count
-says whether it happened, so a double click, two workers, or the scheduler racing a manual
-trigger can never start (or pause, cancel...) a campaign twice. Services flush; callers commit.
+"""What the system does to a campaign: start it when due (freezing its recipients) or fail it when
+it cannot run, pause it when its number breaks and resume it once the number answers again,
+complete it when nobody is left, retry its temporary failures when it asked for that.
 """
 
 from __future__ import annotations
@@ -19,159 +11,33 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
-from core.base import Conflict, stored_text, utcnow
+from core.base import stored_text
 from core.campaigns import _circuit_pauses as circuit_pauses
 from core.campaigns._auto_retry import forget_auto_retry, schedule_auto_retry
 from core.campaigns._delivery_stats import refresh_delivery_stats
-from core.campaigns._queries import get, load_account, require_campaigns_enabled
+from core.campaigns._lifecycle._compare_and_set import (
+    NO_SYNC,
+    OPEN_RECIPIENTS,
+    UNPAUSED,
+    compare_and_set,
+)
 from core.campaigns._recipients import (
-    count_retryable,
     count_transient,
     freeze_or_say_why,
-    requeue_retryable,
     requeue_transient,
-    skip_campaign_queue,
 )
-from core.campaigns._statuses import EDITABLE, TRANSITIONS, cannot
-from core.campaigns._validation import check_startable
-from core.i18n import Term
 from core.models import (
     Account,
     Campaign,
     CampaignRecipient,
     CampaignStatus,
     PauseCause,
-    RecipientStatus,
 )
 from core.notifications import notify
-from core.people import Actor, record_audit, require
 
-log = logging.getLogger(__name__)
-_NO_SYNC = {"synchronize_session": False}
-
-OPEN_RECIPIENTS = (RecipientStatus.PENDING, RecipientStatus.SENDING)
-_UNPAUSED = {
-    "error_message": None,
-    "error_text": None,
-    "pause_cause": None,
-    "paused_instance_ids": None,
-}
-_UNPAUSED_KEEPING_ERROR = {"pause_cause": None, "paused_instance_ids": None}
-_PAUSED_BY_STAFF = {"pause_cause": PauseCause.STAFF, "paused_instance_ids": None}
-
-
-def compare_and_set(campaign_id: int, from_statuses: Sequence[str]) -> Any:
-    """The compare-and-set: only a campaign still in one of `from_statuses` is changed."""
-    return sql_update(Campaign).where(
-        Campaign.id == campaign_id, Campaign.status.in_(from_statuses)
-    )
-
-
-def _transition(
-    session: Session,
-    actor: Actor,
-    campaign_id: int,
-    action: str,
-    now: datetime,
-    **values: Any,
-) -> Campaign:
-    campaign = get(session, actor, campaign_id)
-    from_statuses, to_status = TRANSITIONS[action]
-    result = session.execute(
-        compare_and_set(campaign_id, from_statuses).values(
-            status=to_status, updated_at=now, **values
-        ),
-        execution_options=_NO_SYNC,
-    )
-    if result.rowcount != 1:
-        session.refresh(campaign)
-        raise cannot(action, campaign.status, from_statuses)
-    session.refresh(campaign)
-    return campaign
-
-
-def pause(
-    session: Session, actor: Actor, campaign_id: int, now: datetime | None = None
-) -> Campaign:
-    require(actor, "campaigns.trigger")
-    campaign = _transition(
-        session, actor, campaign_id, "pause", now or utcnow(), **_PAUSED_BY_STAFF
-    )
-    record_audit(session, actor, "campaign.pause", "campaign", campaign_id)
-    return campaign
-
-
-def resume(
-    session: Session, actor: Actor, campaign_id: int, now: datetime | None = None
-) -> Campaign:
-    require(actor, "campaigns.trigger")
-    require_campaigns_enabled(load_account(session, actor.account_id))
-    campaign = _transition(session, actor, campaign_id, "resume", now or utcnow(), **_UNPAUSED)
-    record_audit(session, actor, "campaign.resume", "campaign", campaign_id)
-    return campaign
-
-
-def cancel(
-    session: Session, actor: Actor, campaign_id: int, now: datetime | None = None
-) -> Campaign:
-    """Stop for good: recipients not yet sent are skipped (one being sent right now finishes)."""
-    require(actor, "campaigns.trigger")
-    now = now or utcnow()
-    ended = {"completed_at": now, "auto_retry_at": None, **_UNPAUSED_KEEPING_ERROR}
-    campaign = _transition(session, actor, campaign_id, "cancel", now, **ended)
-    skipped = skip_campaign_queue(session, campaign_id, stored_text.CAMPAIGN_CANCELLED)
-    record_audit(session, actor, "campaign.cancel", "campaign", campaign_id, {"skipped": skipped})
-    return campaign
-
-
-def retry_failed(
-    session: Session, actor: Actor, campaign_id: int, now: datetime | None = None
-) -> int:
-    """Re-queue a completed campaign's failed and unknown recipients; returns how many.
-
-    Numbers known not to be on WhatsApp and contacts who opted out since are left alone.
-    """
-    require(actor, "campaigns.trigger")
-    require_campaigns_enabled(load_account(session, actor.account_id))
-    get(session, actor, campaign_id)
-    now = now or utcnow()
-    if not count_retryable(session, campaign_id):
-        raise Conflict("no failed or unknown recipients to retry")
-    _transition(
-        session, actor, campaign_id, "retry_failed", now, completed_at=None, auto_retry_at=None
-    )
-    requeued = requeue_retryable(session, campaign_id)
-    record_audit(
-        session, actor, "campaign.retry", "campaign", campaign_id, {"recipients": requeued}
-    )
-    return requeued
-
-
-def trigger(
-    session: Session, actor: Actor, campaign_id: int, now: datetime | None = None
-) -> Campaign:
-    """Start a draft or scheduled campaign now (the seed's manual trigger)."""
-    require(actor, "campaigns.trigger")
-    campaign = get(session, actor, campaign_id)
-    require_campaigns_enabled(load_account(session, actor.account_id))
-    now = now or utcnow()
-    if campaign.status not in EDITABLE:
-        raise Conflict(
-            "cannot trigger a {status} campaign (only a draft or pending one)",
-            status=Term(campaign.status),
-        )
-    check_startable(session, campaign)
-    if not start(session, campaign_id, now, EDITABLE):
-        session.refresh(campaign)
-        raise Conflict(
-            "the campaign was already started (it is {status})", status=Term(campaign.status)
-        )
-    session.refresh(campaign)
-    record_audit(session, actor, "campaign.trigger", "campaign", campaign_id)
-    return campaign
+log = logging.getLogger("core.campaigns._lifecycle")
 
 
 def start(session: Session, campaign_id: int, now: datetime, from_statuses: Sequence[str]) -> bool:
@@ -189,9 +55,9 @@ def start(session: Session, campaign_id: int, now: datetime, from_statuses: Sequ
             updated_at=now,
             auto_retries_done=0,
             auto_retry_at=None,
-            **_UNPAUSED,
+            **UNPAUSED,
         ),
-        execution_options=_NO_SYNC,
+        execution_options=NO_SYNC,
     )
     if result.rowcount != 1:
         return False
@@ -200,7 +66,7 @@ def start(session: Session, campaign_id: int, now: datetime, from_statuses: Sequ
     session.refresh(campaign)
     frozen, reason = freeze_or_say_why(session, campaign)
     if reason:
-        _fail(session, campaign_id, (CampaignStatus.RUNNING,), reason, now)
+        fail(session, campaign_id, (CampaignStatus.RUNNING,), reason, now)
         session.refresh(campaign)
         notify(
             session,
@@ -247,11 +113,11 @@ def start_due(session: Session, now: datetime) -> list[int]:
             log.exception("campaign could not start", extra={"campaign_id": campaign_id})
             crashed = stored_text.text(stored_text.START_CRASHED, error=type(error).__name__)
             with session.begin_nested():
-                _fail(session, campaign_id, (CampaignStatus.PENDING,), crashed, now)
+                fail(session, campaign_id, (CampaignStatus.PENDING,), crashed, now)
     return started
 
 
-def _fail(
+def fail(
     session: Session,
     campaign_id: int,
     from_statuses: Sequence[str],
@@ -267,7 +133,7 @@ def _fail(
             completed_at=now,
             updated_at=now,
         ),
-        execution_options=_NO_SYNC,
+        execution_options=NO_SYNC,
     )
 
 
@@ -303,7 +169,7 @@ def pause_for_instance(
                 paused_instance_ids=[instance_id],
                 updated_at=now,
             ),
-            execution_options=_NO_SYNC,
+            execution_options=NO_SYNC,
         )
         if result.rowcount != 1:
             continue
@@ -336,8 +202,8 @@ def resume_recovered(session: Session, now: datetime) -> list[int]:
                 # unchanged since read: a number that broke meanwhile would have joined the list
                 Campaign.updated_at == row.updated_at,
             )
-            .values(status=CampaignStatus.RUNNING, updated_at=now, **_UNPAUSED),
-            execution_options=_NO_SYNC,
+            .values(status=CampaignStatus.RUNNING, updated_at=now, **UNPAUSED),
+            execution_options=NO_SYNC,
         )
         if result.rowcount != 1:
             continue
@@ -376,7 +242,7 @@ def complete_finished(session: Session, now: datetime) -> list[int]:
             compare_and_set(campaign_id, (CampaignStatus.RUNNING,))
             .where(~open_rows)
             .values(status=CampaignStatus.COMPLETED, completed_at=now),
-            execution_options=_NO_SYNC,
+            execution_options=NO_SYNC,
         )
         if result.rowcount != 1:
             continue
@@ -423,7 +289,7 @@ def retry_due(session: Session, now: datetime) -> list[int]:
                 auto_retries_done=Campaign.auto_retries_done + 1,
                 updated_at=now,
             ),
-            execution_options=_NO_SYNC,
+            execution_options=NO_SYNC,
         )
         if result.rowcount != 1:
             continue
