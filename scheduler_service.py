@@ -23,7 +23,13 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from core.base import ValidationError, get_settings, make_engine
+from core.base import (
+    ValidationError,
+    check_connection_budget,
+    get_settings,
+    make_engine,
+    pool_size_of,
+)
 from core.sending import Dispatcher
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
@@ -74,7 +80,13 @@ def main() -> int:
     configure_logging(settings.log_level)
     log = logging.getLogger("worker")
     threads = int(_env_number("WORKER_THREADS", 64))
-    engine = make_engine(settings.database_url, pool_size=8, max_overflow=threads)
+    # Every transaction of the worker queues for one of `worker_db_connections` slots, so its
+    # pool needs no more on PostgreSQL (SQLite's one writer needs fewer still).
+    engine = make_engine(
+        settings.database_url, pool_size=settings.worker_db_connections, max_overflow=2
+    )
+    if not settings.database_behind_pgbouncer:
+        check_connection_budget(engine, pool_size_of(engine), "worker")
     dispatcher = Dispatcher(engine, settings, max_threads=threads)
     grace = _env_number("SHUTDOWN_GRACE_SECONDS", settings.http_read_timeout + 5)
 

@@ -32,7 +32,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
+import dispatch_workers  # noqa: E402 - beside this file
 
 # -- the fake server, in its own process ----------------------------------------------------
 
@@ -168,6 +170,40 @@ def seed(
 
 
 # -- the runs ---------------------------------------------------------------------------------
+
+
+class RoundTrips:
+    """Counts what goes to the database: each statement, and each transaction's BEGIN and
+    COMMIT (psycopg sends both as their own round trip; SQLite has no network at all)."""
+
+    def __init__(self, engine) -> None:
+        from sqlalchemy import event
+
+        self.engine = engine
+        self.statements = 0
+        self.transactions = 0
+        self._listeners = [
+            ("before_cursor_execute", self._on_statement),
+            ("commit", self._on_commit),
+        ]
+        for name, listener in self._listeners:
+            event.listen(engine, name, listener)
+
+    def _on_statement(self, *_args) -> None:
+        self.statements += 1
+
+    def _on_commit(self, *_args) -> None:
+        self.transactions += 1
+
+    @property
+    def total(self) -> int:
+        return self.statements + 2 * self.transactions
+
+    def stop(self) -> None:
+        from sqlalchemy import event
+
+        for name, listener in self._listeners:
+            event.remove(self.engine, name, listener)
 
 
 def run_worker(engine, seconds: float, threads: int, settings) -> tuple[object, float, float]:
@@ -314,6 +350,7 @@ def unthrottled(args: argparse.Namespace, workdir: Path) -> None:
         cpu = time.process_time() - cpu0
         # The bookkeeping alone (no HTTP): claim transaction, then the outcome's, as a lane does.
         answer = SendResult(Outcome.SENT, "BENCH", 201)
+        trips = RoundTrips(engine)
         cpu1 = time.process_time()
         start = time.monotonic()
         booked = 0
@@ -328,6 +365,7 @@ def unthrottled(args: argparse.Namespace, workdir: Path) -> None:
                 break
         booked_elapsed = time.monotonic() - start
         booked_cpu = time.process_time() - cpu1
+        trips.stop()
         dispatcher.stop(timeout=5)
     finally:
         sends = stop_server(server, out)
@@ -340,6 +378,11 @@ def unthrottled(args: argparse.Namespace, workdir: Path) -> None:
         f"  bookkeeping alone (claim + outcome transactions, no HTTP): {booked} in "
         f"{booked_elapsed:.2f} s = {booked / booked_elapsed:.0f} sends/s (target >= 200), "
         f"{booked_cpu / max(booked, 1) * 1000:.2f} ms CPU each"
+    )
+    per_send = trips.total / max(booked, 1)
+    print(
+        f"  round trips per send: {per_send:.2f} ({trips.statements / max(booked, 1):.2f} "
+        f"statements + {trips.transactions / max(booked, 1):.2f} transactions x BEGIN/COMMIT)"
     )
 
 
@@ -355,11 +398,33 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=30, help="s left out of the settled rate")
     parser.add_argument("--unthrottled", type=int, default=2000, help="sends (0: skip)")
     parser.add_argument("--skip-throttled", action="store_true")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="N worker processes on one PostgreSQL (see bench/dispatch_workers.py)",
+    )
+    parser.add_argument(
+        "--kill-after", type=float, default=0, help="with --workers: SIGKILL w1 at s"
+    )
+    parser.add_argument(
+        "--join-after", type=float, default=0, help="with --workers: start one more worker at s"
+    )
+    parser.add_argument("--lease", type=float, default=30, help="with --workers: lease seconds")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    parser.add_argument("--worker-child", dest="child_id", help=argparse.SUPPRESS)
+    args = parser.parse_args()  # fmt: skip
     if args.serve is not None:
         serve(args.serve, args.latency, args.out)
+        return
+    if args.child_id:
+        dispatch_workers.child(args)
+        return
+    if args.workers:
+        with tempfile.TemporaryDirectory(prefix="bench-workers-") as tmp:
+            print(f"started {datetime.now().isoformat(timespec='seconds')}")
+            dispatch_workers.run(args, Path(tmp))
         return
     with tempfile.TemporaryDirectory(prefix="bench-dispatch-") as tmp:
         workdir = Path(tmp)

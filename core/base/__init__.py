@@ -7,6 +7,7 @@ for people to read later (English for the API, template + params for the UI).
 from core.base import _stored_text as stored_text
 from core.base._backoff import retry_delay
 from core.base._clock import as_utc, utcnow
+from core.base._connection_budget import check_connection_budget, pool_size_of
 from core.base._db import (
     make_engine,
     new_session,
@@ -28,10 +29,12 @@ __all__ = [
     "ValidationError",
     "XLSX_MIME",
     "as_utc",
+    "check_connection_budget",
     "escape_cell",
     "get_settings",
     "make_engine",
     "new_session",
+    "pool_size_of",
     "read_only_session",
     "reset_settings_cache",
     "retry_delay",

@@ -19,6 +19,10 @@ def make_engine(url: str, **kwargs: object) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 60}, **kwargs)
         _configure_sqlite(engine)
         return engine
+    if url.startswith("postgresql") and get_settings().database_behind_pgbouncer:
+        # PgBouncer in transaction mode hands each transaction to any server connection:
+        # a statement psycopg prepared on one is unknown on the next.
+        kwargs.setdefault("connect_args", {"prepare_threshold": None})
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 

@@ -43,6 +43,10 @@ class Settings:
     session_ttl_minutes: int = 720
     login_max_failures: int = 5
     login_lockout_minutes: int = 15
+    # PostgreSQL: connections a worker uses at most (its transactions at once), and whether a
+    # PgBouncer in transaction mode sits in front (no prepared statements, no start-up check).
+    worker_db_connections: int = 8
+    database_behind_pgbouncer: bool = False
 
 
 def _number(name: str, default: float, kind: type = float) -> float:
@@ -117,7 +121,18 @@ def load_settings() -> Settings:
         session_ttl_minutes=int(_number("SESSION_TTL_MINUTES", 720, int)),
         login_max_failures=int(_number("LOGIN_MAX_FAILURES", 5, int)),
         login_lockout_minutes=int(_number("LOGIN_LOCKOUT_MINUTES", 15, int)),
+        worker_db_connections=_at_least_one("WORKER_DB_CONNECTIONS", 8),
+        database_behind_pgbouncer=_flag("DATABASE_PGBOUNCER"),
     )
+
+
+def _flag(name: str) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ValidationError("{name}={raw!r} is not true or false", name, name=name, raw=raw)
 
 
 def _at_least_one(name: str, default: int) -> int:

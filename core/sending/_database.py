@@ -2,8 +2,10 @@
 
 SQLite has one writer at a time: the worker's threads queue for it on an in-process lock, in
 order, instead of sleeping in the driver's busy handler (which backs off in steps of up to
-100 ms). PostgreSQL gets a few transactions at once: a hundred backends fighting for two cores
-are slower than eight. No transaction of the worker nests another, so the lock never deadlocks.
+100 ms). PostgreSQL gets a few transactions at once (`WORKER_DB_CONNECTIONS`, 8 by default): a
+hundred backends fighting for two cores are slower than eight, and the same number bounds the
+worker's connections, so its pool needs no more. No transaction of the worker nests another, so
+the lock never deadlocks.
 """
 
 from __future__ import annotations
@@ -20,12 +22,12 @@ POSTGRESQL_CONCURRENCY = 8
 
 
 class WorkerDatabase:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, concurrency: int = POSTGRESQL_CONCURRENCY) -> None:
         self.engine = engine
         self.lock: Any = (
             threading.RLock()
             if engine.dialect.name == "sqlite"
-            else threading.BoundedSemaphore(POSTGRESQL_CONCURRENCY)
+            else threading.BoundedSemaphore(concurrency)
         )
 
     @contextlib.contextmanager

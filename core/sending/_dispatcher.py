@@ -61,7 +61,7 @@ class Dispatcher:
         self.worker_id = worker_id or leases.worker_identity()
         self.clock = clock
         self.rng = rng or random.Random()
-        self.database = WorkerDatabase(engine)
+        self.database = WorkerDatabase(engine, settings.worker_db_connections)
         self._stopping = threading.Event()
         self._webhook_http: httpx.Client | None = None
         self._stats_due = datetime.min.replace(tzinfo=UTC)
