@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.models import Account, Contact, ImportBatch
 from core.people import Actor
+from tests.address_book_files import google_legacy_csv
 from tests.builders import make_contact
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -217,3 +218,19 @@ def test_export_download_is_offered_and_the_service_escapes(
 
     rows = list(csv.reader(io.StringIO(b"".join(export_csv(session, manager)).decode("utf-8-sig"))))
     assert rows[3][:2] == ["'+5531998765432", "'=Caio"]
+
+
+def test_an_address_book_export_is_recognised_and_imports_as_suggested(
+    session: Session, manager: Actor
+) -> None:
+    at = page(manager).run()
+    at.file_uploader(key="contacts_upload").upload("contacts.csv", google_legacy_csv(), "text/csv")
+    at.run()
+    assert not at.exception
+    assert any("Recognised a Google Contacts export" in i.value for i in at.info)
+    at.button(key="contacts_import").click().run()
+
+    assert not at.exception
+    assert metric(at, "Created") == "2"
+    assert metric(at, "Rejected") == "1"
+    assert contacts_of(session, manager.account_id)["+5521998765432"].label_names == ["vip"]

@@ -26,6 +26,7 @@ SHOWN_REPORT_ROWS = 100
 def target_label(target: str) -> str:
     return {
         contacts.ColumnTarget.PHONE: _("Phone"),
+        contacts.ColumnTarget.OTHER_PHONE: _("Other phone (when the first is empty or invalid)"),
         contacts.ColumnTarget.NAME: _("Name"),
         contacts.ColumnTarget.LABELS: _("Labels"),
         contacts.ColumnTarget.TEXT: _("Attribute (text)"),
@@ -96,6 +97,13 @@ def import_section() -> None:
     st.dataframe(
         pd.DataFrame(shown.rows, columns=pd.Index(shown.columns)), hide_index=True, width="stretch"
     )
+    if shown.address_book:
+        st.info(
+            _(
+                "Recognised a {book} export: the phone (a mobile first), the name and the "
+                "labels are chosen below, and the columns it leaves empty are skipped."
+            ).format(book=shown.address_book)
+        )
     st.markdown(_("**What is in each column?**"))
     mapping: dict[str, str] = {}
     grid = st.columns(min(4, len(shown.columns)))

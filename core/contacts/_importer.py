@@ -180,9 +180,7 @@ def _page_cache(session: Session) -> Iterator[None]:
 
 def _summary(fmt: CsvFormat, country: str | None) -> dict[str, Any]:
     """How the file was read ("UTF-8, comma-separated; ..."), as a stored message."""
-    encoding = {"utf-8-sig": "UTF-8", "utf-8": "UTF-8", "cp1252": "Windows-1252"}.get(
-        fmt.encoding, fmt.encoding.upper().replace("_", "-")
-    )
+    encoding = fmt.encoding_name
     separated = Term(stored_text.SEPARATED[fmt.delimiter])
     if country:
         return stored_text.text(
