@@ -8,13 +8,13 @@ from typing import Any, BinaryIO
 import pandas as pd
 import streamlit as st
 
-from core import campaigns, contacts
+from core import campaigns, contacts, people
 from core.base import DomainError, stored_text
 from core.i18n import _, localize_entry, localize_error
 from core.models import WhatsAppStatus
-from core.people import get_account
 from ui import contact_choices
 from ui.context import local_time, require_page
+from ui.countries import browser_country
 from ui.session import db
 
 actor = require_page("contacts.read")
@@ -117,13 +117,28 @@ def import_section() -> None:
             key=f"contacts_map_{index}",
         )
     with db() as session:
-        default_country = get_account(session, actor.account_id).default_country or ""
+        offered = people.import_country(session, actor)  # their last choice, else the account's
+    suggested = None if offered else browser_country()
     country = st.text_input(
         _("Country for numbers written without +country code (two letters)"),
-        value=default_country,
+        value=offered or suggested or "",
         max_chars=2,
         key="contacts_country",
     )
+    if suggested and country == suggested:
+        st.caption(
+            _(
+                "{country}, from your browser: the account has no default country (Account "
+                "settings). Your choice is remembered for your next import."
+            ).format(country=suggested)
+        )
+    elif not country:
+        st.caption(
+            _(
+                "No country: only numbers written with +country code (+55 11 98765-4321) can "
+                "be imported. Type two letters (BR, MX, US...) for the others."
+            )
+        )
     if st.button(_("Import contacts"), type="primary", key="contacts_import"):
         bar = st.progress(0.0, text=_("Reading the file…"))
 

@@ -25,6 +25,7 @@ from core.people._accounts import (
     parse_role,
     validate_country,
     validate_password,
+    validate_timezone,
 )
 from core.people._audit import AuditFilters, audit_filter_choices, list_audit_entries, record_audit
 from core.people._auth import (
@@ -39,6 +40,13 @@ from core.people._auth import (
     logout,
     session_context,
     user_for_session,
+)
+from core.people._countries import (
+    country_for_locale,
+    country_for_timezone,
+    import_country,
+    remember_import_country,
+    suggested_country,
 )
 from core.people._key_rotation import RotationReport, rotate_secrets
 from core.people._languages import saved_languages, set_user_language, user_language
@@ -63,6 +71,12 @@ from core.people._users import (
 )
 
 __all__ = [
+    "validate_timezone",
+    "country_for_locale",
+    "country_for_timezone",
+    "import_country",
+    "remember_import_country",
+    "suggested_country",
     "ALLOWED",
     "MAX_CONFIRM_ABOVE",
     "AccountChoice",
