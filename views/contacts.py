@@ -89,7 +89,7 @@ def import_section() -> None:
         return
     st.caption(
         _("{encoding}, {delimiter}-separated, {columns} columns. First rows:").format(
-            encoding=shown.format.encoding,
+            encoding=shown.format.encoding_name,
             delimiter=delimiter_label(shown.format.delimiter_name),
             columns=len(shown.columns),
         )
@@ -146,9 +146,10 @@ def import_section() -> None:
             bar.progress(fraction, text=_("{rows} rows read").format(rows=f"{rows:,}"))
 
         batch_id = import_upload(upload, upload.name, mapping, country, progress)
+        bar.empty()  # a refused file leaves its error, not "Reading the file…" and an empty bar
         if batch_id is not None:
             st.session_state[BATCH_KEY] = batch_id
-            bar.empty()
+            st.rerun()  # the contact list above was drawn before the import: draw it again
 
 
 def report_section(batch_id: int) -> None:
