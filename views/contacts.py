@@ -26,7 +26,7 @@ SHOWN_REPORT_ROWS = 100
 def target_label(target: str) -> str:
     return {
         contacts.ColumnTarget.PHONE: _("Phone"),
-        contacts.ColumnTarget.OTHER_PHONE: _("Other phone (when the first is empty or invalid)"),
+        contacts.ColumnTarget.OTHER_PHONE: _("Other phone"),
         contacts.ColumnTarget.NAME: _("Name"),
         contacts.ColumnTarget.LABELS: _("Labels"),
         contacts.ColumnTarget.TEXT: _("Attribute (text)"),
@@ -115,6 +115,13 @@ def import_section() -> None:
             index=targets.index(shown.mapping[column]),
             format_func=target_label,
             key=f"contacts_map_{index}",
+        )
+    if contacts.ColumnTarget.OTHER_PHONE in mapping.values():
+        st.caption(
+            _(
+                "Other phone: used when a row's phone is empty or not a valid number, and "
+                "first when its label says mobile."
+            )
         )
     with db() as session:
         offered = people.import_country(session, actor)  # their last choice, else the account's
