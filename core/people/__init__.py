@@ -2,9 +2,9 @@
 memberships with a role in each account, who may do what (`Actor`, `require`: every service in core
 checks `require(actor, action)` before it reads or writes, and reaches an account's rows through
 `load_owned`), logging in (passwords, lock-out, browser sessions, single sign-on), API tokens (one
-minting path for the UI and the operator's CLI), the languages people choose, the audit trail, and
-the secrets that guard all this: password hashes, token digests, encryption at rest and its key
-rotation. Nothing here knows a contact or a campaign.
+minting path for the UI and the operator's CLI), the languages people choose, the country of
+their local phone numbers, the audit trail, and the secrets that guard all this: password hashes,
+token digests, encryption at rest and its key rotation. Nothing here knows a contact or a campaign.
 """
 
 from core.people._access import ALLOWED, Actor, require
