@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.address_book_files import google_csv
 from tests.builders import make_account, make_api_token, make_contact
 
 
@@ -194,6 +195,34 @@ def test_import_with_a_mapping_and_country(client, account, headers):
     assert answer.json()["created"] == 1
     listed = client.get(base(account), headers=headers["manager"]).json()
     assert listed["payload"][0]["phone"] == "+12125550100"
+
+
+def test_an_address_book_export_imports_without_a_mapping(client, account, headers):
+    answer = client.post(
+        f"{base(account)}/import",
+        files={"file": ("google.csv", google_csv(), "text/csv")},
+        headers=headers["manager"],
+    )
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["created"], answer.json()["rejected"]) == (2, 0)
+    listed = client.get(base(account), params={"labels": "vip"}, headers=headers["manager"])
+    by_phone = {c["phone"]: c for c in listed.json()["payload"]}
+    assert set(by_phone) == {"+5521998765432", "+5511987654321"}  # Bruno's is his mobile
+    assert by_phone["+5521998765432"]["name"] == "Ana Maria Souza"
+
+
+def test_the_other_phone_target_is_a_mapping_choice(client, account, headers):
+    csv = b"fixo,recado\n+55 11 3333-4444,(11) 98765-4321\n123,+55 21 99876-5432\n"
+    answer = client.post(
+        f"{base(account)}/import",
+        files={"file": ("c.csv", csv, "text/csv")},
+        data={"mapping": '{"fixo": "phone", "recado": "other_phone"}'},
+        headers=headers["manager"],
+    )
+    assert answer.status_code == 200, answer.text
+    listed = client.get(base(account), headers=headers["manager"]).json()["payload"]
+    # The landline is valid, so it is the phone; "123" is not, so the other column's number is.
+    assert {c["phone"] for c in listed} == {"+551133334444", "+5521998765432"}
 
 
 @pytest.mark.parametrize(

@@ -432,7 +432,7 @@ def test_the_api_names_column_targets_as_plain_words(session: Session, manager: 
         import_contacts(session, manager, io.BytesIO(content), "x.csv", mapping={"tel": "email"})
     assert str(refused.value) == (
         "unknown column targets ['email']; use one of "
-        "['phone', 'name', 'labels', 'text', 'number', 'boolean', 'auto', 'skip']"
+        "['phone', 'other_phone', 'name', 'labels', 'text', 'number', 'boolean', 'auto', 'skip']"
     )
 
     batch = run(session, manager, content, mapping={"tel": "phone", "quem": "name"})

@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.models import Account, Contact, ImportBatch
 from core.people import Actor
+from tests.address_book_files import google_legacy_csv
 from tests.builders import make_contact
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,6 +101,31 @@ def test_a_refused_file_shows_why_and_imports_nothing(session: Session, manager:
     assert not at.exception
     assert any("no phone column" in e.value for e in at.error)
     assert session.scalar(select(func.count()).select_from(Contact)) == 0
+    assert not at.get("progress")  # no "Reading the file…" and empty bar left under the error
+
+
+def test_the_contact_list_is_fresh_right_after_an_import(session: Session, manager: Actor) -> None:
+    at = page(manager).run()
+    assert any("0 contacts" in c.value for c in at.caption)
+
+    at.file_uploader(key="contacts_upload").upload("clientes.csv", UPLOAD, "text/csv")
+    at.run()
+    at.button(key="contacts_import").click().run()
+
+    assert not at.exception
+    assert metric(at, "Created") == "2"  # the report stays
+    assert any("2 contacts · page 1 of 1" in c.value for c in at.caption)
+    assert set(table_phones(at)) == {"+5511987654321", "+5521998765432"}
+
+
+def test_the_file_format_names_the_encoding_as_the_report_does(manager: Actor) -> None:
+    at = page(manager).run()
+    data = "Nome;Celular;Cidade\nJoão;11987654321;São Paulo\n".encode("cp1252")
+    at.file_uploader(key="contacts_upload").upload("clientes.csv", data, "text/csv")
+    at.run()
+    assert any(c.value.startswith("Windows-1252, semicolon-separated") for c in at.caption)
+    at.button(key="contacts_import").click().run()
+    assert any(c.value.startswith("Windows-1252, semicolon-separated") for c in at.caption)
 
 
 def test_a_binary_upload_is_refused_before_mapping(session: Session, manager: Actor) -> None:
@@ -217,3 +243,19 @@ def test_export_download_is_offered_and_the_service_escapes(
 
     rows = list(csv.reader(io.StringIO(b"".join(export_csv(session, manager)).decode("utf-8-sig"))))
     assert rows[3][:2] == ["'+5531998765432", "'=Caio"]
+
+
+def test_an_address_book_export_is_recognised_and_imports_as_suggested(
+    session: Session, manager: Actor
+) -> None:
+    at = page(manager).run()
+    at.file_uploader(key="contacts_upload").upload("contacts.csv", google_legacy_csv(), "text/csv")
+    at.run()
+    assert not at.exception
+    assert any("Recognised a Google Contacts export" in i.value for i in at.info)
+    at.button(key="contacts_import").click().run()
+
+    assert not at.exception
+    assert metric(at, "Created") == "2"
+    assert metric(at, "Rejected") == "1"
+    assert contacts_of(session, manager.account_id)["+5521998765432"].label_names == ["vip"]

@@ -9,6 +9,7 @@ from core import people
 from core.base import ValidationError
 from core.i18n import LANGUAGES, _, localize_entry
 from ui.context import require_page
+from ui.countries import browser_country
 from ui.session import db
 
 actor = require_page("settings.manage")
@@ -19,6 +20,7 @@ with db() as session:
     current = people.account_settings(session, actor)
 
 countries = ["", *sorted(phonenumbers.SUPPORTED_REGIONS)]
+suggested = None if current.default_country else browser_country()
 with st.form("account_settings"):
     name = st.text_input(_("Name"), current.name)
     timezone = st.text_input(
@@ -27,8 +29,18 @@ with st.form("account_settings"):
     country = st.selectbox(
         _("Default country for phone numbers without +country"),
         countries,
-        index=countries.index(current.default_country or ""),
+        index=countries.index(current.default_country or suggested or ""),
+        help=_(
+            "Numbers imported or typed without +country code are read as this country's. "
+            "It was taken from the account's timezone when the account was made."
+        ),
     )
+    if suggested:
+        st.caption(
+            _("Not set yet: {country} is suggested by your browser. Save to keep it.").format(
+                country=suggested
+            )
+        )
     language = st.selectbox(
         _("Default language"),
         list(LANGUAGES),

@@ -8,13 +8,13 @@ from typing import Any, BinaryIO
 import pandas as pd
 import streamlit as st
 
-from core import campaigns, contacts
+from core import campaigns, contacts, people
 from core.base import DomainError, stored_text
 from core.i18n import _, localize_entry, localize_error
 from core.models import WhatsAppStatus
-from core.people import get_account
 from ui import contact_choices
 from ui.context import local_time, require_page
+from ui.countries import browser_country
 from ui.session import db
 
 actor = require_page("contacts.read")
@@ -26,6 +26,7 @@ SHOWN_REPORT_ROWS = 100
 def target_label(target: str) -> str:
     return {
         contacts.ColumnTarget.PHONE: _("Phone"),
+        contacts.ColumnTarget.OTHER_PHONE: _("Other phone"),
         contacts.ColumnTarget.NAME: _("Name"),
         contacts.ColumnTarget.LABELS: _("Labels"),
         contacts.ColumnTarget.TEXT: _("Attribute (text)"),
@@ -88,7 +89,7 @@ def import_section() -> None:
         return
     st.caption(
         _("{encoding}, {delimiter}-separated, {columns} columns. First rows:").format(
-            encoding=shown.format.encoding,
+            encoding=shown.format.encoding_name,
             delimiter=delimiter_label(shown.format.delimiter_name),
             columns=len(shown.columns),
         )
@@ -96,6 +97,13 @@ def import_section() -> None:
     st.dataframe(
         pd.DataFrame(shown.rows, columns=pd.Index(shown.columns)), hide_index=True, width="stretch"
     )
+    if shown.address_book:
+        st.info(
+            _(
+                "Recognised a {book} export: the phone (a mobile first), the name and the "
+                "labels are chosen below, and the columns it leaves empty are skipped."
+            ).format(book=shown.address_book)
+        )
     st.markdown(_("**What is in each column?**"))
     mapping: dict[str, str] = {}
     grid = st.columns(min(4, len(shown.columns)))
@@ -108,14 +116,36 @@ def import_section() -> None:
             format_func=target_label,
             key=f"contacts_map_{index}",
         )
+    if contacts.ColumnTarget.OTHER_PHONE in mapping.values():
+        st.caption(
+            _(
+                "Other phone: used when a row's phone is empty or not a valid number, and "
+                "first when its label says mobile."
+            )
+        )
     with db() as session:
-        default_country = get_account(session, actor.account_id).default_country or ""
+        offered = people.import_country(session, actor)  # their last choice, else the account's
+    suggested = None if offered else browser_country()
     country = st.text_input(
         _("Country for numbers written without +country code (two letters)"),
-        value=default_country,
+        value=offered or suggested or "",
         max_chars=2,
         key="contacts_country",
     )
+    if suggested and country == suggested:
+        st.caption(
+            _(
+                "{country}, from your browser: the account has no default country (Account "
+                "settings). Your choice is remembered for your next import."
+            ).format(country=suggested)
+        )
+    elif not country:
+        st.caption(
+            _(
+                "No country: only numbers written with +country code (+55 11 98765-4321) can "
+                "be imported. Type two letters (BR, MX, US...) for the others."
+            )
+        )
     if st.button(_("Import contacts"), type="primary", key="contacts_import"):
         bar = st.progress(0.0, text=_("Reading the file…"))
 
@@ -123,9 +153,10 @@ def import_section() -> None:
             bar.progress(fraction, text=_("{rows} rows read").format(rows=f"{rows:,}"))
 
         batch_id = import_upload(upload, upload.name, mapping, country, progress)
+        bar.empty()  # a refused file leaves its error, not "Reading the file…" and an empty bar
         if batch_id is not None:
             st.session_state[BATCH_KEY] = batch_id
-            bar.empty()
+            st.rerun()  # the contact list above was drawn before the import: draw it again
 
 
 def report_section(batch_id: int) -> None:

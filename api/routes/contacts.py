@@ -77,7 +77,8 @@ def create_contact(ctx: AccountCtx, body: ContactCreate) -> dict[str, Any]:
     description=(
         "Upload the file as `file`. Optional form fields: `default_country` (two letters, for "
         "numbers without a country code; defaults to the account's) and `mapping` (JSON object: "
-        "column name -> phone, name, labels, or an attribute). Rows are matched by phone: new "
+        "column name -> phone, other_phone, name, labels, text, number, boolean, auto or skip; "
+        "left out: recognised from the headers, address-book exports included). Rows are matched by phone: new "
         "contacts are created, existing ones updated; rejected rows are listed with the reason."
     ),
 )

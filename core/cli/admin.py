@@ -94,14 +94,30 @@ def _bootstrap(_args: argparse.Namespace) -> int:
     with session_scope() as session:
         if session.scalar(select(func.count()).select_from(User)):
             return 0
-        account = people.create_account(session, "My team")
+        timezone = _machine_timezone()
+        account = people.create_account(session, "My team", timezone)
+        country = account.default_country
         password = secrets.token_urlsafe(12)
         people.create_user(
             session, "admin", password, account.id, "admin", must_change_password=True
         )
     print(
         "\n  First start: log in as  admin  with the one-time password  "
-        f"{password}\n  (you will be asked to choose your own).\n",
+        f"{password}\n  (you will be asked to choose your own).\n"
+        f"  The account's timezone is {timezone}, its default country for phone numbers "
+        f"without +country {country or 'not set'}: change them in Account settings.\n",
         flush=True,
     )
     return 0
+
+
+def _machine_timezone() -> str:
+    """This machine's IANA timezone (TZ, /etc/localtime...), for the first account: its country
+    is the default for local numbers, so a first import needs no setting. UTC when unknown."""
+    try:
+        import tzlocal  # APScheduler's own dependency
+
+        name = tzlocal.get_localzone_name()
+        return people.validate_timezone(name) if name else "UTC"
+    except Exception:  # no timezone configured, or one zoneinfo does not know
+        return "UTC"

@@ -4,7 +4,8 @@ The package owns the contacts, their labels and custom attributes, and every way
 them: phone numbers read as E.164 (`normalize_phone`), finding contacts (the filtered list,
 look-ups for pickers, label and attribute names), editing and opt-out (a STOP reply comes in
 through `opt_out_by_phone`), the CSV export, and the CSV import — how the file is read, which
-column holds what (`ColumnTarget`, suggested from the headers by `preview_file`), the row parser, planner and
+column holds what (`ColumnTarget`, suggested from the headers by `preview_file`, which
+recognises Google, Outlook, Chatwoot and WhatsApp Business exports), the row parser, planner and
 writer behind `import_contacts`, and the report staff read afterwards. Every function that reads
 or writes an account's data takes the `Actor` first and checks its role itself.
 """

@@ -1,27 +1,31 @@
 """The columns of an import: what each one holds, suggested from its header, chosen by staff.
 
-A column goes to one `ColumnTarget`: the phone (exactly one column), the name (at most one),
-labels, a custom attribute (text, number, true/false, or "auto": numbers and true/false detected),
-or nowhere. Headers are recognised in English, Spanish and Portuguese, accents and spacing
-ignored; `preview_file` shows the suggestion with the first rows, for staff to confirm.
+A column goes to one `ColumnTarget`: the phone (exactly one column), other phones (used when a
+row's phone is empty or invalid, or when their label says mobile), the name (several columns are
+joined: First + Last), labels, a custom attribute (text, number, true/false, or "auto": numbers
+and true/false detected), or nowhere. Address-book exports (Google, Outlook, Chatwoot, WhatsApp
+Business) are recognised by their headers (`core.contacts._address_books`); other headers in
+English, Spanish and Portuguese, accents and spacing ignored. `preview_file` shows the
+suggestion with the first rows, for staff to confirm.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import BinaryIO
 
 from core.base import ValidationError
+from core.contacts._address_books import Recognised, recognise
 from core.contacts._csv_reading import CsvFormat, open_csv
+from core.contacts._fields import header_key
 
 
 class ColumnTarget(StrEnum):
     """Where a column's cells go (the values are what the API's `mapping` names)."""
 
     PHONE = "phone"
+    OTHER_PHONE = "other_phone"
     NAME = "name"
     LABELS = "labels"
     TEXT = "text"
@@ -97,14 +101,15 @@ _LABEL_HEADERS = {
 _EXPORT_ONLY_HEADERS = {"optedout", "whatsappstatus"}
 
 
-def header_key(header: str) -> str:
-    """'Teléfono Móvil ' -> 'telefonomovil': what header recognition compares."""
-    text = unicodedata.normalize("NFKD", header).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]", "", text.lower())
-
-
-def suggest_mapping(columns: list[str], typed: bool = False) -> dict[str, ColumnTarget]:
-    """Recognised columns (EN/ES/PT) for phone, name and labels; every other one an attribute."""
+def suggest_mapping(
+    columns: list[str], typed: bool = False, sample: list[list[str]] | None = None
+) -> dict[str, ColumnTarget]:
+    """An address book's own mapping; else recognised columns (EN/ES/PT) for phone, name and
+    labels, and every other one an attribute. `sample`: first rows, for an address book's
+    columns that may be empty throughout."""
+    book = recognise(columns, sample, _attribute_default(typed).value)
+    if book is not None:
+        return {column: ColumnTarget(target) for column, target in book.mapping.items()}
     keys = [header_key(c) for c in columns]
     mapping = {c: _attribute_default(typed) for c in columns}
     for group in _PHONE_HEADERS:
@@ -135,12 +140,16 @@ def _attribute_default(typed: bool) -> ColumnTarget:
     return ColumnTarget.AUTO if typed else ColumnTarget.TEXT
 
 
+SAMPLE_ROWS = 200  # what decides whether an address book's column holds data
+
+
 @dataclass(frozen=True)
 class Preview:
     format: CsvFormat
     columns: list[str]
     mapping: dict[str, ColumnTarget]  # suggested
     rows: list[list[str]]  # the first data rows, padded to the header's width
+    address_book: str | None = None  # "Google Contacts" when the headers are its export's
 
 
 def preview_file(fileobj: BinaryIO, rows: int = 5, typed: bool = False) -> Preview:
@@ -149,11 +158,18 @@ def preview_file(fileobj: BinaryIO, rows: int = 5, typed: bool = False) -> Previ
         columns = opened.columns
         sample: list[list[str]] = []
         for _line, fields, _error in opened.rows:
-            if len(sample) >= rows:
+            if len(sample) >= max(rows, SAMPLE_ROWS):
                 break
             if fields is not None:
                 sample.append((fields + [""] * len(columns))[: len(columns)])
-    return Preview(opened.format, columns, suggest_mapping(columns, typed), sample)
+    book: Recognised | None = recognise(columns, sample, _attribute_default(typed).value)
+    return Preview(
+        opened.format,
+        columns,
+        suggest_mapping(columns, typed, sample),
+        sample[:rows],
+        book.name if book is not None else None,
+    )
 
 
 def full_mapping(columns: list[str], mapping: dict[str, str] | None, typed: bool) -> dict[str, str]:
@@ -184,8 +200,8 @@ def full_mapping(columns: list[str], mapping: dict[str, str] | None, typed: bool
 
 
 def check_mapping(columns: list[str], mapping: dict[str, str], sample: list[str] | None) -> None:
-    """`ValidationError` unless every target is known, and one phone and at most one name
-    column are chosen. `sample` (the header row) tells a missing header from a missing phone."""
+    """`ValidationError` unless every target is known and one phone column is chosen (several
+    name columns are joined). `sample` (the header row) tells a missing header from a missing phone."""
     bad = sorted({t for t in mapping.values() if t not in _TARGET_NAMES})
     if bad:
         raise ValidationError(
@@ -216,14 +232,6 @@ def check_mapping(columns: list[str], mapping: dict[str, str], sample: list[str]
             "number (the columns are: {columns}), or choose it in the mapping.",
             "mapping",
             columns=", ".join(columns),
-        )
-    names = [c for c, t in mapping.items() if t == ColumnTarget.NAME]
-    if len(names) > 1:
-        raise ValidationError(
-            "choose one name column, not {count}: {columns}",
-            "mapping",
-            count=len(names),
-            columns=repr(names),
         )
 
 

@@ -45,6 +45,13 @@ class CsvFormat:
     delimiter: str
 
     @property
+    def encoding_name(self) -> str:
+        """What staff read: "UTF-8", "UTF-16", "Windows-1252" (one name everywhere)."""
+        return {"utf-8-sig": "UTF-8", "utf-8": "UTF-8", "cp1252": "Windows-1252"}.get(
+            self.encoding, self.encoding.upper().replace("_", "-")
+        )
+
+    @property
     def delimiter_name(self) -> str:
         return {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}[self.delimiter]
 

@@ -1,23 +1,47 @@
 """What a contact's own fields may hold, for the editor and the importer alike.
 
 Names are at most `MAX_NAME` characters; labels are trimmed, lower-case and at most `MAX_LABEL`
-characters, and one cell may hold several (`split_labels`); attribute names are derived from
-what staff typed or the CSV header said (`attribute_key`). Values coming back from our own CSV
+characters, and one cell may hold several (`split_labels`, which also reads address books'
+`:::` lists and drops their system groups); attribute names are derived from what staff typed
+or the CSV header said (`attribute_key`, which keeps the header's words). Values coming back from our own CSV
 export lose its formula escaping (`unescape_cell`).
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 MAX_NAME = 200
 MAX_LABEL = 100
-LABEL_SEPARATORS = re.compile(r"[,;|]")
+LABEL_SEPARATORS = re.compile(r":::|[,;|]")
+# Google Contacts' own groups: every contact is in "My Contacts"; "Starred" is a favourite mark.
+SYSTEM_GROUPS = {"* mycontacts", "* starred", "mycontacts", "starred"}
+# Address books number repeated fields: "E-mail 1 - Value", "Address 2 - City".
+_NUMBERED = re.compile(r"(.+?)\s+(\d+)\s+-\s+(.+)")
+_EMAIL = re.compile(r"\be-mail\b", re.IGNORECASE)
+
+
+def header_key(header: str) -> str:
+    """'Teléfono Móvil ' -> 'telefonomovil': what header recognition compares."""
+    text = unicodedata.normalize("NFKD", header).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]", "", text.lower())
 
 
 def attribute_key(header: str) -> str:
-    """The custom attribute name for a column: 'Data de Nascimento' -> 'data_de_nascimento'."""
-    return re.sub(r"[\s\-]+", "_", header.strip().lower()).strip("_")
+    """The custom attribute name for a column, in the header's words: 'Data de Nascimento' ->
+    'data_de_nascimento', 'E-mail 1 - Value' -> 'email', 'Address 2 - City' -> 'address_2_city'.
+
+    Lower-case words joined by '_': a name a message template can use as a variable.
+    """
+    text = header.strip()
+    numbered = _NUMBERED.fullmatch(text)
+    if numbered:
+        group, number, part = numbered.groups()
+        group = group if number == "1" else f"{group} {number}"
+        text = group if part.strip().lower() == "value" else f"{group} {part}"
+    text = _EMAIL.sub("email", text)
+    return re.sub(r"[\s\-]+", "_", text.lower()).strip("_")
 
 
 def unescape_cell(value: str) -> str:
@@ -28,13 +52,23 @@ def unescape_cell(value: str) -> str:
 
 
 def split_labels(value: str) -> list[str]:
-    """'VIP; Cliente,vip | ' -> ['vip', 'cliente']."""
-    if "," not in value and ";" not in value and "|" not in value:
-        label = unescape_cell(value.strip()).lower()
+    """'VIP; Cliente,vip | ' -> ['vip', 'cliente']; '* myContacts ::: * Friends ::: VIP' ->
+    ['friends', 'vip'] (Google's system groups dropped, its '* ' mark of a group taken off)."""
+    if "," not in value and ";" not in value and "|" not in value and ":::" not in value:
+        label = _label(value)
         return [label] if label else []
     labels: list[str] = []
     for part in LABEL_SEPARATORS.split(value):
-        label = unescape_cell(part.strip()).lower()
+        label = _label(part)
         if label and label not in labels:
             labels.append(label)
     return labels
+
+
+def _label(part: str) -> str:
+    label = unescape_cell(part.strip()).lower()
+    if label[:1] == "*":
+        if label in SYSTEM_GROUPS:
+            return ""
+        label = label[1:].strip()
+    return label

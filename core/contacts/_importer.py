@@ -60,7 +60,8 @@ def import_contacts(
 
     `mapping` maps column names (as `preview_file` gives them) to a `ColumnTarget` (or its
     value); columns it leaves out are attributes ("auto"-typed when `typed`, else text).
-    `default_country` defaults to the account's. Raises `ValidationError` when the file is
+    `default_country` defaults to the account's; when given, it is remembered as the actor's
+    choice for their next import (`people.import_country`). Raises `ValidationError` when the file is
     refused as a whole.
 
     With `processes` > 0 a big file is read, parsed and planned by another process while this
@@ -68,7 +69,8 @@ def import_contacts(
     """
     require(actor, "contacts.import")
     account = get_account(session, actor.account_id)
-    country = validate_country(default_country) or account.default_country
+    chosen = validate_country(default_country)
+    country = chosen or account.default_country
     with open_csv(fileobj) as opened:
         fmt, size, columns = opened.format, opened.size, opened.columns
         full = full_mapping(columns, mapping, typed)
@@ -123,6 +125,7 @@ def import_contacts(
     batch.finished_at = utcnow()
     summary = _summary(fmt, country)
     batch.message, batch.message_text = stored_text.english(summary), summary
+    people.remember_import_country(session, actor, chosen)  # offered in their next import
     people.record_audit(
         session,
         actor,
@@ -180,9 +183,7 @@ def _page_cache(session: Session) -> Iterator[None]:
 
 def _summary(fmt: CsvFormat, country: str | None) -> dict[str, Any]:
     """How the file was read ("UTF-8, comma-separated; ..."), as a stored message."""
-    encoding = {"utf-8-sig": "UTF-8", "utf-8": "UTF-8", "cp1252": "Windows-1252"}.get(
-        fmt.encoding, fmt.encoding.upper().replace("_", "-")
-    )
+    encoding = fmt.encoding_name
     separated = Term(stored_text.SEPARATED[fmt.delimiter])
     if country:
         return stored_text.text(

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from core import people
+from core.contacts._revision import contacts_revision
 from core.models import Contact, Label, contact_labels
 from core.people import Actor, require
 
@@ -216,15 +217,18 @@ def attribute_keys_used(session: Session, actor: Actor, names: Iterable[str]) ->
     }
 
 
-def contacts_version(session: Session, actor: Actor) -> tuple[int, str, int]:
-    """Changes whenever any of the account's contacts does: a key for caches in the UI."""
+def contacts_version(session: Session, actor: Actor) -> tuple[int, int, str, int]:
+    """Changes whenever any of the account's contacts does: a key for caches in the UI.
+
+    The account's contacts revision first (bumped by every write, an import's included, in
+    commit order); the count, latest change and last id as well, for writes made before it."""
     require(actor, "contacts.read")
     count, updated, last = session.execute(
         select(func.count(), func.max(Contact.updated_at), func.max(Contact.id)).where(
             Contact.account_id == actor.account_id
         )
     ).one()
-    return count, str(updated), last or 0
+    return contacts_revision(session, actor.account_id), count, str(updated), last or 0
 
 
 def contact_json(contact: Contact) -> dict[str, Any]:

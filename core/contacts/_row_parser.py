@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.base import ValidationError
+from core.contacts._address_books import is_mobile, label_column
 from core.contacts._columns import ATTRIBUTE_TYPES, ColumnTarget
 from core.contacts._csv_reading import Record
 from core.contacts._fields import MAX_LABEL, MAX_NAME, attribute_key, split_labels, unescape_cell
@@ -27,6 +28,8 @@ _PHONE, _NAME, _LABELS = (
     ColumnTarget.NAME.value,
     ColumnTarget.LABELS.value,
 )
+_OTHER_PHONE = ColumnTarget.OTHER_PHONE.value
+_PHONE_LIST = ":::"  # address books put several numbers of one kind in one cell
 _TEXT, _NUMBER, _AUTO = ColumnTarget.TEXT.value, ColumnTarget.NUMBER.value, ColumnTarget.AUTO.value
 _ATTRIBUTE_TYPES = tuple(target.value for target in ATTRIBUTE_TYPES)
 
@@ -93,7 +96,17 @@ def row_parser(
     raising `RowRejected`. `mapping` (column -> target name, plain strings) has been checked."""
     width = len(columns)
     phone_at = next(i for i, c in enumerate(columns) if mapping.get(c) == _PHONE)
-    name_at = next((i for i, c in enumerate(columns) if mapping.get(c) == _NAME), None)
+    # Every phone column with where its label is (a cell, or the header itself): a row's
+    # phone is the first valid number, those labelled mobile first.
+    phones = [
+        (i, label_column(columns, c), is_mobile(c))
+        for i, c in enumerate(columns)
+        if i == phone_at or mapping.get(c) == _OTHER_PHONE
+    ]
+    phones.sort(key=lambda p: (p[0] != phone_at, p[0]))
+    several = len(phones) > 1
+    name_columns = [i for i, c in enumerate(columns) if mapping.get(c) == _NAME]
+    name_at = name_columns[0] if len(name_columns) == 1 else None
     label_at = [i for i, c in enumerate(columns) if mapping.get(c) == _LABELS]
     attributes: list[tuple[int, str, str, str]] = []
     used: set[str] = set()
@@ -117,14 +130,20 @@ def row_parser(
                 width=width,
             )
         raw_phone = fields[phone_at].strip()
-        if not raw_phone:
-            raise RowRejected("phone is empty")
-        try:
-            phone = normalize_phone(raw_phone, country)
-        except ValidationError as error:
-            # The phone's own error, nested: "phone '12': too short to be a phone number".
-            raise RowRejected("phone {phone!r}: {problem}", **error.params) from None
-        name = fields[name_at].strip() if name_at is not None else ""
+        if several or _PHONE_LIST in raw_phone:
+            phone = _first_valid(fields, phones, country)
+        else:
+            if not raw_phone:
+                raise RowRejected("phone is empty")
+            try:
+                phone = normalize_phone(raw_phone, country)
+            except ValidationError as error:
+                # The phone's own error, nested: "phone '12': too short to be a phone number".
+                raise RowRejected("phone {phone!r}: {problem}", **error.params) from None
+        if name_at is not None:
+            name = fields[name_at].strip()
+        else:  # First + Middle + Last
+            name = " ".join(p for p in (fields[i].strip() for i in name_columns) if p)
         if name[:1] == "'":
             name = unescape_cell(name)
         if len(name) > MAX_NAME:
@@ -149,6 +168,31 @@ def row_parser(
         return (line, phone, name or None, labels, values, encode_attributes(values))
 
     return parse
+
+
+def _first_valid(
+    fields: list[str], phones: list[tuple[int, int | None, bool]], country: str | None
+) -> str:
+    """The row's phone among several columns and `:::` lists: the first valid number, the
+    columns labelled mobile (by their label cell, else their header) first. When none is
+    valid, the reason is the first invalid number's."""
+    ordered = sorted(
+        phones,
+        key=lambda p: not (is_mobile(fields[p[1]]) if p[1] is not None and fields[p[1]] else p[2]),
+    )
+    problem: ValidationError | None = None
+    for index, _label, _mobile in ordered:
+        for raw in fields[index].split(_PHONE_LIST):
+            raw = raw.strip()
+            if not raw:
+                continue
+            try:
+                return normalize_phone(raw, country)
+            except ValidationError as error:
+                problem = problem or error
+    if problem is None:
+        raise RowRejected("phone is empty")
+    raise RowRejected("phone {phone!r}: {problem}", **problem.params)
 
 
 @dataclass(frozen=True)

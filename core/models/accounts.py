@@ -67,6 +67,8 @@ class Membership(Base):
         ForeignKey("accounts.id", ondelete="CASCADE"), index=True
     )
     role: Mapped[str] = mapped_column(String(16))
+    # The country this person last chose for an import's local numbers: offered next time.
+    import_country: Mapped[str | None] = mapped_column(String(2))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="memberships")

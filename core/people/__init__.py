@@ -2,9 +2,9 @@
 memberships with a role in each account, who may do what (`Actor`, `require`: every service in core
 checks `require(actor, action)` before it reads or writes, and reaches an account's rows through
 `load_owned`), logging in (passwords, lock-out, browser sessions, single sign-on), API tokens (one
-minting path for the UI and the operator's CLI), the languages people choose, the audit trail, and
-the secrets that guard all this: password hashes, token digests, encryption at rest and its key
-rotation. Nothing here knows a contact or a campaign.
+minting path for the UI and the operator's CLI), the languages people choose, the country of
+their local phone numbers, the audit trail, and the secrets that guard all this: password hashes,
+token digests, encryption at rest and its key rotation. Nothing here knows a contact or a campaign.
 """
 
 from core.people._access import ALLOWED, Actor, require
@@ -25,6 +25,7 @@ from core.people._accounts import (
     parse_role,
     validate_country,
     validate_password,
+    validate_timezone,
 )
 from core.people._audit import AuditFilters, audit_filter_choices, list_audit_entries, record_audit
 from core.people._auth import (
@@ -39,6 +40,13 @@ from core.people._auth import (
     logout,
     session_context,
     user_for_session,
+)
+from core.people._countries import (
+    country_for_locale,
+    country_for_timezone,
+    import_country,
+    remember_import_country,
+    suggested_country,
 )
 from core.people._key_rotation import RotationReport, rotate_secrets
 from core.people._languages import saved_languages, set_user_language, user_language
@@ -63,6 +71,12 @@ from core.people._users import (
 )
 
 __all__ = [
+    "validate_timezone",
+    "country_for_locale",
+    "country_for_timezone",
+    "import_country",
+    "remember_import_country",
+    "suggested_country",
     "ALLOWED",
     "MAX_CONFIRM_ABOVE",
     "AccountChoice",

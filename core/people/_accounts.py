@@ -14,6 +14,7 @@ from core.base import NotFound, ValidationError
 from core.models import Account, Membership, Role, User
 from core.people import _audit as audit
 from core.people._access import Actor, require
+from core.people._countries import country_for_timezone
 from core.people._security import hash_password
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.@+-]{2,100}$")
@@ -65,13 +66,14 @@ def parse_role(value: str) -> Role:
 def create_account(
     session: Session, name: str, timezone: str = "UTC", default_country: str | None = None
 ) -> Account:
+    """A new account; without a `default_country`, its timezone's country (none for UTC)."""
     name = name.strip()
     if not name:
         raise ValidationError("account name must not be empty", "name")
     account = Account(
         name=name,
         timezone=validate_timezone(timezone),
-        default_country=validate_country(default_country),
+        default_country=validate_country(default_country) or country_for_timezone(timezone),
     )
     session.add(account)
     session.flush()
