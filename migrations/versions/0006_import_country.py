@@ -5,7 +5,7 @@ typed in it: a second import of a file of local numbers rejected them all. The c
 chose is now kept on their membership (per account), and offered first next time. Existing
 accounts are untouched: their default country (if any) is still the fallback.
 
-Revision ID: 0007
+Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-01 15:00:00
 """
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0007'
+revision: str = '0006'
 down_revision: str | None = '0005'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
