@@ -43,6 +43,10 @@ class Settings:
     session_ttl_minutes: int = 720
     login_max_failures: int = 5
     login_lockout_minutes: int = 15
+    # Outbound URLs (core.base._outbound): loopback and private networks allowed unless false.
+    outbound_allow_private: bool = True
+    # /metrics: the bearer token Prometheus sends; unset, only loopback clients may scrape.
+    metrics_token: str | None = None
 
 
 def _number(name: str, default: float, kind: type = float) -> float:
@@ -117,7 +121,20 @@ def load_settings() -> Settings:
         session_ttl_minutes=int(_number("SESSION_TTL_MINUTES", 720, int)),
         login_max_failures=int(_number("LOGIN_MAX_FAILURES", 5, int)),
         login_lockout_minutes=int(_number("LOGIN_LOCKOUT_MINUTES", 15, int)),
+        outbound_allow_private=_flag("OUTBOUND_ALLOW_PRIVATE", True),
+        metrics_token=(os.environ.get("METRICS_TOKEN") or "").strip() or None,
     )
+
+
+def _flag(name: str, default: bool) -> bool:
+    raw = (os.environ.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValidationError("{name} must be true or false (got {raw!r})", name, name=name, raw=raw)
 
 
 def _at_least_one(name: str, default: int) -> int:

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import httpx
 
+from core.base import outbound_refusal
 from core.messaging._outcome import Outcome, SendResult, classify
+from core.models import CircuitCause
 
 ApiVersion = Literal["v1", "v2"]
+ADDRESS_RECHECK_SECONDS = 30.0
 DEFAULT_WEBHOOK_EVENTS = ("MESSAGES_UPDATE", "MESSAGES_UPSERT", "CONNECTION_UPDATE")
 
 _DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?:;[^,]*)?;base64,", re.IGNORECASE)
@@ -106,6 +110,7 @@ class EvolutionClient:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self._token = token
+        self._address_ok_until = 0.0  # time.monotonic() until which base_url needs no new check
         self._owns_http = http is None
         # Shorter than the usual server keep-alive (Node: 5 s) so we rarely write onto a
         # connection the server is closing: such a request would come back UNKNOWN.
@@ -264,6 +269,9 @@ class EvolutionClient:
     def _request(
         self, method: str, path: str, body: dict[str, Any] | None, delay_ms: int | None = None
     ) -> httpx.Response | SendResult:
+        refused = self._refused_address()
+        if refused is not None:
+            return refused
         read = self.read_timeout + max(0, delay_ms or 0) / 1000.0
         timeout = httpx.Timeout(
             connect=self.connect_timeout, read=read, write=read, pool=self.connect_timeout
@@ -284,6 +292,21 @@ class EvolutionClient:
             )
         except Exception as exc:  # classified, never propagated: see core.outcome
             return classify(exc, request_written=tracer.request_written(), secrets=[self._token])
+
+    def _refused_address(self) -> SendResult | None:
+        """The base URL judged again before the token goes out (its name may resolve elsewhere
+        since it was saved); at most every ADDRESS_RECHECK_SECONDS, so sends stay cheap."""
+        now = time.monotonic()
+        if self._address_ok_until > now:
+            return None
+        reason = outbound_refusal(self.base_url)
+        if reason is not None:
+            self._address_ok_until = 0.0
+            return SendResult(
+                Outcome.INSTANCE_DOWN, None, None, f"refused: {reason}", CircuitCause.CONFIG
+            )
+        self._address_ok_until = now + ADDRESS_RECHECK_SECONDS
+        return None
 
     def _classify(self, response: httpx.Response) -> SendResult:
         return classify(response, secrets=[self._token])
