@@ -42,6 +42,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -565,7 +566,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not match:
             self._reply(404, envelope(404, "Not Found", [f"Cannot {self.command} {self.path}"]))
             return
-        action, name = match["action"], match["name"]
+        action, name = match["action"], unquote(match["name"])  # as Express decodes params
         try:
             body, bad_json = (json.loads(raw) if raw else None), False
         except ValueError:

@@ -43,6 +43,8 @@ EDITABLE = (
 )
 
 TOKEN_MASK = "•" * 8
+MAX_INSTANCE_NAME = 200
+INSTANCE_NAME_MARKS = frozenset(" -_.")
 
 
 def instance_json(instance: SenderInstance) -> dict[str, Any]:
@@ -84,6 +86,28 @@ def instance_json(instance: SenderInstance) -> dict[str, Any]:
         "webhook_error": instance.webhook_error,
         "created_at": iso(instance.created_at),
     }
+
+
+def _instance_name(value: Any) -> str:
+    """The name as Evolution knows it: letters, digits, spaces, `-`, `_` and `.`, starting with a
+    letter or digit and with no `..`; anything else (`/`, `?`, `#`, `%`) could change the URLs
+    built from it. (The client percent-encodes it as well, for names stored before this check.)"""
+    name = str(value or "").strip()
+    if (
+        not name
+        or len(name) > MAX_INSTANCE_NAME
+        or not name[0].isalnum()
+        or ".." in name
+        or not all(char.isalnum() or char in INSTANCE_NAME_MARKS for char in name)
+    ):
+        raise ValidationError(
+            "instance_name must be the Evolution instance's name: 1 to {count} letters, digits, "
+            "spaces, '-', '_' or '.', starting with a letter or digit, without '..' (got {value!r})",
+            "instance_name",
+            count=MAX_INSTANCE_NAME,
+            value=str(value)[:MAX_INSTANCE_NAME],
+        )
+    return name
 
 
 def _time(value: Any, field: str) -> time | None:
@@ -169,12 +193,7 @@ def validate(
         check_outbound_url(url, "base_url")
         clean["base_url"] = url
     if "instance_name" in data:
-        instance_name = str(data["instance_name"] or "").strip()
-        if not instance_name or "/" in instance_name or len(instance_name) > 200:
-            raise ValidationError(
-                "instance_name must be the Evolution instance's name", "instance_name"
-            )
-        clean["instance_name"] = instance_name
+        clean["instance_name"] = _instance_name(data["instance_name"])
     if "token" in data and data["token"] not in (None, ""):
         token = str(data["token"]).strip()
         if not token or token == TOKEN_MASK:

@@ -12,6 +12,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
+from urllib.parse import quote
 
 import httpx
 
@@ -48,6 +49,12 @@ def normalize_number(number: str) -> str:
     if "@" in number:
         return number
     return re.sub(r"\D", "", number)
+
+
+def path_segment(name: str) -> str:
+    """`name` as one URL path segment: every reserved character percent-encoded, dots too, so a
+    name such as `x?a=1#` or `..` can neither add a query nor climb to another route."""
+    return quote(name, safe="").replace(".", "%2E")
 
 
 class _WriteTracer:
@@ -106,6 +113,7 @@ class EvolutionClient:
             raise ValueError("instance_name is required")
         self.base_url = base_url.rstrip("/")
         self.instance_name = instance_name
+        self._path_name = path_segment(instance_name)
         self.api_version: ApiVersion = api_version
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
@@ -201,7 +209,7 @@ class EvolutionClient:
 
     def connection_state(self) -> str:
         """`open`, `connecting`, `close` or `refused`. Raises EvolutionError when unreachable."""
-        response = self._request("GET", f"instance/connectionState/{self.instance_name}", None)
+        response = self._request("GET", f"instance/connectionState/{self._path_name}", None)
         if isinstance(response, SendResult):
             raise EvolutionError(response)
         if response.status_code != 200:
@@ -245,7 +253,7 @@ class EvolutionClient:
                 "webhook_by_events": False,
                 "webhook_base64": False,
             }
-        response = self._request("POST", f"webhook/set/{self.instance_name}", body)
+        response = self._request("POST", f"webhook/set/{self._path_name}", body)
         if isinstance(response, SendResult):
             raise EvolutionError(response)
         if not 200 <= response.status_code < 300:
@@ -261,7 +269,7 @@ class EvolutionClient:
     def _send(self, route: str, body: dict[str, Any], delay_ms: int | None) -> SendResult:
         if not body["number"]:
             return SendResult(Outcome.REJECTED, None, None, "the phone number has no digits")
-        response = self._request("POST", f"{route}/{self.instance_name}", body, delay_ms)
+        response = self._request("POST", f"{route}/{self._path_name}", body, delay_ms)
         if isinstance(response, SendResult):
             return response
         return self._classify(response)
