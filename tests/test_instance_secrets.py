@@ -176,3 +176,42 @@ def test_the_client_judges_the_address_again_before_the_token_goes_out(fake_evol
     assert result.outcome is Outcome.INSTANCE_DOWN and "OUTBOUND_ALLOW_PRIVATE" in result.error
     assert fake_evolution.apikeys() == []
     client.close()
+
+
+def test_the_numbers_page_asks_for_the_token_again_when_the_address_changes(
+    session, admin, fake_evolution
+):
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    fake_evolution.add_instance("shop", token=OLD_TOKEN)
+    number = instances.create_instance(
+        session,
+        admin,
+        {"name": "Shop", "base_url": fake_evolution.base_url, "instance_name": "shop",
+         "token": OLD_TOKEN},
+    )  # fmt: skip
+    session.commit()
+    view = Path(__file__).resolve().parent.parent / "views" / "instances.py"
+
+    def edit(values: dict[str, str]) -> AppTest:
+        at = AppTest.from_file(str(view), default_timeout=30)
+        at.session_state["actor"] = admin
+        at.run()
+        for label, value in values.items():  # the number's edit form comes before "add"
+            next(w for w in at.text_input if w.label == label).input(value)
+        next(b for b in at.button if b.label == "Save").click().run()
+        assert not at.exception
+        return at
+
+    refused = edit({"Evolution server URL": "http://127.0.0.1:1"})
+    assert any("token" in error.value for error in refused.error)
+    session.expire_all()
+    assert session.get(SenderInstance, number.id).base_url == fake_evolution.base_url
+    session.commit()
+
+    edit({"Evolution server URL": "http://127.0.0.1:1", "API key (token)": NEW_TOKEN})
+    session.expire_all()
+    row = session.get(SenderInstance, number.id)
+    assert row.base_url == "http://127.0.0.1:1" and decrypt_secret(row.token_encrypted) == NEW_TOKEN
