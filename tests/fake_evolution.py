@@ -42,6 +42,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -120,6 +121,7 @@ class FakeEvolution:
         self._log: list[Received] = []
         self._dropped: list[Received] = []
         self._typing: list[str] = []
+        self._apikeys: list[str | None] = []  # the `apikey` header of every request, any route
         self._seq = itertools.count(1)
         self._ids = itertools.count(1)
         self._id_prefix = secrets.token_hex(3).upper()
@@ -373,6 +375,11 @@ class FakeEvolution:
             if (instance is None or r.instance == instance) and (route is None or r.route == route)
         ]
 
+    def apikeys(self) -> list[str | None]:
+        """The `apikey` header of every request that arrived, whatever its route or answer."""
+        with self._lock:
+            return list(self._apikeys)
+
     def sends(self, instance: str | None = None) -> list[Received]:
         """Messages that went out (201, or processed then hung), in order."""
         return [r for r in self.requests(instance) if r.delivered]
@@ -553,11 +560,13 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         arrived = time.monotonic()
+        with fake._lock:
+            fake._apikeys.append(self.headers.get("apikey"))
         match = _ROUTE.match(self.path)
         if not match:
             self._reply(404, envelope(404, "Not Found", [f"Cannot {self.command} {self.path}"]))
             return
-        action, name = match["action"], match["name"]
+        action, name = match["action"], unquote(match["name"])  # as Express decodes params
         try:
             body, bad_json = (json.loads(raw) if raw else None), False
         except ValueError:

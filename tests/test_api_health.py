@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -14,9 +15,19 @@ from tests import evolution_payloads as evo
 from tests.builders import make_campaign_row, make_recipient_row, make_sender_instance
 from tests.database import reset_engine_cache
 
+METRICS_TOKEN = "metrics-token-for-tests"
+SCRAPER = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
+
+@pytest.fixture(autouse=True)
+def metrics_token(monkeypatch):
+    """The test client is no loopback peer: it scrapes as Prometheus does, with the token."""
+    monkeypatch.setenv("METRICS_TOKEN", METRICS_TOKEN)
+    reset_settings_cache()
+
 
 def scrape(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    answer = client.get("/metrics")
+    answer = client.get("/metrics", headers=SCRAPER)
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/plain")
     samples = {}
@@ -65,7 +76,7 @@ def test_healthz_is_503_when_the_database_is_down(engine, monkeypatch, tmp_path)
         answer = client.get("/healthz")
         assert answer.status_code == 503
         assert answer.json() == {"status": "down", "database": "unreachable", "worker": None}
-        assert client.get("/metrics").status_code == 503
+        assert client.get("/metrics", headers=SCRAPER).status_code == 503
 
 
 def test_metrics_count_sends_campaigns_queues_lag_and_webhook_events(client, session, account):

@@ -80,7 +80,9 @@ def test_a_malformed_pgbouncer_flag_is_named():
         timeout=60,
     )
     assert stopped.returncode != 0
-    assert stopped.stderr.strip().startswith("error: DATABASE_PGBOUNCER='perhaps' is not true")
+    assert stopped.stderr.strip().startswith(
+        "error: DATABASE_PGBOUNCER must be true or false (got 'perhaps')"
+    )
 
 
 def test_behind_pgbouncer_no_statement_is_prepared_on_the_server(monkeypatch):

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import notifications
-from core.base import NotFound, stored_text
+from core.base import NotFound, reset_settings_cache, stored_text
 from core.models import Account, Notification
 from tests.builders import make_account
 
@@ -252,3 +252,20 @@ def test_each_account_gets_its_own_url(session, account, receiver, factory, clie
         ("/hooks/T000/B000/secret", "Campaign 'mine' completed"),
         ("/hooks/T000/B000/secret/other", "Campaign 'theirs' completed"),
     ]
+
+
+def test_a_webhook_url_whose_address_became_forbidden_is_not_posted_to(
+    session, account, receiver, factory, client, monkeypatch
+):
+    """Judged again at delivery (issue 16, item 6): the address allowed at saving may not be now."""
+    account.notification_webhook_url = receiver.url.replace("127.0.0.1", "localhost")
+    session.commit()
+    notification = _notify(session, account, "Promo")
+    monkeypatch.setenv("OUTBOUND_ALLOW_PRIVATE", "false")
+    reset_settings_cache()
+
+    report = notifications.deliver_pending_webhooks(factory, NOW, client)
+
+    assert report.sent == 0 and receiver.bodies == []
+    session.refresh(notification)
+    assert notification.webhook_status != "sent"

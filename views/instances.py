@@ -55,7 +55,13 @@ def _form(key: str, current: dict[str, Any] | None) -> dict[str, Any] | None:
             "",
             type="password",
             placeholder=_("Leave blank to keep the saved key") if current else "",
-            help=_("Stored encrypted. It is never shown again after saving."),
+            help=_(
+                "Stored encrypted. It is never shown again after saving. Type it again when "
+                "you change the server URL or the instance name: the saved key is only ever "
+                "sent to the server it was saved for."
+            )
+            if current
+            else _("Stored encrypted. It is never shown again after saving."),
         )
         cols = st.columns(3)
         api_version = cols[0].selectbox(

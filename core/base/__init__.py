@@ -17,6 +17,8 @@ from core.base._db import (
 from core.base._errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
 from core.base._exports import CSV_MIME, XLSX_MIME, escape_cell, to_csv, to_xlsx
 from core.base._migrations import upgrade_to_head
+from core.base._outbound import check_outbound_url
+from core.base._outbound import refusal as outbound_refusal
 from core.base._settings import Settings, get_settings, reset_settings_cache
 
 __all__ = [
@@ -30,11 +32,13 @@ __all__ = [
     "XLSX_MIME",
     "as_utc",
     "check_connection_budget",
+    "check_outbound_url",
     "escape_cell",
     "get_settings",
     "make_engine",
     "new_session",
     "pool_size_of",
+    "outbound_refusal",
     "read_only_session",
     "reset_settings_cache",
     "retry_delay",

@@ -47,6 +47,10 @@ class Settings:
     # PgBouncer in transaction mode sits in front (no prepared statements, no start-up check).
     worker_db_connections: int = 8
     database_behind_pgbouncer: bool = False
+    # Outbound URLs (core.base._outbound): loopback and private networks allowed unless false.
+    outbound_allow_private: bool = True
+    # /metrics: the bearer token Prometheus sends; unset, only loopback clients may scrape.
+    metrics_token: str | None = None
 
 
 def _number(name: str, default: float, kind: type = float) -> float:
@@ -122,17 +126,21 @@ def load_settings() -> Settings:
         login_max_failures=int(_number("LOGIN_MAX_FAILURES", 5, int)),
         login_lockout_minutes=int(_number("LOGIN_LOCKOUT_MINUTES", 15, int)),
         worker_db_connections=_at_least_one("WORKER_DB_CONNECTIONS", 8),
-        database_behind_pgbouncer=_flag("DATABASE_PGBOUNCER"),
+        database_behind_pgbouncer=_flag("DATABASE_PGBOUNCER", False),
+        outbound_allow_private=_flag("OUTBOUND_ALLOW_PRIVATE", True),
+        metrics_token=(os.environ.get("METRICS_TOKEN") or "").strip() or None,
     )
 
 
-def _flag(name: str) -> bool:
-    raw = os.environ.get(name, "").strip().lower()
-    if raw in ("", "0", "false", "no", "off"):
-        return False
+def _flag(name: str, default: bool) -> bool:
+    raw = (os.environ.get(name) or "").strip().lower()
+    if not raw:
+        return default
     if raw in ("1", "true", "yes", "on"):
         return True
-    raise ValidationError("{name}={raw!r} is not true or false", name, name=name, raw=raw)
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValidationError("{name} must be true or false (got {raw!r})", name, name=name, raw=raw)
 
 
 def _at_least_one(name: str, default: int) -> int:

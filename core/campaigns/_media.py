@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlparse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.base import NotFound, ValidationError
+from core.base import NotFound, ValidationError, check_outbound_url
 from core.i18n import Term
 from core.models import MediaFile, MediaType
 from core.people import Actor, require
@@ -145,6 +145,8 @@ def validate_multimedia(
         parsed = urlparse(str(url).strip())
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise ValidationError("multimedia.url must be an http(s) URL", "multimedia.url")
+        # Evolution fetches it from its host, often ours too: never a metadata address.
+        check_outbound_url(str(url).strip(), "multimedia.url")
         result["url"] = str(url).strip()
         if not filename:
             tail = unquote(parsed.path.rsplit("/", 1)[-1])

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import people
-from core.base import Conflict, ValidationError, utcnow
+from core.base import Conflict, ValidationError, check_outbound_url, utcnow
 from core.instances._connection import register_webhook, webhook_url
 from core.instances._lookup import get_instance
 from core.instances._pacing import MAX_TYPING_SECONDS
@@ -43,6 +43,8 @@ EDITABLE = (
 )
 
 TOKEN_MASK = "•" * 8
+MAX_INSTANCE_NAME = 200
+INSTANCE_NAME_MARKS = frozenset(" -_.")
 
 
 def instance_json(instance: SenderInstance) -> dict[str, Any]:
@@ -84,6 +86,28 @@ def instance_json(instance: SenderInstance) -> dict[str, Any]:
         "webhook_error": instance.webhook_error,
         "created_at": iso(instance.created_at),
     }
+
+
+def _instance_name(value: Any) -> str:
+    """The name as Evolution knows it: letters, digits, spaces, `-`, `_` and `.`, starting with a
+    letter or digit and with no `..`; anything else (`/`, `?`, `#`, `%`) could change the URLs
+    built from it. (The client percent-encodes it as well, for names stored before this check.)"""
+    name = str(value or "").strip()
+    if (
+        not name
+        or len(name) > MAX_INSTANCE_NAME
+        or not name[0].isalnum()
+        or ".." in name
+        or not all(char.isalnum() or char in INSTANCE_NAME_MARKS for char in name)
+    ):
+        raise ValidationError(
+            "instance_name must be the Evolution instance's name: 1 to {count} letters, digits, "
+            "spaces, '-', '_' or '.', starting with a letter or digit, without '..' (got {value!r})",
+            "instance_name",
+            count=MAX_INSTANCE_NAME,
+            value=str(value)[:MAX_INSTANCE_NAME],
+        )
+    return name
 
 
 def _time(value: Any, field: str) -> time | None:
@@ -166,14 +190,10 @@ def validate(
             raise ValidationError(
                 "base_url must be an http(s) URL, e.g. https://evo.example.com", "base_url"
             )
+        check_outbound_url(url, "base_url")
         clean["base_url"] = url
     if "instance_name" in data:
-        instance_name = str(data["instance_name"] or "").strip()
-        if not instance_name or "/" in instance_name or len(instance_name) > 200:
-            raise ValidationError(
-                "instance_name must be the Evolution instance's name", "instance_name"
-            )
-        clean["instance_name"] = instance_name
+        clean["instance_name"] = _instance_name(data["instance_name"])
     if "token" in data and data["token"] not in (None, ""):
         token = str(data["token"]).strip()
         if not token or token == TOKEN_MASK:
@@ -265,19 +285,42 @@ def create_instance(session: Session, actor: Actor, data: dict[str, Any]) -> Sen
 def update_instance(
     session: Session, actor: Actor, instance_id: int, data: dict[str, Any]
 ) -> SenderInstance:
-    """Change fields; a blank or absent `token` keeps the stored one (write-only field)."""
+    """Change fields; a blank or absent `token` keeps the stored one (write-only field).
+
+    A new address (`base_url` or `instance_name`) needs the token typed again and gets a new
+    webhook secret: the stored secrets are never sent to an address other than the one they
+    were saved for, so whoever may edit a number cannot read them by pointing it elsewhere.
+    """
     require(actor, "instances.write")
     instance = get_instance(session, actor, instance_id)
     clean = validate(data, creating=False, current=instance)
     if "name" in clean:
         _check_unique_name(session, actor.account_id, clean["name"], instance.id)
     token = clean.pop("token", None)
+    moved = [
+        field
+        for field in ("base_url", "instance_name")
+        if field in clean and clean[field] != getattr(instance, field)
+    ]
+    if moved and not token:
+        raise ValidationError(
+            "enter the token again to change {fields}: the saved one is only sent to the "
+            "address it was saved for",
+            "token",
+            fields=" and ".join(moved),
+        )
     if token:
         instance.token_encrypted = encrypt_secret(token)
+    if moved:
+        instance.webhook_secret_encrypted = encrypt_secret(secrets.token_urlsafe(32))
     for field, value in clean.items():
         setattr(instance, field, value)
     session.flush()
-    details = _audit(clean) | ({"token": "changed"} if token else {})
+    details = (
+        _audit(clean)
+        | ({"token": "changed"} if token else {})
+        | ({"webhook_secret": "changed"} if moved else {})
+    )
     people.record_audit(session, actor, "instance.update", "instance", instance.id, details)
     register_webhook(session, actor, instance.id)
     return instance

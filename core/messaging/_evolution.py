@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
+from urllib.parse import quote
 
 import httpx
 
+from core.base import outbound_refusal
 from core.messaging._outcome import Outcome, SendResult, classify
+from core.models import CircuitCause
 
 ApiVersion = Literal["v1", "v2"]
+ADDRESS_RECHECK_SECONDS = 30.0
 DEFAULT_WEBHOOK_EVENTS = ("MESSAGES_UPDATE", "MESSAGES_UPSERT", "CONNECTION_UPDATE")
 
 _DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?:;[^,]*)?;base64,", re.IGNORECASE)
@@ -44,6 +49,12 @@ def normalize_number(number: str) -> str:
     if "@" in number:
         return number
     return re.sub(r"\D", "", number)
+
+
+def path_segment(name: str) -> str:
+    """`name` as one URL path segment: every reserved character percent-encoded, dots too, so a
+    name such as `x?a=1#` or `..` can neither add a query nor climb to another route."""
+    return quote(name, safe="").replace(".", "%2E")
 
 
 class _WriteTracer:
@@ -102,10 +113,12 @@ class EvolutionClient:
             raise ValueError("instance_name is required")
         self.base_url = base_url.rstrip("/")
         self.instance_name = instance_name
+        self._path_name = path_segment(instance_name)
         self.api_version: ApiVersion = api_version
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self._token = token
+        self._address_ok_until = 0.0  # time.monotonic() until which base_url needs no new check
         self._owns_http = http is None
         # Shorter than the usual server keep-alive (Node: 5 s) so we rarely write onto a
         # connection the server is closing: such a request would come back UNKNOWN.
@@ -196,7 +209,7 @@ class EvolutionClient:
 
     def connection_state(self) -> str:
         """`open`, `connecting`, `close` or `refused`. Raises EvolutionError when unreachable."""
-        response = self._request("GET", f"instance/connectionState/{self.instance_name}", None)
+        response = self._request("GET", f"instance/connectionState/{self._path_name}", None)
         if isinstance(response, SendResult):
             raise EvolutionError(response)
         if response.status_code != 200:
@@ -240,7 +253,7 @@ class EvolutionClient:
                 "webhook_by_events": False,
                 "webhook_base64": False,
             }
-        response = self._request("POST", f"webhook/set/{self.instance_name}", body)
+        response = self._request("POST", f"webhook/set/{self._path_name}", body)
         if isinstance(response, SendResult):
             raise EvolutionError(response)
         if not 200 <= response.status_code < 300:
@@ -256,7 +269,7 @@ class EvolutionClient:
     def _send(self, route: str, body: dict[str, Any], delay_ms: int | None) -> SendResult:
         if not body["number"]:
             return SendResult(Outcome.REJECTED, None, None, "the phone number has no digits")
-        response = self._request("POST", f"{route}/{self.instance_name}", body, delay_ms)
+        response = self._request("POST", f"{route}/{self._path_name}", body, delay_ms)
         if isinstance(response, SendResult):
             return response
         return self._classify(response)
@@ -264,6 +277,9 @@ class EvolutionClient:
     def _request(
         self, method: str, path: str, body: dict[str, Any] | None, delay_ms: int | None = None
     ) -> httpx.Response | SendResult:
+        refused = self._refused_address()
+        if refused is not None:
+            return refused
         read = self.read_timeout + max(0, delay_ms or 0) / 1000.0
         timeout = httpx.Timeout(
             connect=self.connect_timeout, read=read, write=read, pool=self.connect_timeout
@@ -284,6 +300,21 @@ class EvolutionClient:
             )
         except Exception as exc:  # classified, never propagated: see core.outcome
             return classify(exc, request_written=tracer.request_written(), secrets=[self._token])
+
+    def _refused_address(self) -> SendResult | None:
+        """The base URL judged again before the token goes out (its name may resolve elsewhere
+        since it was saved); at most every ADDRESS_RECHECK_SECONDS, so sends stay cheap."""
+        now = time.monotonic()
+        if self._address_ok_until > now:
+            return None
+        reason = outbound_refusal(self.base_url)
+        if reason is not None:
+            self._address_ok_until = 0.0
+            return SendResult(
+                Outcome.INSTANCE_DOWN, None, None, f"refused: {reason}", CircuitCause.CONFIG
+            )
+        self._address_ok_until = now + ADDRESS_RECHECK_SECONDS
+        return None
 
     def _classify(self, response: httpx.Response) -> SendResult:
         return classify(response, secrets=[self._token])

@@ -90,6 +90,18 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None]
 
 
+class LoginThrottle(Base):
+    """Failed logins under a username nobody has, counted like a user's own (`User.failed_logins`),
+    so a made-up name locks out exactly like a real one and the answers never tell them apart."""
+
+    __tablename__ = "login_throttles"
+
+    username: Mapped[str] = mapped_column(String(100), primary_key=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
 class UserSession(Base):
     """A logged-in browser session; expires, and dies on logout or deactivation."""
 

@@ -12,7 +12,7 @@ import httpx
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from core.base import retry_delay, stored_text
+from core.base import outbound_refusal, retry_delay, stored_text
 from core.models import Account, Notification
 from core.people import Actor, load_owned, require
 
@@ -231,6 +231,9 @@ def _post(
         url = account.notification_webhook_url
         payload = webhook_payload(notification, account.name)
     # The URL may itself be a secret (Slack's are): it never goes into a log or an error text.
+    if outbound_refusal(url):  # judged again now: its name may resolve elsewhere since saving
+        unreachable.add(account.id)
+        return False, "address not allowed"
     try:
         response = client.post(url, json=payload, timeout=WEBHOOK_TIMEOUT)
     except httpx.HTTPError as error:

@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 
 from sqlalchemy.orm import Session
 
-from core.base import ValidationError
+from core.base import ValidationError, check_outbound_url
 from core.models import Account
 from core.people import _audit as audit
 from core.people._access import Actor, require
@@ -135,6 +135,7 @@ def _webhook_url(value: Any) -> str | None:
             "the notification webhook URL must have at most 500 characters",
             "notification_webhook_url",
         )
+    check_outbound_url(url, "notification_webhook_url")
     return url
 
 

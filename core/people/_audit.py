@@ -35,6 +35,29 @@ def record_audit(
     )
 
 
+def record_system_audit(
+    session: Session,
+    account_id: int | None,
+    action: str,
+    object_type: str,
+    object_id: int | str | None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """An entry nobody's action caused (a failed login, a lock-out); `account_id` None files it
+    outside every account, for a username nobody has."""
+    session.add(
+        AuditLog(
+            account_id=account_id,
+            user_id=None,
+            actor="system",
+            action=action,
+            object_type=object_type,
+            object_id=None if object_id is None else str(object_id),
+            details=details,
+        )
+    )
+
+
 # -- reading the trail (admins) --------------------------------------------------------------------
 
 

@@ -19,6 +19,7 @@ from core.base import DomainError, NotFound, ValidationError, as_utc, get_settin
 from core.i18n import N_
 from core.models import Account, Membership, Role, User, UserSession
 from core.people import _audit as audit
+from core.people import _lockout as lockout
 from core.people._access import Actor
 from core.people._accounts import memberships, validate_password
 from core.people._security import hash_password, new_token, token_digest, verify_password
@@ -74,26 +75,45 @@ def authenticate(
 ) -> User:
     """The user whose password this is, or LoginFailed; counts failures and locks the user out.
 
-    After `LOGIN_MAX_FAILURES` wrong passwords in a row the user is locked for
-    `LOGIN_LOCKOUT_MINUTES`; while locked even the right password is refused.
+    After `LOGIN_MAX_FAILURES` wrong passwords in a row the username is locked for
+    `LOGIN_LOCKOUT_MINUTES`; while locked even the right password is refused. A username nobody
+    has is counted and locked the same way, and every path verifies one password hash, so neither
+    the answer nor its delay tells a real username from a made-up one.
     """
     now = now or utcnow()
     settings = get_settings()
     username = (username or "").strip()
     user = session.scalar(select(User).where(User.username == username)) if username else None
-    if user is None:
-        verify_password(_dummy_hash(), password or "")
+    known_hash = user.password_hash if user is not None else None
+    right = verify_password(known_hash or _dummy_hash(), password or "") and bool(known_hash)
+    if not username:
         raise LoginFailed()
-    if user.locked_until is not None and as_utc(user.locked_until) > now:
-        raise AccountLocked(as_utc(user.locked_until))
-    if not verify_password(user.password_hash, password or ""):
-        _count_failure(
-            session, user, now, settings.login_max_failures, settings.login_lockout_minutes
+    locked = lockout.current_lock(session, user, username, now)
+    if locked is not None:
+        _audit_failure(session, user, username, "user.login_failed", {"locked": True})
+        raise AccountLocked(locked)
+    if not right:
+        locked_now, until = lockout.count_failure(
+            session,
+            user,
+            username,
+            now,
+            settings.login_max_failures,
+            settings.login_lockout_minutes,
         )
+        refused = until is not None and not locked_now  # a parallel guess locked it meanwhile
+        _audit_failure(session, user, username, "user.login_failed", {"locked": refused})
+        if locked_now:
+            details = {"minutes": settings.login_lockout_minutes}
+            _audit_failure(session, user, username, "user.locked", details)
+        session.flush()
+        if refused:
+            raise AccountLocked(until)
         raise LoginFailed()
+    assert user is not None and known_hash is not None
     if not user.is_active:
         raise LoginFailed()
-    if _REHASH.check_needs_rehash(user.password_hash or ""):
+    if _REHASH.check_needs_rehash(known_hash):
         user.password_hash = hash_password(password)
     user.failed_logins = 0
     user.locked_until = None
@@ -102,23 +122,16 @@ def authenticate(
     return user
 
 
-def _count_failure(
-    session: Session, user: User, now: datetime, max_failures: int, lockout_minutes: int
+def _audit_failure(
+    session: Session, user: User | None, username: str, action: str, details: dict[str, Any]
 ) -> None:
-    user.failed_logins = (user.failed_logins or 0) + 1
-    if max_failures and user.failed_logins >= max_failures:
-        user.locked_until = now + timedelta(minutes=lockout_minutes)
-        user.failed_logins = 0
-        for membership in memberships(session, user.id):
-            audit.record_audit(
-                session,
-                Actor.system(membership.account_id),
-                "user.locked",
-                "user",
-                user.id,
-                {"username": user.username, "minutes": lockout_minutes},
-            )
-    session.flush()
+    """A failed login or a lock-out in the trail: of each account the user belongs to, or, for a
+    username nobody has, once outside any account (operators read it in the database)."""
+    details = {"username": username[: lockout.USERNAME_LENGTH], **details}
+    user_id = user.id if user is not None else None
+    account_ids = [m.account_id for m in memberships(session, user_id)] if user_id else []
+    for account_id in account_ids or [None]:
+        audit.record_system_audit(session, account_id, action, "user", user_id, details)
 
 
 def start_session(session: Session, user: User, now: datetime | None = None) -> str:
