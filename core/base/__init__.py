@@ -7,6 +7,15 @@ for people to read later (English for the API, template + params for the UI).
 from core.base import _stored_text as stored_text
 from core.base._backoff import retry_delay
 from core.base._clock import as_utc, utcnow
+from core.base._dates import (
+    EARLIEST,
+    FIRST_DAY,
+    LAST_DAY,
+    LATEST,
+    MAX_YEAR,
+    MIN_YEAR,
+    parse_datetime,
+)
 from core.base._db import (
     make_engine,
     new_session,
@@ -20,6 +29,12 @@ from core.base._settings import Settings, get_settings, reset_settings_cache
 
 __all__ = [
     "CSV_MIME",
+    "EARLIEST",
+    "FIRST_DAY",
+    "LAST_DAY",
+    "LATEST",
+    "MAX_YEAR",
+    "MIN_YEAR",
     "Conflict",
     "DomainError",
     "NotFound",
@@ -32,6 +47,7 @@ __all__ = [
     "get_settings",
     "make_engine",
     "new_session",
+    "parse_datetime",
     "read_only_session",
     "reset_settings_cache",
     "retry_delay",

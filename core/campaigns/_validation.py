@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import contacts
-from core.base import ValidationError
+from core.base import ValidationError, parse_datetime
 from core.campaigns import _audience as audience
 from core.campaigns import _media as media
 from core.campaigns import _templates as message_template
@@ -65,23 +64,9 @@ SCHEDULE_GRACE = timedelta(minutes=1)  # a time picked "now" in a form is a few 
 
 
 def parse_scheduled_at(value: Any, timezone: str) -> datetime | None:
-    """ISO 8601 text or a datetime, as UTC. A time without an offset is in the account's zone."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise ValidationError(
-                "scheduled_at {value!r} is not an ISO 8601 date and time",
-                "scheduled_at",
-                value=value,
-            ) from None
-    if not isinstance(value, datetime):
-        raise ValidationError("scheduled_at must be an ISO 8601 date and time", "scheduled_at")
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=ZoneInfo(timezone))
-    return value.astimezone(UTC)
+    """ISO 8601 text or a datetime, as UTC, within years 2000-2100 (`core.base.parse_datetime`).
+    A time without an offset is in the account's zone."""
+    return parse_datetime(value, "scheduled_at", timezone)
 
 
 def _parse_time(value: Any, key: str) -> time | None:
