@@ -22,6 +22,7 @@ from core.models import (
     Account,
     Campaign,
     CampaignStatus,
+    Contact,
     SenderInstance,
 )
 from core.people import Actor
@@ -116,6 +117,26 @@ def _parse_instance_ids(session: Session, account_id: int, value: Any) -> list[i
     return wanted
 
 
+def _check_contact_ids(session: Session, account_id: int, wanted: list[int]) -> None:
+    """Every id a contact of this account: another account's ids are refused, never kept
+    (they would match nobody here, and say which ids exist elsewhere if they did)."""
+    found: set[int] = set()
+    for start in range(0, len(wanted), 10_000):  # bound the statement's parameters
+        chunk = wanted[start : start + 10_000]
+        found.update(
+            session.scalars(
+                select(Contact.id).where(Contact.account_id == account_id, Contact.id.in_(chunk))
+            )
+        )
+    missing = [i for i in wanted if i not in found]
+    if missing:
+        raise ValidationError(
+            "audience.contact_ids: no contact with id {ids} in this account",
+            "audience.contact_ids",
+            ids=", ".join(str(i) for i in missing[:10]) + (" …" if len(missing) > 10 else ""),
+        )
+
+
 class _Errors:
     """Collects every field's problem so a form can show each next to its field."""
 
@@ -144,6 +165,8 @@ class _Errors:
 def _title(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValidationError("title must not be empty", "title")
+    if "\x00" in value:
+        raise ValidationError("title contains a NUL character", "title")
     if len(value.strip()) > 255:
         raise ValidationError("title is longer than 255 characters", "title")
     return value.strip()
@@ -215,6 +238,14 @@ def clean_fields(
         values["status"] = errors.check("status", _status, data.get("status") or default)
     if given("audience"):
         values["audience"] = errors.check("audience", validate_audience, data.get("audience"))
+        if values["audience"] and values["audience"].get("contact_ids"):
+            errors.check(
+                "audience.contact_ids",
+                _check_contact_ids,
+                session,
+                account.id,
+                values["audience"]["contact_ids"],
+            )
     if given("multimedia"):
         values["multimedia"] = errors.check(
             "multimedia", media.validate_multimedia, session, account.id, data.get("multimedia")
@@ -274,6 +305,8 @@ def clean_fields(
             values["message"] = ""
         elif not isinstance(message, str):
             errors.add("message", N_("message must be text"))
+        elif "\x00" in message:
+            errors.add("message", N_("message contains a NUL character"))
         else:
             known = _known_attributes(session, actor, message)
             values["message"] = errors.check(
