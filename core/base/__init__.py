@@ -24,6 +24,7 @@ from core.base._db import (
 )
 from core.base._errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
 from core.base._exports import CSV_MIME, XLSX_MIME, escape_cell, to_csv, to_xlsx
+from core.base._json_limits import MAX_JSON_DEPTH, json_depth_exceeds
 from core.base._migrations import upgrade_to_head
 from core.base._settings import Settings, get_settings, reset_settings_cache
 
@@ -33,6 +34,7 @@ __all__ = [
     "FIRST_DAY",
     "LAST_DAY",
     "LATEST",
+    "MAX_JSON_DEPTH",
     "MAX_YEAR",
     "MIN_YEAR",
     "Conflict",
@@ -45,6 +47,7 @@ __all__ = [
     "as_utc",
     "escape_cell",
     "get_settings",
+    "json_depth_exceeds",
     "make_engine",
     "new_session",
     "parse_datetime",

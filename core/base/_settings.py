@@ -43,6 +43,11 @@ class Settings:
     session_ttl_minutes: int = 720
     login_max_failures: int = 5
     login_lockout_minutes: int = 15
+    # Request bodies the API reads at most (413 beyond), enforced while reading, before the
+    # token is checked: JSON routes, Evolution's webhook, and the CSV import's upload.
+    max_body_bytes: int = 1 << 20
+    max_webhook_body_bytes: int = 4 << 20
+    max_import_body_bytes: int = 50 << 20
 
 
 def _number(name: str, default: float, kind: type = float) -> float:
@@ -117,6 +122,9 @@ def load_settings() -> Settings:
         session_ttl_minutes=int(_number("SESSION_TTL_MINUTES", 720, int)),
         login_max_failures=int(_number("LOGIN_MAX_FAILURES", 5, int)),
         login_lockout_minutes=int(_number("LOGIN_LOCKOUT_MINUTES", 15, int)),
+        max_body_bytes=_at_least_one("MAX_BODY_BYTES", 1 << 20),
+        max_webhook_body_bytes=_at_least_one("MAX_WEBHOOK_BODY_BYTES", 4 << 20),
+        max_import_body_bytes=_at_least_one("MAX_IMPORT_BODY_BYTES", 50 << 20),
     )
 
 
