@@ -44,7 +44,8 @@ def handle_delivery(
     query_token: str | None = None,
     now: datetime | None = None,
 ) -> WebhookResult:
-    """Authenticate, parse and apply one delivery for `instance_id`. The caller commits.
+    """Authenticate, parse and apply one delivery for `instance_id`. The caller commits (a big
+    `messages.update` batch is committed in chunks on the way, see `apply_receipts`).
 
     No actor: the delivery's credentials are the instance's own, and it touches only the
     instance's account. Raises WebhookUnauthorized (no such instance, or no credentials),
@@ -60,7 +61,8 @@ def handle_delivery(
     count_event(session, event if event in KNOWN_EVENTS else "other", now)
     data = payload.get("data")
     if event == "messages.update":
-        result = apply_receipts(session, instance, data, now)
+        # A big batch commits as it goes (the caller commits the rest): see apply_receipts.
+        result = apply_receipts(session, instance, data, now, checkpoint=session.commit)
     elif event == "messages.upsert":
         result = apply_replies(session, instance, data, now)
     elif event == "connection.update":
