@@ -8,6 +8,7 @@ import time
 from fastapi import FastAPI, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.body_limit import BodyLimit
 from api.errors import install_error_handlers, internal_error
 from api.metrics import build_registry
 from api.routes import accounts, campaigns, contacts, health, instances, webhooks
@@ -26,6 +27,7 @@ or as `Authorization: Bearer <token>`. Lists answer `{"payload": [...], "meta": 
 def create_app() -> FastAPI:
     app = FastAPI(title="WhatsApp API Campaigns", version="1.0.0", description=DESCRIPTION)
     install_error_handlers(app)
+    app.add_middleware(BodyLimit)  # inside the access log, which records its 413s
     app.add_middleware(AccessLog)
     app.state.metrics_registry = build_registry()
     app.include_router(health.router)

@@ -43,6 +43,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "Missing, unknown or revoked API token"},
     403: {"model": ErrorOut, "description": "The role or the account's settings forbid it"},
     404: {"model": ErrorOut, "description": "No such object in this account"},
+    413: {"model": ErrorOut, "description": "The request body is larger than the limit"},
     422: {"model": ErrorOut, "description": "Invalid input, with field-level messages"},
 }
 CONFLICT_RESPONSE: dict[int | str, dict[str, Any]] = {

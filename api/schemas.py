@@ -10,8 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 # Ids are database integers: anything outside 1..2^31-1 cannot exist, and is refused here
 # rather than overflowing a driver.
-Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
-Weekday = Annotated[int, Field(ge=0, le=6)]
+# Strict: `true` is not the id 1, nor "3" the weekday 3 (JSON has numbers for that).
+Id = Annotated[int, Field(ge=1, le=2**31 - 1, strict=True)]
+Weekday = Annotated[int, Field(ge=0, le=6, strict=True)]
+# An attribute condition's value: Infinity and NaN are refused (JSON has neither; dumped for the
+# domain they would silently become null).
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Scalar = bool | int | Finite | str | None
 
 
 class Pagination(BaseModel):
@@ -33,7 +38,7 @@ class Audience(BaseModel):
     labels: list[str] | None = None
     labels_match: Literal["any", "all"] | None = None
     exclude_labels: list[str] | None = None
-    custom_attributes: dict[str, Any] | None = None
+    custom_attributes: dict[str, Scalar | list[Scalar]] | None = None
 
 
 class Multimedia(BaseModel):
@@ -71,6 +76,7 @@ class CampaignFields(BaseModel):
     window_days: list[Weekday] | None = Field(default=None, description="0=Monday … 6=Sunday")
     auto_retry_hours: int | None = Field(
         default=None,
+        strict=True,
         ge=0,
         le=72,
         description="Retry the recipients that failed for a temporary reason (429, 5xx, a "
@@ -79,7 +85,11 @@ class CampaignFields(BaseModel):
         "requests (4xx), opt-outs, and `unknown` sends (they may have gone out).",
     )
     auto_retry_limit: int | None = Field(
-        default=None, ge=1, le=2, description="How many automatic retries at most (1 or 2)"
+        default=None,
+        strict=True,
+        ge=1,
+        le=2,
+        description="How many automatic retries at most (1 or 2)",
     )
 
     def data(self) -> dict[str, Any]:

@@ -14,6 +14,7 @@ ORDER = [
     "dispatch.py",
     "dashboard.py",
     "api_reads.py",
+    "api_body_memory.py",
 ]
 
 

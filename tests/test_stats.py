@@ -408,7 +408,7 @@ def test_account_zone_is_the_actors_accounts_and_utc_when_unknown(db, shop, staf
 
 
 # The receiver is authenticated by the instance's credentials, not by a user.
-TAKES_NO_ACTOR = {"handle_delivery"}
+TAKES_NO_ACTOR = {"handle_delivery", "check_headers"}
 
 
 def test_every_reading_entry_point_takes_the_actor_right_after_the_session():

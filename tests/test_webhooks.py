@@ -477,13 +477,13 @@ def test_v1_servers_authenticate_with_the_bodys_apikey(client, session, account)
     assert current(session, recipient).status == "read"
 
 
-def test_unknown_instance_is_404(client, instance):
+def test_unknown_instance_answers_as_a_wrong_secret(client, instance):
     answer = client.post(
         f"/webhooks/evolution/{instance.id + 999}",
         json=evo.connection_update("x", "open"),
         headers=HEADERS,
     )
-    assert answer.status_code == 404
+    assert answer.status_code == 401
 
 
 @pytest.mark.parametrize(

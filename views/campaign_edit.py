@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from core import campaigns, contacts, people
-from core.base import DomainError, ValidationError, utcnow
+from core.base import FIRST_DAY, LAST_DAY, DomainError, ValidationError, parse_datetime, utcnow
 from core.campaigns import describe_estimate
 from core.i18n import _, format_number, localize_entry, localize_error
 from core.models import MediaType
@@ -88,14 +88,13 @@ def load_form(source: dict[str, Any] | None) -> None:
     state[KEY + "media_url"] = mm.get("url", "")
     state[KEY + "media_filename"] = mm.get("filename", "")
     state[KEY + "media_id"] = mm.get("media_id")
-    scheduled = source.get("scheduled_at")
-    local = (
-        datetime.fromisoformat(scheduled.replace("Z", "+00:00")).astimezone(zone)
-        if scheduled
-        else (utcnow() + timedelta(hours=1)).astimezone(zone)
-    )
+    try:
+        scheduled = parse_datetime(source.get("scheduled_at"), "scheduled_at")
+    except ValidationError:  # stored before dates were bounded (year 9999): offer a new one
+        scheduled = None
+    local = (scheduled or utcnow() + timedelta(hours=1)).astimezone(zone)
     state[KEY + "when"] = "schedule" if source.get("status") == "pending" else "draft"
-    state[KEY + "date"] = local.date()
+    state[KEY + "date"] = min(max(local.date(), FIRST_DAY), LAST_DAY)
     state[KEY + "time"] = local.time().replace(second=0, microsecond=0)
     auto_retry.load(state, KEY, source)
     state[KEY + "errors"] = {}
@@ -207,7 +206,7 @@ st.radio(
 )
 if state[KEY + "when"] == "schedule":
     left, right = st.columns(2)
-    left.date_input(_("Date"), key=KEY + "date")
+    left.date_input(_("Date"), key=KEY + "date", min_value=FIRST_DAY, max_value=LAST_DAY)
     right.time_input(_("Time ({zone})").format(zone=timezone), key=KEY + "time", step=300)
 field_error("scheduled_at", "status")
 auto_retry.inputs(state, KEY)

@@ -1,7 +1,8 @@
 """`POST /webhooks/evolution/{instance_id}`: the Evolution webhook receiver.
 
 Evolution does not retry 400/401/403/404/422 answers and retries anything else, so: bad
-credentials 401, unknown instance 404, a body that is not a delivery 400, and 200 for every
+credentials or an unknown instance 401 (the same answer: ids cannot be probed), a body over
+the size limit 413, a body that is not a delivery 400, and 200 for every
 authenticated delivery we understood or chose to ignore (unknown events, unknown message ids).
 """
 
@@ -16,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.errors import ErrorOut
 from core import tracking
-from core.base import session_scope
+from core.base import read_only_session, session_scope
 
 router = APIRouter(tags=["webhooks"])
 
@@ -48,14 +49,17 @@ class WebhookAnswer(BaseModel):
     description=(
         "Authenticated by the instance's webhook secret in the `x-webhook-token` header (or the "
         "`token` query parameter), by `Authorization: Bearer <HS256 JWT>` signed with that "
-        "secret, or by the body's `apikey` equal to the instance's token (v1 servers). "
+        "secret and carrying an `exp` at most an hour ahead, or by the body's `apikey` equal to the instance's token (v1 servers). "
         "Handles `messages.update` (delivery/read receipts), `messages.upsert` (opt-out "
         "keywords) and `connection.update`; other events are acknowledged and ignored."
     ),
     responses={
         400: {"model": ErrorOut, "description": "The body is not an Evolution delivery"},
-        401: {"model": ErrorOut, "description": "Missing or wrong webhook credentials"},
-        404: {"model": ErrorOut, "description": "No such instance"},
+        401: {
+            "model": ErrorOut,
+            "description": "Missing or wrong webhook credentials, or no such instance",
+        },
+        413: {"model": ErrorOut, "description": "The body is larger than the limit"},
     },
     openapi_extra={
         "requestBody": {
@@ -69,15 +73,24 @@ async def evolution_webhook(
     instance_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
     token: Annotated[str | None, Query(description="The webhook secret (v1 servers)")] = None,
 ) -> JSONResponse:
-    body = await request.body()
     headers = dict(request.headers)
     try:
+        # The secret in the headers or query is checked before a byte of the body is read; a
+        # body (bounded by MAX_WEBHOOK_BODY_BYTES) is read unauthenticated only when they offer
+        # none, for v1 servers that can only put the instance's token in it.
+        await run_in_threadpool(_check_headers, instance_id, headers, token)
+        body = await request.body()
         result = await _run(instance_id, body, headers, token)
     except tracking.MalformedPayload as error:
         return JSONResponse({"error": error.message}, status_code=400)
     except tracking.WebhookUnauthorized as error:
         return JSONResponse({"error": str(error)}, status_code=401)
     return JSONResponse(result.as_json())
+
+
+def _check_headers(instance_id: int, headers: dict[str, str], token: str | None) -> bool:
+    with read_only_session() as session:
+        return tracking.check_headers(session, instance_id, headers, token)
 
 
 async def _run(

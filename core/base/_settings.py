@@ -51,6 +51,11 @@ class Settings:
     outbound_allow_private: bool = True
     # /metrics: the bearer token Prometheus sends; unset, only loopback clients may scrape.
     metrics_token: str | None = None
+    # Request bodies the API reads at most (413 beyond), enforced while reading, before the
+    # token is checked: JSON routes, Evolution's webhook, and the CSV import's upload.
+    max_body_bytes: int = 1 << 20
+    max_webhook_body_bytes: int = 4 << 20
+    max_import_body_bytes: int = 50 << 20
 
 
 def _number(name: str, default: float, kind: type = float) -> float:
@@ -129,6 +134,9 @@ def load_settings() -> Settings:
         database_behind_pgbouncer=_flag("DATABASE_PGBOUNCER", False),
         outbound_allow_private=_flag("OUTBOUND_ALLOW_PRIVATE", True),
         metrics_token=(os.environ.get("METRICS_TOKEN") or "").strip() or None,
+        max_body_bytes=_at_least_one("MAX_BODY_BYTES", 1 << 20),
+        max_webhook_body_bytes=_at_least_one("MAX_WEBHOOK_BODY_BYTES", 4 << 20),
+        max_import_body_bytes=_at_least_one("MAX_IMPORT_BODY_BYTES", 50 << 20),
     )
 
 

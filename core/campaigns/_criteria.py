@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,7 +19,10 @@ SELECTING_KEYS = ("contact_ids", "labels", "custom_attributes")
 
 
 def _is_scalar(value: Any) -> bool:
-    return value is None or isinstance(value, str | int | float | bool)
+    # Infinity and NaN are not JSON: stored in a campaign's audience they break its column.
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return value is None or isinstance(value, str | int | bool)
 
 
 def _id_list(value: Any, key: str) -> list[int]:

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.base import EARLIEST, LATEST
 from core.campaigns._queries import load_account
 from core.i18n import (
     _,
@@ -111,7 +112,18 @@ def estimate(
         paces = [
             Pace(p.rate_per_minute, p.extra_delay_max_seconds, p.daily_cap, *window) for p in paces
         ]
-    zone = ZoneInfo(timezone)
+    if not EARLIEST <= start <= LATEST:
+        # Stored before dates were bounded (year 9999): no day arithmetic can be done on it.
+        return Estimate(recipients, rates, start, None)
+    try:
+        return _estimate(recipients, rates, paces, start, ZoneInfo(timezone))
+    except OverflowError:  # ten years of windows past 2100 still fit; a guard, not a path
+        return Estimate(recipients, rates, start, None)
+
+
+def _estimate(
+    recipients: int, rates: tuple[int, ...], paces: Sequence[Pace], start: datetime, zone: ZoneInfo
+) -> Estimate:
     remaining = recipients
     first_day = start.astimezone(zone).date() - timedelta(days=1)  # a window open since yesterday
     for offset in range(MAX_DAYS):

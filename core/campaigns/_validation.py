@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import contacts
-from core.base import ValidationError
+from core.base import ValidationError, parse_datetime
 from core.campaigns import _audience as audience
 from core.campaigns import _media as media
 from core.campaigns import _templates as message_template
@@ -23,6 +22,7 @@ from core.models import (
     Account,
     Campaign,
     CampaignStatus,
+    Contact,
     SenderInstance,
 )
 from core.people import Actor
@@ -65,23 +65,9 @@ SCHEDULE_GRACE = timedelta(minutes=1)  # a time picked "now" in a form is a few 
 
 
 def parse_scheduled_at(value: Any, timezone: str) -> datetime | None:
-    """ISO 8601 text or a datetime, as UTC. A time without an offset is in the account's zone."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise ValidationError(
-                "scheduled_at {value!r} is not an ISO 8601 date and time",
-                "scheduled_at",
-                value=value,
-            ) from None
-    if not isinstance(value, datetime):
-        raise ValidationError("scheduled_at must be an ISO 8601 date and time", "scheduled_at")
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=ZoneInfo(timezone))
-    return value.astimezone(UTC)
+    """ISO 8601 text or a datetime, as UTC, within years 2000-2100 (`core.base.parse_datetime`).
+    A time without an offset is in the account's zone."""
+    return parse_datetime(value, "scheduled_at", timezone)
 
 
 def _parse_time(value: Any, key: str) -> time | None:
@@ -131,6 +117,26 @@ def _parse_instance_ids(session: Session, account_id: int, value: Any) -> list[i
     return wanted
 
 
+def _check_contact_ids(session: Session, account_id: int, wanted: list[int]) -> None:
+    """Every id a contact of this account: another account's ids are refused, never kept
+    (they would match nobody here, and say which ids exist elsewhere if they did)."""
+    found: set[int] = set()
+    for start in range(0, len(wanted), 10_000):  # bound the statement's parameters
+        chunk = wanted[start : start + 10_000]
+        found.update(
+            session.scalars(
+                select(Contact.id).where(Contact.account_id == account_id, Contact.id.in_(chunk))
+            )
+        )
+    missing = [i for i in wanted if i not in found]
+    if missing:
+        raise ValidationError(
+            "audience.contact_ids: no contact with id {ids} in this account",
+            "audience.contact_ids",
+            ids=", ".join(str(i) for i in missing[:10]) + (" …" if len(missing) > 10 else ""),
+        )
+
+
 class _Errors:
     """Collects every field's problem so a form can show each next to its field."""
 
@@ -159,6 +165,8 @@ class _Errors:
 def _title(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValidationError("title must not be empty", "title")
+    if "\x00" in value:
+        raise ValidationError("title contains a NUL character", "title")
     if len(value.strip()) > 255:
         raise ValidationError("title is longer than 255 characters", "title")
     return value.strip()
@@ -230,6 +238,14 @@ def clean_fields(
         values["status"] = errors.check("status", _status, data.get("status") or default)
     if given("audience"):
         values["audience"] = errors.check("audience", validate_audience, data.get("audience"))
+        if values["audience"] and values["audience"].get("contact_ids"):
+            errors.check(
+                "audience.contact_ids",
+                _check_contact_ids,
+                session,
+                account.id,
+                values["audience"]["contact_ids"],
+            )
     if given("multimedia"):
         values["multimedia"] = errors.check(
             "multimedia", media.validate_multimedia, session, account.id, data.get("multimedia")
@@ -289,6 +305,8 @@ def clean_fields(
             values["message"] = ""
         elif not isinstance(message, str):
             errors.add("message", N_("message must be text"))
+        elif "\x00" in message:
+            errors.add("message", N_("message contains a NUL character"))
         else:
             known = _known_attributes(session, actor, message)
             values["message"] = errors.check(

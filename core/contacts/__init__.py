@@ -20,6 +20,11 @@ from core.contacts._editing import (
     update_contact,
 )
 from core.contacts._export import export_csv
+from core.contacts._fields import (
+    MAX_ATTRIBUTE_VALUE,
+    MAX_ATTRIBUTES,
+    check_attribute_value,
+)
 from core.contacts._import_reports import (
     batch_json,
     get_batch,
@@ -45,6 +50,9 @@ from core.contacts._phones import normalize_phone
 from core.contacts._revision import contacts_revision
 
 __all__ = [
+    "MAX_ATTRIBUTES",
+    "MAX_ATTRIBUTE_VALUE",
+    "check_attribute_value",
     "contacts_revision",
     "mark_not_on_whatsapp",
     "ColumnTarget",

@@ -16,7 +16,14 @@ from sqlalchemy.orm import Session
 
 from core import people
 from core.base import ValidationError, utcnow
-from core.contacts._fields import MAX_LABEL, MAX_NAME, attribute_key, split_labels
+from core.contacts._fields import (
+    MAX_LABEL,
+    MAX_NAME,
+    attribute_key,
+    check_attribute_count,
+    check_attribute_value,
+    split_labels,
+)
 from core.contacts._listing import owned_contact
 from core.contacts._phones import normalize_phone
 from core.contacts._revision import bump_contacts_revision
@@ -27,6 +34,8 @@ from core.people import Actor, get_account, require
 def _labels_for(session: Session, account_id: int, names: Sequence[str]) -> list[Label]:
     wanted = list(dict.fromkeys(n for name in names for n in split_labels(name)))
     for name in wanted:
+        if "\x00" in name:
+            raise ValidationError("a label contains a NUL character", "labels")
         if len(name) > MAX_LABEL:
             raise ValidationError(
                 "label {label!r} is longer than {count} characters",
@@ -69,12 +78,15 @@ def _clean_attributes(attributes: dict[str, Any] | None) -> dict[str, Any]:
                 "custom_attributes",
                 name=name,
             )
-        cleaned[name] = value
+        cleaned[name] = check_attribute_value(name, value)
+    check_attribute_count(len(cleaned))
     return cleaned
 
 
 def _clean_name(name: str | None) -> str | None:
     name = (name or "").strip()
+    if "\x00" in name:
+        raise ValidationError("name contains a NUL character", "name")
     if len(name) > MAX_NAME:
         raise ValidationError("name is longer than {count} characters", "name", count=MAX_NAME)
     return name or None

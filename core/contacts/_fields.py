@@ -9,11 +9,20 @@ export lose its formula escaping (`unescape_cell`).
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
+from typing import Any
+
+from core.base import ValidationError
 
 MAX_NAME = 200
 MAX_LABEL = 100
+# A contact's attributes are short facts (a city, a birthday, a plan); the limits keep one
+# contact from holding megabytes that every audience read then carries.
+MAX_ATTRIBUTES = 100
+MAX_ATTRIBUTE_NAME = 100
+MAX_ATTRIBUTE_VALUE = 1000
 LABEL_SEPARATORS = re.compile(r":::|[,;|]")
 # Google Contacts' own groups: every contact is in "My Contacts"; "Starred" is a favourite mark.
 SYSTEM_GROUPS = {"* mycontacts", "* starred", "mycontacts", "starred"}
@@ -72,3 +81,46 @@ def _label(part: str) -> str:
             return ""
         label = label[1:].strip()
     return label
+
+
+def check_attribute_value(name: str, value: Any) -> Any:
+    """`value` when a custom attribute may hold it: text up to `MAX_ATTRIBUTE_VALUE`
+    characters without NUL, a finite number, or true/false. Else a ValidationError naming it.
+
+    Infinity and NaN are refused: they are not JSON, and once stored every JSON function of
+    the database fails on the contact's attributes.
+    """
+    field = f"custom_attributes.{name}"
+    if len(name) > MAX_ATTRIBUTE_NAME:
+        raise ValidationError(
+            "a custom attribute name is longer than {count} characters",
+            "custom_attributes",
+            count=MAX_ATTRIBUTE_NAME,
+        )
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValidationError("custom attribute {name!r} must be a finite number", field, name=name)
+    if isinstance(value, str):
+        if len(value) > MAX_ATTRIBUTE_VALUE:
+            raise ValidationError(
+                "custom attribute {name!r} is longer than {count} characters",
+                field,
+                name=name,
+                count=MAX_ATTRIBUTE_VALUE,
+            )
+        if "\x00" in value:
+            raise ValidationError(
+                "custom attribute {name!r} contains a NUL character", field, name=name
+            )
+    return value
+
+
+def check_attribute_count(count: int) -> None:
+    if count > MAX_ATTRIBUTES:
+        raise ValidationError(
+            "a contact has at most {limit} custom attributes, not {count}",
+            "custom_attributes",
+            limit=MAX_ATTRIBUTES,
+            count=count,
+        )

@@ -9,9 +9,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import String, and_, cast, func, or_, select, text
+from sqlalchemy import Boolean, String, and_, case, cast, func, or_, select, text
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 
 from core import people
 from core.contacts._revision import contacts_revision
@@ -31,7 +33,8 @@ _ATTRIBUTE_KEYS_SQL = {
     ),
     "sqlite": (
         "SELECT DISTINCT j.key FROM contacts, json_each(contacts.custom_attributes) AS j "
-        "WHERE contacts.account_id = :account_id AND typeof(j.key) = 'text'"
+        "WHERE contacts.account_id = :account_id AND json_valid(contacts.custom_attributes) "
+        "AND typeof(j.key) = 'text'"
     ),
 }
 
@@ -43,7 +46,8 @@ _ATTRIBUTE_KEY_USED_SQL = {
     ),
     "sqlite": (
         "SELECT 1 FROM contacts, json_each(contacts.custom_attributes) AS j "
-        "WHERE contacts.account_id = :account_id AND j.key = :key LIMIT 1"
+        "WHERE contacts.account_id = :account_id AND json_valid(contacts.custom_attributes) "
+        "AND j.key = :key LIMIT 1"
     ),
 }
 
@@ -107,10 +111,32 @@ def filter_conditions(account_id: int, filters: ContactFilters) -> list[Any]:
     return conditions
 
 
+class _ValidJSON(FunctionElement[bool]):
+    """`json_valid(column)` on SQLite; true elsewhere (PostgreSQL's jsonb holds only JSON)."""
+
+    type = Boolean()
+    inherit_cache = True
+
+
+@compiles(_ValidJSON)
+def _valid_json_default(element: _ValidJSON, compiler: Any, **kw: Any) -> str:
+    return "true"
+
+
+@compiles(_ValidJSON, "sqlite")
+def _valid_json_sqlite(element: _ValidJSON, compiler: Any, **kw: Any) -> str:
+    return f"json_valid({compiler.process(element.clauses, **kw)})"
+
+
 def _attribute_condition(key: str, value: str | None) -> ColumnElement[bool]:
     # Stored values are never null (empty cells are not stored), so "extracted as text is not
     # null" means "the contact has this attribute" on SQLite and PostgreSQL alike.
-    extracted = Contact.custom_attributes[key].as_string()
+    # Guarded by json_valid on SQLite: attributes stored before non-finite numbers were refused
+    # ({"x": Infinity}) are not JSON, and json_extract on them failed the whole query.
+    extracted = case(
+        (_ValidJSON(Contact.custom_attributes), Contact.custom_attributes[key].as_string()),
+        else_=None,
+    )
     if value is None or value.strip() == "":
         return extracted.is_not(None)
     wanted = value.strip().lower()

@@ -7,6 +7,7 @@ whichever process reads the file (`core.contacts._import_producer`), so it and i
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +17,15 @@ from core.base import ValidationError
 from core.contacts._address_books import is_mobile, label_column
 from core.contacts._columns import ATTRIBUTE_TYPES, ColumnTarget
 from core.contacts._csv_reading import Record
-from core.contacts._fields import MAX_LABEL, MAX_NAME, attribute_key, split_labels, unescape_cell
+from core.contacts._fields import (
+    MAX_ATTRIBUTE_VALUE,
+    MAX_LABEL,
+    MAX_NAME,
+    attribute_key,
+    check_attribute_count,
+    split_labels,
+    unescape_cell,
+)
 from core.contacts._import_producer import Parsed
 from core.contacts._import_writing import encode_attributes
 from core.contacts._phones import normalize_phone
@@ -119,6 +128,7 @@ def row_parser(
                 key, n = f"{base}_{n}", n + 1
             used.add(key)
             attributes.append((index, key, kind, column))
+    check_attribute_count(len(attributes))
 
     def parse(line: int, fields: list[str]) -> tuple:
         if len(fields) < width:
@@ -162,7 +172,22 @@ def row_parser(
             if value:
                 if value[0] == "'":
                     value = unescape_cell(value)
-                values[key] = value if kind == _TEXT else _convert(value, kind, column)
+                if len(value) > MAX_ATTRIBUTE_VALUE:
+                    raise RowRejected(
+                        "column {column!r}: the value is longer than {count} characters",
+                        column=column,
+                        count=MAX_ATTRIBUTE_VALUE,
+                    )
+                converted = value if kind == _TEXT else _convert(value, kind, column)
+                # A decimal of 400 digits is infinity as a float: not JSON, and once stored
+                # every JSON function of the database fails on the contact.
+                if converted.__class__ is float and not math.isfinite(converted):
+                    raise RowRejected(
+                        "column {column!r}: {value!r} is not a finite number",
+                        column=column,
+                        value=value[:30],
+                    )
+                values[key] = converted
         if check_nul and any("\x00" in f for f in fields):  # 8-bit files: refused whole
             raise RowRejected("the row contains a NUL character (binary data)")
         return (line, phone, name or None, labels, values, encode_attributes(values))

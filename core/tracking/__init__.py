@@ -47,7 +47,7 @@ from core.tracking._replies import (
 )
 from core.tracking._sql_time import account_zone
 from core.tracking._webhook_auth import WebhookUnauthorized
-from core.tracking._webhooks import handle_delivery
+from core.tracking._webhooks import check_headers, handle_delivery
 
 __all__ = [
     "CampaignOverview",
@@ -72,6 +72,7 @@ __all__ = [
     "campaigns_by_status",
     "errors_by_type",
     "failure_reasons",
+    "check_headers",
     "handle_delivery",
     "instance_health",
     "is_opt_out",

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.base import ValidationError
+from core.base import MAX_JSON_DEPTH, ValidationError, json_depth_exceeds
 
 
 class MalformedPayload(ValidationError):
@@ -25,9 +25,13 @@ class WebhookResult:
 
 
 def parse_payload(body: bytes) -> dict[str, Any]:
+    if json_depth_exceeds(body):  # `[` x 100,000 would be a RecursionError in the parser
+        raise MalformedPayload(
+            "the body is nested deeper than {limit} levels", "body", limit=MAX_JSON_DEPTH
+        )
     try:
         payload = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise MalformedPayload("the body is not valid JSON", "body") from None
     if not isinstance(payload, dict):
         raise MalformedPayload("the body must be a JSON object", "body")

@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 TOKEN_HEADER = "x-webhook-token"
 JWT_LEEWAY_SECONDS = 60
+# Evolution signs each delivery's JWT afresh (`exp` ten minutes on): a token valid for longer,
+# or for ever (no `exp`), is one that can be replayed when it leaks, and is refused.
+JWT_MAX_LIFETIME_SECONDS = 3600
 
 
 class WebhookUnauthorized(DomainError):
@@ -56,6 +59,35 @@ def authenticated_payload(
     if not _by_apikey(instance, payload.get("apikey")):
         raise WebhookUnauthorized("missing or wrong webhook credentials")
     return payload
+
+
+def authenticate_headers(
+    instance: SenderInstance | None,
+    headers: Mapping[str, str],
+    query_token: str | None,
+    now: datetime,
+) -> bool:
+    """Judge the credentials a delivery carries outside its body, before the body is read.
+
+    True: the headers or the query hold the instance's secret. False: they offer none, so only
+    the body's `apikey` (v1 servers) can prove it. Raises WebhookUnauthorized when they offer a
+    wrong one, or the instance does not exist (answered exactly as a wrong secret, so ids
+    cannot be told apart without one).
+    """
+    if instance is None:
+        raise WebhookUnauthorized("missing or wrong webhook credentials")
+    lowered = {key.lower(): value for key, value in headers.items()}
+    if _by_secret(instance, lowered, query_token, now):
+        return True
+    scheme, _, credentials = lowered.get("authorization", "").partition(" ")
+    offered = (
+        lowered.get(TOKEN_HEADER)
+        or query_token
+        or (scheme.lower() == "bearer" and credentials.strip())
+    )
+    if offered:
+        raise WebhookUnauthorized("missing or wrong webhook credentials")
+    return False
 
 
 def _by_secret(
@@ -96,7 +128,8 @@ def _b64url_decode(part: str) -> bytes:
 
 
 def verify_hs256(token: str, secret: str, now: datetime) -> bool:
-    """True when `token` is an HS256 JWT signed with `secret` and not expired (60 s leeway).
+    """True when `token` is an HS256 JWT signed with `secret` whose `exp` is neither past nor
+    more than an hour ahead (60 s leeway either way).
 
     Evolution signs `{"iat", "exp", "app", "action"}` with the `jwt_key` header configured on
     the webhook; this checks the signature and the expiry, nothing else.
@@ -118,5 +151,11 @@ def verify_hs256(token: str, secret: str, now: datetime) -> bool:
     if not hmac.compare_digest(signature, expected):
         return False
     expires = claims.get("exp")
-    expired = isinstance(expires, int | float) and expires + JWT_LEEWAY_SECONDS < now.timestamp()
-    return not expired
+    if isinstance(expires, bool) or not isinstance(expires, int | float):
+        return False  # no expiry: valid for ever if it leaked
+    moment = now.timestamp()
+    return (
+        moment - JWT_LEEWAY_SECONDS
+        <= expires
+        <= moment + JWT_MAX_LIFETIME_SECONDS + JWT_LEEWAY_SECONDS
+    )

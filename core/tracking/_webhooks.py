@@ -19,13 +19,17 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from core import campaigns, instances
-from core.base import NotFound, utcnow
+from core.base import utcnow
 from core.models import SenderInstance, WebhookEventCount
 from core.people import Actor
 from core.tracking._delivery import WebhookResult, normalize_event
 from core.tracking._receipts import apply_receipts
 from core.tracking._replies import apply_replies
-from core.tracking._webhook_auth import authenticated_payload
+from core.tracking._webhook_auth import (
+    WebhookUnauthorized,
+    authenticate_headers,
+    authenticated_payload,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,22 +44,25 @@ def handle_delivery(
     query_token: str | None = None,
     now: datetime | None = None,
 ) -> WebhookResult:
-    """Authenticate, parse and apply one delivery for `instance_id`. The caller commits.
+    """Authenticate, parse and apply one delivery for `instance_id`. The caller commits (a big
+    `messages.update` batch is committed in chunks on the way, see `apply_receipts`).
 
     No actor: the delivery's credentials are the instance's own, and it touches only the
-    instance's account. Raises NotFound (no such instance), WebhookUnauthorized, MalformedPayload.
+    instance's account. Raises WebhookUnauthorized (no such instance, or no credentials),
+    MalformedPayload.
     """
     now = now or utcnow()
     instance = session.get(SenderInstance, instance_id)
-    if instance is None:
-        raise NotFound("instance {id} does not exist", id=instance_id)
+    if instance is None:  # as a wrong secret: ids cannot be probed without one
+        raise WebhookUnauthorized("missing or wrong webhook credentials")
     payload = authenticated_payload(instance, body, headers, query_token, now)
 
     event = normalize_event(payload["event"])
     count_event(session, event if event in KNOWN_EVENTS else "other", now)
     data = payload.get("data")
     if event == "messages.update":
-        result = apply_receipts(session, instance, data, now)
+        # A big batch commits as it goes (the caller commits the rest): see apply_receipts.
+        result = apply_receipts(session, instance, data, now, checkpoint=session.commit)
     elif event == "messages.upsert":
         result = apply_replies(session, instance, data, now)
     elif event == "connection.update":
@@ -77,6 +84,19 @@ def handle_delivery(
         sorted(set(result.campaign_ids)),
     )
     return result
+
+
+def check_headers(
+    session: Session,
+    instance_id: int,
+    headers: Mapping[str, str],
+    query_token: str | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """Before the body is read: whether the headers or query prove the delivery (True), offer
+    nothing (False: the body's `apikey` may), or raise WebhookUnauthorized."""
+    instance = session.get(SenderInstance, instance_id)
+    return authenticate_headers(instance, headers, query_token, now or utcnow())
 
 
 def count_event(session: Session, event: str, now: datetime) -> None:
