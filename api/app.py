@@ -10,7 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import install_error_handlers, internal_error
 from api.metrics import build_registry
-from api.routes import accounts, campaigns, contacts, health, instances, webhooks
+from api.routes import accounts, campaigns, contacts, health, instances, links, webhooks
 
 DESCRIPTION = """
 REST API of WhatsApp API Campaigns: campaigns, contacts and sender instances of an account,
@@ -30,6 +30,7 @@ def create_app() -> FastAPI:
     app.state.metrics_registry = build_registry()
     app.include_router(health.router)
     app.include_router(webhooks.router)
+    app.include_router(links.router)
     app.include_router(accounts.router)
     app.include_router(campaigns.router)
     app.include_router(contacts.router)
