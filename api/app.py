@@ -72,10 +72,12 @@ class AccessLog:
             await internal_error(Request(scope), exc)(scope, receive, send)
             status = 500
         # The path only: query strings may carry a webhook secret (`?token=`), headers tokens.
+        # A tracked link's code stands for one recipient: it stays out of the log too.
+        path = "/r/…" if scope["path"].startswith("/r/") else scope["path"]
         access_log.info(
             "request method=%s path=%s status=%s ms=%.1f",
             scope["method"],
-            scope["path"],
+            path,
             status,
             (time.perf_counter() - started) * 1000,
         )

@@ -236,3 +236,73 @@ def test_a_fetch_right_after_the_send_is_a_preview_whatever_it_calls_itself():
     assert is_preview_fetch("facebookexternalhit/1.1", now - timedelta(hours=1), now)
     assert is_preview_fetch(None, now - timedelta(hours=1), now)
     assert not is_preview_fetch(BROWSER, now - timedelta(minutes=5), now)
+
+
+# -- the pages ----------------------------------------------------------------------------------
+
+
+def _page(name: str, actor, **query: str):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "views" / name), default_timeout=30)
+    at.session_state["actor"] = actor
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at
+
+
+def _by_label(widgets, label: str):
+    return next(widget for widget in widgets if widget.label == label)
+
+
+def test_the_editor_turns_tracking_on_and_says_why_it_cannot_without_a_public_address(
+    session, account, manager, monkeypatch
+):
+    make_contact(session, account, phone="+5511987650001", name="Ana", labels=["vip"])
+    session.commit()
+    at = _page("campaign_edit.py", manager).run()
+    _by_label(at.text_input, "Title").input("Links")
+    _by_label(at.text_area, "Message").input("Veja https://loja.example/promo")
+    _by_label(at.multiselect, "With labels").select("vip")
+    _by_label(at.checkbox, "Track link clicks").check()
+    _by_label(at.button, "Save draft").click().run()
+    assert not at.exception
+    assert any("PUBLIC_API_URL" in error.value for error in at.error)
+    assert session.scalar(select(Campaign.id)) is None
+    session.rollback()  # the read must not hold SQLite's write lock while the page saves
+
+    monkeypatch.setenv("PUBLIC_API_URL", PUBLIC)
+    reset_settings_cache()
+    _by_label(at.button, "Save draft").click().run()
+    assert not at.exception
+    session.expire_all()
+    assert session.scalars(select(Campaign.track_links)).one() is True
+    reset_settings_cache()
+
+
+def test_the_campaign_page_shows_who_clicked_which_link(
+    session, account, admin, fake_evolution, dispatcher, public_url
+):
+    campaign = _start_and_send(
+        session, account, admin, fake_evolution, dispatcher, ["+5511987650001", "+5511987650002"]
+    )
+    later = utcnow() + timedelta(minutes=5)
+    code = session.scalars(
+        select(TrackedLink.code).where(TrackedLink.url.like("%cat")).order_by(TrackedLink.id)
+    ).first()
+    assert tracking.follow_link(session, code, BROWSER, later).counted
+    session.commit()
+    at = _page("campaign_detail.py", admin, id=str(campaign.id)).run()
+    assert not at.exception
+    assert _by_label(at.metric, "Recipients who clicked").value == "1 (50%)"
+    [table] = [frame.value for frame in at.dataframe if "Link" in frame.value.columns]
+    assert list(table["Link"]) == ["https://loja.example/cat", "https://loja.example/promo?c=1"]
+    assert list(table["Clicked by"]) == [1, 0] and list(table["Sent to"]) == [2, 2]
+
+
+def test_an_unknown_code_is_404_and_no_code_reaches_the_access_log(client, caplog):
+    caplog.set_level("INFO", logger="api.access")
+    answer = client.get("/r/Zm9vYmFyYmF6cXV4cXV1", follow_redirects=False)
+    assert answer.status_code == 404 and answer.json() == {"error": "no such link"}
+    logged = [record.getMessage() for record in caplog.records if record.name == "api.access"]
+    assert logged and all("Zm9vYmFy" not in line and "path=/r/…" in line for line in logged)
