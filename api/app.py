@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.body_limit import BodyLimit
 from api.errors import install_error_handlers, internal_error
 from api.metrics import build_registry
-from api.routes import accounts, campaigns, contacts, health, instances, webhooks
+from api.routes import accounts, campaigns, contacts, health, instances, links, webhooks
 
 DESCRIPTION = """
 REST API of WhatsApp API Campaigns: campaigns, contacts and sender instances of an account,
@@ -32,6 +32,7 @@ def create_app() -> FastAPI:
     app.state.metrics_registry = build_registry()
     app.include_router(health.router)
     app.include_router(webhooks.router)
+    app.include_router(links.router)
     app.include_router(accounts.router)
     app.include_router(campaigns.router)
     app.include_router(contacts.router)
@@ -73,10 +74,12 @@ class AccessLog:
             await internal_error(Request(scope), exc)(scope, receive, send)
             status = 500
         # The path only: query strings may carry a webhook secret (`?token=`), headers tokens.
+        # A tracked link's code stands for one recipient: it stays out of the log too.
+        path = "/r/…" if scope["path"].startswith("/r/") else scope["path"]
         access_log.info(
             "request method=%s path=%s status=%s ms=%.1f",
             scope["method"],
-            scope["path"],
+            path,
             status,
             (time.perf_counter() - started) * 1000,
         )

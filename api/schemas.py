@@ -91,6 +91,13 @@ class CampaignFields(BaseModel):
         le=2,
         description="How many automatic retries at most (1 or 2)",
     )
+    track_links: bool | None = Field(
+        default=None,
+        strict=True,
+        description="Rewrite each http(s) link of the message, per recipient, to a short link "
+        "on this API (`PUBLIC_API_URL/r/<code>`) that redirects to it and counts the click "
+        "(needs PUBLIC_API_URL)",
+    )
 
     def data(self) -> dict[str, Any]:
         """Only the keys the client sent, in JSON form (ISO dates), as the campaign service takes."""
@@ -115,6 +122,7 @@ class DeliveryStats(BaseModel):
     read: int = 0
     failed: int = 0
     unknown: int = 0
+    clicked: int = Field(default=0, description="Recipients who clicked a tracked link")
 
 
 class CampaignOut(BaseModel):
@@ -146,6 +154,7 @@ class CampaignOut(BaseModel):
     auto_retry_at: datetime | None = Field(
         default=None, description="When the next automatic retry is due"
     )
+    track_links: bool = False
     created_at: datetime
     updated_at: datetime
 
@@ -189,6 +198,7 @@ class RecipientOut(BaseModel):
     delivered_at: datetime | None
     read_at: datetime | None
     failed_at: datetime | None
+    clicked_at: datetime | None = Field(default=None, description="First click on a tracked link")
 
 
 class RecipientList(BaseModel):

@@ -20,7 +20,7 @@ from core.base import (
 )
 from core.i18n import _, format_duration, format_number, localize_error
 from core.models import RecipientStatus
-from ui import charts
+from ui import charts, tracked_links
 from ui.context import require_page
 from ui.labels import campaign_status_label, error_kind_label, recipient_status_label
 from ui.session import db
@@ -142,6 +142,8 @@ def live_progress() -> None:
 
 
 live_progress()
+if overview.track_links:
+    tracked_links.panel(actor, campaign_id)
 
 # --- Actions ------------------------------------------------------------------------------------
 

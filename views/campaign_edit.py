@@ -18,7 +18,7 @@ from core.base import FIRST_DAY, LAST_DAY, DomainError, ValidationError, parse_d
 from core.campaigns import describe_estimate
 from core.i18n import _, format_number, localize_entry, localize_error
 from core.models import MediaType
-from ui import auto_retry, contact_choices
+from ui import auto_retry, contact_choices, tracked_links
 from ui.context import require_page
 from ui.labels import campaign_status_label
 from ui.session import db
@@ -97,6 +97,7 @@ def load_form(source: dict[str, Any] | None) -> None:
     state[KEY + "date"] = min(max(local.date(), FIRST_DAY), LAST_DAY)
     state[KEY + "time"] = local.time().replace(second=0, microsecond=0)
     auto_retry.load(state, KEY, source)
+    tracked_links.load(state, KEY, source)
     state[KEY + "errors"] = {}
     state[KEY + "loaded"] = campaign_id or "new"
 
@@ -211,6 +212,8 @@ if state[KEY + "when"] == "schedule":
 field_error("scheduled_at", "status")
 auto_retry.inputs(state, KEY)
 field_error("auto_retry_hours", "auto_retry_limit")
+tracked_links.inputs(KEY)
+field_error("track_links")
 
 # -- audience -------------------------------------------------------------------------------------
 st.subheader(_("Audience"))
@@ -372,6 +375,7 @@ def save() -> None:
         "status": "pending" if state[KEY + "when"] == "schedule" else "draft",
         "scheduled_at": start_at if state[KEY + "when"] == "schedule" else None,
         **auto_retry.values(state, KEY),
+        **tracked_links.values(state, KEY),
     }
     try:
         with db() as session:

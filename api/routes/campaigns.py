@@ -177,4 +177,5 @@ def _recipient_json(row: tracking.RecipientRow) -> dict[str, Any]:
         "delivered_at": row.delivered_at,
         "read_at": row.read_at,
         "failed_at": row.failed_at,
+        "clicked_at": row.clicked_at,
     }

@@ -82,6 +82,9 @@ COUNTS = {
 NO_NUMBER = N_("no WhatsApp number was chosen to send through")
 INVALID_AUDIENCE = N_("the audience is not valid: {error}")  # {error}: the domain error's message
 EMPTY_AUDIENCE = N_("the audience matches no contacts who can receive it")
+NO_PUBLIC_URL = N_(
+    "links cannot be tracked: PUBLIC_API_URL (the address where phones reach the API) is not set"
+)
 START_CRASHED = N_("could not start: {error}")  # {error}: the exception's class, for support
 PAUSED_NUMBER_DOWN = N_("Paused: the WhatsApp number '{name}' is down ({reason})")
 PAUSED_WAITING_FOR_NUMBER = N_(
@@ -128,6 +131,7 @@ TEMPLATES: frozenset[str] = frozenset(
         NO_NUMBER,
         INVALID_AUDIENCE,
         EMPTY_AUDIENCE,
+        NO_PUBLIC_URL,
         START_CRASHED,
         PAUSED_NUMBER_DOWN,
         PAUSED_WAITING_FOR_NUMBER,

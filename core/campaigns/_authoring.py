@@ -114,6 +114,7 @@ def duplicate(session: Session, actor: Actor, campaign_id: int) -> Campaign:
         window_days=list(source.window_days) if source.window_days is not None else None,
         auto_retry_hours=source.auto_retry_hours,
         auto_retry_limit=source.auto_retry_limit or 1,
+        track_links=bool(source.track_links),
     )
     session.add(copy)
     session.flush()

@@ -12,18 +12,20 @@ from core.models import Campaign, CampaignRecipient, RecipientStatus
 from core.people import Actor, require
 
 STAT_KEYS = [status.value for status in RecipientStatus]
+CLICKED = "clicked"  # recipients who clicked a tracked link, whatever their status
 
 
 def campaign_counts(session: Session, campaign_id: int) -> dict[str, int]:
     """Recipients per status (tests excluded), with `total` — every status key present."""
     rows = session.execute(
-        select(CampaignRecipient.status, func.count())
+        select(CampaignRecipient.status, func.count(), func.count(CampaignRecipient.clicked_at))
         .where(CampaignRecipient.campaign_id == campaign_id, CampaignRecipient.is_test.is_(False))
         .group_by(CampaignRecipient.status)
     ).all()
     counts = dict.fromkeys(STAT_KEYS, 0)
-    counts.update({status: count for status, count in rows})
+    counts.update({status: count for status, count, _clicked in rows})
     counts["total"] = sum(counts[key] for key in STAT_KEYS)
+    counts[CLICKED] = sum(clicked for _status, _count, clicked in rows)
     return counts
 
 
@@ -32,10 +34,15 @@ def recipient_counts(
 ) -> dict[int, dict[str, int]]:
     """`campaign_counts` of several of the actor's campaigns in one query (for lists)."""
     require(actor, "campaigns.read")
-    counts = {campaign_id: dict.fromkeys(STAT_KEYS, 0) for campaign_id in campaign_ids}
+    counts = {campaign_id: dict.fromkeys([*STAT_KEYS, CLICKED], 0) for campaign_id in campaign_ids}
     if counts:
         rows = session.execute(
-            select(CampaignRecipient.campaign_id, CampaignRecipient.status, func.count())
+            select(
+                CampaignRecipient.campaign_id,
+                CampaignRecipient.status,
+                func.count(),
+                func.count(CampaignRecipient.clicked_at),
+            )
             .join(Campaign, Campaign.id == CampaignRecipient.campaign_id)
             .where(
                 Campaign.account_id == actor.account_id,
@@ -44,8 +51,9 @@ def recipient_counts(
             )
             .group_by(CampaignRecipient.campaign_id, CampaignRecipient.status)
         ).all()
-        for campaign_id, status, count in rows:
+        for campaign_id, status, count, clicked in rows:
             counts[campaign_id][status] = count
+            counts[campaign_id][CLICKED] += clicked
     for row in counts.values():
         row["total"] = sum(row[key] for key in STAT_KEYS)
     return counts

@@ -91,6 +91,7 @@ def campaign_json(campaign: Campaign) -> dict[str, Any]:
         "auto_retry_limit": campaign.auto_retry_limit if campaign.auto_retry_hours else None,
         "auto_retries_done": campaign.auto_retries_done or 0,
         "auto_retry_at": _iso(campaign.auto_retry_at),
+        "track_links": bool(campaign.track_links),
         "created_at": _iso(campaign.created_at),
         "updated_at": _iso(campaign.updated_at),
     }

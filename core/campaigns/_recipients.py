@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import false, func, insert, literal_column, select, update
+from sqlalchemy import bindparam, false, func, insert, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from core import contacts
-from core.base import ValidationError, stored_text
+from core.base import ValidationError, get_settings, stored_text
 from core.campaigns import _audience as audience
+from core.campaigns import _links as links
 from core.campaigns import _templates as message_template
 from core.models import (
     Campaign,
@@ -17,6 +18,7 @@ from core.models import (
     CampaignStatus,
     Contact,
     RecipientStatus,
+    TrackedLink,
 )
 from core.people import Actor
 
@@ -88,7 +90,46 @@ def freeze_recipients(session: Session, campaign: Campaign) -> int:
             created_at=func.current_timestamp(),
         )
         session.execute(statement, rows)
+        if campaign.track_links:
+            _track_links(session, campaign, rows)
     return len(rows)
+
+
+def _track_links(session: Session, campaign: Campaign, rows: list[dict[str, Any]]) -> None:
+    """Give each recipient's links their own short links (after the insert: they need its id)."""
+    public_api_url = get_settings().public_api_url
+    assert public_api_url, "freeze_or_say_why checks PUBLIC_API_URL first"
+    ids = dict(
+        session.execute(
+            select(CampaignRecipient.contact_id, CampaignRecipient.id).where(
+                CampaignRecipient.campaign_id == campaign.id,
+                CampaignRecipient.is_test.is_(False),
+            )
+        ).all()
+    )
+    texts: list[dict[str, Any]] = []
+    tracked: list[dict[str, Any]] = []
+    for row in rows:
+        text, rewritten = links.rewrite_links(row["rendered_text"], public_api_url)
+        if not rewritten:
+            continue
+        recipient_id = ids[row["contact_id"]]
+        texts.append({"p_id": recipient_id, "p_text": text})
+        tracked.extend(
+            {"code": link.code, "url": link.url, "recipient_id": recipient_id} for link in rewritten
+        )
+    if not tracked:
+        return
+    session.execute(
+        update(CampaignRecipient.__table__)
+        .where(CampaignRecipient.__table__.c.id == bindparam("p_id"))
+        .values(rendered_text=bindparam("p_text")),
+        texts,
+    )
+    session.execute(
+        insert(TrackedLink.__table__).values(campaign_id=literal_column(str(int(campaign.id)))),
+        tracked,
+    )
 
 
 def freeze_or_say_why(session: Session, campaign: Campaign) -> tuple[int, dict[str, Any] | None]:
@@ -96,6 +137,8 @@ def freeze_or_say_why(session: Session, campaign: Campaign) -> tuple[int, dict[s
     (no number, an audience that is not valid or reaches nobody) as a stored message."""
     if not campaign.instances:
         return 0, stored_text.text(stored_text.NO_NUMBER)
+    if campaign.track_links and not get_settings().public_api_url:
+        return 0, stored_text.text(stored_text.NO_PUBLIC_URL)
     try:
         frozen = freeze_recipients(session, campaign)
     except ValidationError as error:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import contacts
-from core.base import ValidationError, parse_datetime
+from core.base import ValidationError, get_settings, parse_datetime
 from core.campaigns import _audience as audience
 from core.campaigns import _media as media
 from core.campaigns import _templates as message_template
@@ -40,6 +40,7 @@ DATA_KEYS = (
     "window_days",
     "auto_retry_hours",
     "auto_retry_limit",
+    "track_links",
 )
 
 # Fields of campaign_json that clients may send back unchanged; they are ignored.
@@ -186,6 +187,20 @@ def _whole(value: Any, key: str, high: int) -> int | None:
     return value
 
 
+def _track_links(value: Any) -> bool:
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise ValidationError("track_links must be true or false", "track_links")
+    if value and not get_settings().public_api_url:
+        raise ValidationError(
+            "track_links needs PUBLIC_API_URL: the address where recipients' phones reach the "
+            "API, for the short links",
+            "track_links",
+        )
+    return value
+
+
 def _status(value: Any) -> CampaignStatus:
     if value not in (CampaignStatus.DRAFT, CampaignStatus.PENDING):
         raise ValidationError(
@@ -279,6 +294,8 @@ def clean_fields(
             "auto_retry_limit", _whole, data.get("auto_retry_limit"), "auto_retry_limit", MAX_LIMIT
         )
         values["auto_retry_limit"] = limit or 1
+    if given("track_links"):
+        values["track_links"] = errors.check("track_links", _track_links, data.get("track_links"))
     instance_ids: list[int] | None = None
     if "instance_ids" in data and data["instance_ids"] is not None:
         instance_ids = errors.check(

@@ -10,7 +10,13 @@ from core.models.accounts import (
     UserSession,
 )
 from core.models.base import Base
-from core.models.campaigns import Campaign, CampaignRecipient, MediaFile, campaign_instances
+from core.models.campaigns import (
+    Campaign,
+    CampaignRecipient,
+    MediaFile,
+    TrackedLink,
+    campaign_instances,
+)
 from core.models.contacts import Contact, ImportBatch, Label, contact_labels
 from core.models.enums import (
     ApiVersion,
@@ -51,6 +57,7 @@ __all__ = [
     "RecipientStatus",
     "Role",
     "SenderInstance",
+    "TrackedLink",
     "User",
     "UserSession",
     "WebhookEventCount",

@@ -75,6 +75,8 @@ class Campaign(Base):
     auto_retry_limit: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     auto_retries_done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     auto_retry_at: Mapped[datetime | None]
+    # Each http(s) link rewritten per recipient to a short link of ours that counts the click.
+    track_links: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -131,7 +133,28 @@ class CampaignRecipient(Base):
     delivered_at: Mapped[datetime | None]
     read_at: Mapped[datetime | None]
     failed_at: Mapped[datetime | None]
+    clicked_at: Mapped[datetime | None]  # first click on any of its tracked links
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TrackedLink(Base):
+    """One link of one recipient's message: `code` is the unguessable part of its short link."""
+
+    __tablename__ = "tracked_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), index=True
+    )
+    recipient_id: Mapped[int] = mapped_column(
+        ForeignKey("campaign_recipients.id", ondelete="CASCADE"), index=True
+    )
+    url: Mapped[str] = mapped_column(Text)
+    clicks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    first_clicked_at: Mapped[datetime | None]
+    last_clicked_at: Mapped[datetime | None]
+    previews: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # bot fetches
 
 
 class MediaFile(Base):

@@ -2,7 +2,8 @@
 webhook receiver (`handle_delivery`: a delivery's credentials, WhatsApp's receipts moving
 recipients forward only, opt-out replies, the instance's connection state, the per-event
 counters) and the statistics of the campaign page, the dashboard, the recipient log and its
-export. The statistics are read-only and always counted in SQL from the recipient rows, the
+export, and the tracked links' redirects (`follow_link`: a click counted once per recipient,
+link-preview fetches apart). The statistics are read-only and always counted in SQL from the recipient rows, the
 truth; each takes the actor and checks its role and account itself. The receiver takes no
 actor: the delivery's credentials are the instance's own.
 """
@@ -18,6 +19,7 @@ from core.tracking._campaign_stats import (
     failure_reasons,
     sends_over_time,
 )
+from core.tracking._clicks import PREVIEW_SECONDS, Followed, LinkStats, follow_link, link_stats
 from core.tracking._dashboard import (
     DayCounts,
     InstanceHealth,
@@ -54,11 +56,14 @@ __all__ = [
     "DayCounts",
     "EXPORT_HEADERS",
     "FailureReason",
+    "Followed",
     "InstanceHealth",
+    "LinkStats",
     "LiveCampaign",
     "MalformedPayload",
     "MessageTotals",
     "PACE_WINDOW",
+    "PREVIEW_SECONDS",
     "Progress",
     "RecipientRow",
     "SendSeries",
@@ -73,9 +78,11 @@ __all__ = [
     "errors_by_type",
     "failure_reasons",
     "check_headers",
+    "follow_link",
     "handle_delivery",
     "instance_health",
     "is_opt_out",
+    "link_stats",
     "live_campaigns",
     "message_totals",
     "messages_over_time",

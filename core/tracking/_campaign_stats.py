@@ -51,6 +51,7 @@ class CampaignOverview:
     timezone: tzinfo
     pause_cause: str | None = None  # PauseCause while paused
     auto_retry_at: datetime | None = None  # the next automatic retry, when one is planned
+    track_links: bool = False
 
     @property
     def is_live(self) -> bool:
@@ -114,6 +115,7 @@ def campaign_overview(session: Session, actor: Actor, campaign_id: int) -> Campa
         timezone=zone_of(session, campaign.account_id),
         pause_cause=campaign.pause_cause if campaign.status == CampaignStatus.PAUSED else None,
         auto_retry_at=campaign.auto_retry_at,
+        track_links=bool(campaign.track_links),
     )
 
 

@@ -32,6 +32,7 @@ class RecipientRow:
     delivered_at: datetime | None
     read_at: datetime | None
     failed_at: datetime | None
+    clicked_at: datetime | None
 
 
 EXPORT_HEADERS = [
@@ -48,6 +49,7 @@ EXPORT_HEADERS = [
     "delivered_at",
     "read_at",
     "failed_at",
+    "clicked_at",
 ]
 
 
@@ -69,6 +71,7 @@ def _log_query(campaign_id: int, statuses: Sequence[str] | None, search: str | N
             CampaignRecipient.delivered_at,
             CampaignRecipient.read_at,
             CampaignRecipient.failed_at,
+            CampaignRecipient.clicked_at,
         )
         .outerjoin(SenderInstance, SenderInstance.id == CampaignRecipient.instance_id)
         .where(CampaignRecipient.campaign_id == campaign_id, CampaignRecipient.is_test.is_(False))
