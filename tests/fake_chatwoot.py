@@ -131,6 +131,7 @@ _ROUTE_TABLE: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
         ("GET", _A + r"/conversations/(?P<id>[^/]+)/labels", "conversations/labels#index"),
         ("POST", _A + r"/conversations/(?P<id>[^/]+)/labels", "conversations/labels#create"),
         ("GET", _A + r"/inboxes", "inboxes#index"),
+        ("GET", _A + r"/labels", "labels#index"),
     )
 )
 ROUTES = frozenset(name for _, _, name in _ROUTE_TABLE)
@@ -1376,6 +1377,21 @@ def _inboxes_index(account: FakeAccount, user: FakeUser, params: dict, _id: Any)
     return 200, {"payload": [_inbox_json(i, full=True) for i in account._inboxes.values()]}
 
 
+def _labels_index(account: FakeAccount, user: FakeUser, params: dict, _id: Any) -> Any:
+    """LabelsController#index. Chatwoot's labels are made in the account's settings; here every
+    tag on a contact or a conversation stands for one (case-insensitive, first spelling)."""
+    titles = _norm_labels(
+        label
+        for row in (*account._contacts.values(), *account._conversations.values())
+        for label in row.labels
+    )
+    payload = [
+        {"id": n, "title": t, "description": "", "color": "#1f93ff", "show_on_sidebar": True}
+        for n, t in enumerate(sorted(titles, key=str.lower), start=1)
+    ]
+    return 200, {"payload": payload}
+
+
 _ACTIONS: dict[str, Callable[[FakeAccount, FakeUser, dict, Any], tuple[int, Any]]] = {
     "contacts#index": _contacts_index,
     "contacts#search": _contacts_search,
@@ -1391,6 +1407,7 @@ _ACTIONS: dict[str, Callable[[FakeAccount, FakeUser, dict, Any], tuple[int, Any]
     "conversations/labels#index": _conversation_labels_index,
     "conversations/labels#create": _conversation_labels_create,
     "inboxes#index": _inboxes_index,
+    "labels#index": _labels_index,
 }
 
 

@@ -8,6 +8,7 @@ import streamlit as st
 from core import people
 from core.base import ValidationError
 from core.i18n import LANGUAGES, _, localize_entry
+from ui import chatwoot_settings
 from ui.context import require_page
 from ui.session import db
 
@@ -82,3 +83,6 @@ if submitted:
     else:
         st.success(_("Saved."))
         st.rerun()
+
+st.divider()
+chatwoot_settings.render(actor, current.timezone)
