@@ -23,6 +23,7 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from core import crm
 from core.base import ValidationError, get_settings, make_engine
 from core.sending import Dispatcher
 
@@ -107,6 +108,15 @@ def main() -> int:
             seconds=max(0.05, check_every),
             id="instance_check",
         )
+    # Chatwoot contact syncs: each account on its own schedule (default every 15 minutes);
+    # the job only looks every minute. A sync has its own thread and HTTP client, never a lane's.
+    scheduler.add_job(
+        crm.run_due_syncs,
+        "interval",
+        seconds=_env_number("CHATWOOT_SYNC_POLL_SECONDS", 60),
+        args=[engine],
+        id="chatwoot_sync",
+    )
 
     dispatcher.start()
     log.info(

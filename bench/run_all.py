@@ -14,6 +14,7 @@ ORDER = [
     "dispatch.py",
     "dashboard.py",
     "api_reads.py",
+    "chatwoot_sync.py",
 ]
 
 
