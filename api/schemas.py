@@ -105,6 +105,9 @@ class DeliveryStats(BaseModel):
     read: int = 0
     failed: int = 0
     unknown: int = 0
+    replied: int = Field(
+        default=0, description="Recipients who answered within the account's reply window"
+    )
 
 
 class CampaignOut(BaseModel):

@@ -15,15 +15,17 @@ STAT_KEYS = [status.value for status in RecipientStatus]
 
 
 def campaign_counts(session: Session, campaign_id: int) -> dict[str, int]:
-    """Recipients per status (tests excluded), with `total` — every status key present."""
+    """Recipients per status (tests excluded), with `total` — every status key present — and
+    `replied`: recipients who answered within the reply window (core.tracking)."""
     rows = session.execute(
-        select(CampaignRecipient.status, func.count())
+        select(CampaignRecipient.status, func.count(), func.count(CampaignRecipient.replied_at))
         .where(CampaignRecipient.campaign_id == campaign_id, CampaignRecipient.is_test.is_(False))
         .group_by(CampaignRecipient.status)
     ).all()
     counts = dict.fromkeys(STAT_KEYS, 0)
-    counts.update({status: count for status, count in rows})
+    counts.update({status: count for status, count, _ in rows})
     counts["total"] = sum(counts[key] for key in STAT_KEYS)
+    counts["replied"] = sum(replied for _, _, replied in rows)
     return counts
 
 
@@ -35,7 +37,12 @@ def recipient_counts(
     counts = {campaign_id: dict.fromkeys(STAT_KEYS, 0) for campaign_id in campaign_ids}
     if counts:
         rows = session.execute(
-            select(CampaignRecipient.campaign_id, CampaignRecipient.status, func.count())
+            select(
+                CampaignRecipient.campaign_id,
+                CampaignRecipient.status,
+                func.count(),
+                func.count(CampaignRecipient.replied_at),
+            )
             .join(Campaign, Campaign.id == CampaignRecipient.campaign_id)
             .where(
                 Campaign.account_id == actor.account_id,
@@ -44,10 +51,12 @@ def recipient_counts(
             )
             .group_by(CampaignRecipient.campaign_id, CampaignRecipient.status)
         ).all()
-        for campaign_id, status, count in rows:
+        for campaign_id, status, count, replied in rows:
             counts[campaign_id][status] = count
+            counts[campaign_id]["replied"] = counts[campaign_id].get("replied", 0) + replied
     for row in counts.values():
         row["total"] = sum(row[key] for key in STAT_KEYS)
+        row.setdefault("replied", 0)
     return counts
 
 

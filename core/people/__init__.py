@@ -10,6 +10,7 @@ rotation. Nothing here knows a contact or a campaign.
 from core.people._access import ALLOWED, Actor, require
 from core.people._account_settings import (
     MAX_CONFIRM_ABOVE,
+    MAX_REPLY_WINDOW_DAYS,
     AccountSettings,
     account_settings,
     update_account_settings,
@@ -65,6 +66,7 @@ from core.people._users import (
 __all__ = [
     "ALLOWED",
     "MAX_CONFIRM_ABOVE",
+    "MAX_REPLY_WINDOW_DAYS",
     "AccountChoice",
     "AccountLocked",
     "AccountSettings",

@@ -31,6 +31,7 @@ class RecipientRow:
     sent_at: datetime | None
     delivered_at: datetime | None
     read_at: datetime | None
+    replied_at: datetime | None
     failed_at: datetime | None
 
 
@@ -47,6 +48,7 @@ EXPORT_HEADERS = [
     "sent_at",
     "delivered_at",
     "read_at",
+    "replied_at",
     "failed_at",
 ]
 
@@ -68,6 +70,7 @@ def _log_query(campaign_id: int, statuses: Sequence[str] | None, search: str | N
             CampaignRecipient.sent_at,
             CampaignRecipient.delivered_at,
             CampaignRecipient.read_at,
+            CampaignRecipient.replied_at,
             CampaignRecipient.failed_at,
         )
         .outerjoin(SenderInstance, SenderInstance.id == CampaignRecipient.instance_id)
