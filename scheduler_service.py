@@ -117,6 +117,15 @@ def main() -> int:
         args=[engine],
         id="chatwoot_sync",
     )
+    # Sent campaign messages copied into Chatwoot (numbers in `ours` mode): an outbox of its
+    # own, so a slow or absent Chatwoot never holds up a send.
+    scheduler.add_job(
+        crm.mirror_sent,
+        "interval",
+        seconds=_env_number("CHATWOOT_MIRROR_SECONDS", 10),
+        args=[engine],
+        id="chatwoot_mirror",
+    )
 
     dispatcher.start()
     log.info(

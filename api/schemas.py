@@ -261,6 +261,14 @@ class InstanceFields(BaseModel):
     )
     api_version: Literal["v2", "v1"] | None = None
     is_active: bool | None = None
+    chatwoot_inbox_id: int | None = Field(
+        default=None, ge=0, le=2**31 - 1, description="The Chatwoot inbox of this number"
+    )
+    chatwoot_mirror: Literal["off", "ours", "evolution"] | None = Field(
+        default=None,
+        description="Who copies campaign messages into Chatwoot: nobody, this tool, or "
+        "Evolution's own Chatwoot integration (then this tool posts nothing)",
+    )
     rate_per_minute: int | None = Field(default=None, ge=1, le=60)
     extra_delay_max_seconds: float | None = Field(default=None, ge=0, le=3600)
     typing_min_seconds: float | None = Field(
@@ -319,6 +327,11 @@ class InstanceOut(BaseModel):
     )
     next_check_at: datetime | None = Field(
         default=None, description="While the circuit is open: the worker's next check"
+    )
+    chatwoot_inbox_id: int | None = None
+    chatwoot_mirror: Literal["off", "ours", "evolution"] = "off"
+    chatwoot_mirror_error: str | None = Field(
+        default=None, description="The last failure copying a message into Chatwoot (outage)"
     )
 
 

@@ -128,6 +128,7 @@ _ROUTE_TABLE: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
         ("POST", _A + r"/conversations", "conversations#create"),
         ("GET", _A + r"/conversations/(?P<id>[^/]+)", "conversations#show"),
         ("POST", _A + r"/conversations/(?P<id>[^/]+)/messages", "messages#create"),
+        ("GET", _A + r"/conversations/(?P<id>[^/]+)/messages", "messages#index"),
         ("GET", _A + r"/conversations/(?P<id>[^/]+)/labels", "conversations/labels#index"),
         ("POST", _A + r"/conversations/(?P<id>[^/]+)/labels", "conversations/labels#create"),
         ("GET", _A + r"/inboxes", "inboxes#index"),
@@ -1313,6 +1314,16 @@ def _messages_create(account: FakeAccount, user: FakeUser, params: dict, raw_id:
     return 200, _message_json(account, conversation, message)
 
 
+def _messages_index(account: FakeAccount, user: FakeUser, params: dict, raw_id: Any) -> Any:
+    """MessagesController#index: the latest 20 messages, oldest first (no `before`/`after`)."""
+    conversation = _find_conversation(account, raw_id)
+    latest = conversation.messages[-20:]
+    return 200, {
+        "meta": {"labels": list(conversation.labels)},
+        "payload": [_message_json(account, conversation, m) for m in latest],
+    }
+
+
 def _add_message(
     account: FakeAccount, user: FakeUser, conversation: FakeConversation, params: Mapping[str, Any]
 ) -> FakeMessage:
@@ -1404,6 +1415,7 @@ _ACTIONS: dict[str, Callable[[FakeAccount, FakeUser, dict, Any], tuple[int, Any]
     "conversations#create": _conversations_create,
     "conversations#show": _conversations_show,
     "messages#create": _messages_create,
+    "messages#index": _messages_index,
     "conversations/labels#index": _conversation_labels_index,
     "conversations/labels#create": _conversation_labels_create,
     "inboxes#index": _inboxes_index,

@@ -319,6 +319,7 @@ class ChatwootClient(Transport):
         *,
         private: bool = False,
         content_attributes: Mapping[str, Any] | None = None,
+        source_id: str | None = None,
     ) -> Message:
         """POST /conversations/{id}/messages as an outgoing text message.
 
@@ -332,12 +333,19 @@ class ChatwootClient(Transport):
             "content_type": "text",
             "content_attributes": dict(content_attributes or {}),
         }
+        if source_id is not None:  # our own id for the message: find it again after a crash
+            body["source_id"] = source_id
         answer = self._call(
             "POST", f"/conversations/{_id(conversation_id)}/messages", json=body, write=True
         )
         if not isinstance(answer, Mapping):
             raise ChatwootError("unexpected answer for a new message", status=200)
         return parse_message(answer)
+
+    def recent_messages(self, conversation_id: int) -> list[Message]:
+        """GET /conversations/{id}/messages: the latest 20, oldest first."""
+        answer = self._call("GET", f"/conversations/{_id(conversation_id)}/messages")
+        return [parse_message(item) for item in self._payload_list(answer)]
 
     def set_conversation_labels(self, conversation_id: int, labels: Sequence[str]) -> list[str]:
         """Replace the conversation's labels with `labels`; returns them as stored."""

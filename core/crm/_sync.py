@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import contacts
@@ -40,9 +41,12 @@ from core.chatwoot import Contact as ChatwootContact
 from core.crm._connection import ClientFactory, client_for, default_client, get_link
 from core.crm._sync_writer import SyncWriter, Tally
 from core.models import Account, ChatwootLink, Contact, contact_labels
-from core.people import Actor, record_audit, require
+from core.people import Actor, SecretUnreadable, record_audit, require
 
 BATCH = 500
+# What `last_error` says (English, as Chatwoot's own errors there are).
+CHANGED_MEANWHILE = "the contacts changed during the sync; it will pick up the rest next time"
+UNREADABLE_TOKEN = "the stored Chatwoot token cannot be read: save it again"
 FULL_EVERY = timedelta(hours=24)
 STALE_AFTER = timedelta(hours=2)
 # The next run asks from a little before this one started: clocks of two servers differ.
@@ -90,6 +94,18 @@ def sync_contacts(
         _finish(session, link.id, started, error=error.message)
         log.warning("Chatwoot sync of account %s failed: %s", actor.account_id, error.message)
         raise Conflict("the Chatwoot sync stopped: {error}", error=error.message) from None
+    except IntegrityError:
+        # Another writer (an import, an edit) took a phone between our look-up and our write:
+        # that batch is rolled back whole; the next run sees the other writer's contact.
+        session.rollback()
+        _finish(session, link.id, started, error=CHANGED_MEANWHILE)
+        raise Conflict(
+            "the contacts changed during the sync; it will pick up the rest next time"
+        ) from None
+    except SecretUnreadable:
+        session.rollback()
+        _finish(session, link.id, started, error=UNREADABLE_TOKEN)
+        raise Conflict("the stored Chatwoot token cannot be read: save it again") from None
     except BaseException:
         session.rollback()
         _finish(session, link.id, started, error="the sync stopped unexpectedly")

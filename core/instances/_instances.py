@@ -40,7 +40,10 @@ EDITABLE = (
     "window_end",
     "window_days",
     "is_active",
+    "chatwoot_inbox_id",
+    "chatwoot_mirror",
 )
+MIRROR_MODES = ("off", "ours", "evolution")
 
 TOKEN_MASK = "•" * 8
 
@@ -82,6 +85,10 @@ def instance_json(instance: SenderInstance) -> dict[str, Any]:
         "webhook_url": webhook_url(instance),
         "webhook_registered_at": iso(instance.webhook_registered_at),
         "webhook_error": instance.webhook_error,
+        "chatwoot_inbox_id": instance.chatwoot_inbox_id,
+        "chatwoot_mirror": instance.chatwoot_mirror or "off",
+        "chatwoot_mirror_error": instance.chatwoot_mirror_error,
+        "chatwoot_mirror_error_at": iso(instance.chatwoot_mirror_error_at),
         "created_at": iso(instance.created_at),
     }
 
@@ -228,7 +235,31 @@ def validate(
             clean["window_days"] = sorted({_int(d, "window_days", 0, 6) for d in days})
     if "is_active" in data:
         clean["is_active"] = bool(data["is_active"])
+    if "chatwoot_inbox_id" in data:
+        inbox = data["chatwoot_inbox_id"]
+        clean["chatwoot_inbox_id"] = (
+            None if inbox in (None, "", 0) else _int(inbox, "chatwoot_inbox_id", 1, 2**31 - 1)
+        )
+    if "chatwoot_mirror" in data:
+        mode = str(data["chatwoot_mirror"] or "off").strip().lower()
+        if mode not in MIRROR_MODES:
+            raise ValidationError(
+                "chatwoot_mirror must be off, ours or evolution", "chatwoot_mirror"
+            )
+        clean["chatwoot_mirror"] = mode
+    inbox_after = clean.get("chatwoot_inbox_id", current.chatwoot_inbox_id if current else None)
+    if clean.get("chatwoot_mirror") == "ours" and inbox_after is None:
+        raise ValidationError(
+            "choose the Chatwoot inbox (chatwoot_inbox_id) before mirroring messages into it",
+            "chatwoot_inbox_id",
+        )
     return clean
+
+
+def _mirror_since(instance: SenderInstance, clean: dict[str, Any]) -> None:
+    """Mirroring starts with the sends made from now on: the history is not replayed."""
+    if clean.get("chatwoot_mirror") == "ours" and instance.chatwoot_mirror != "ours":
+        instance.chatwoot_mirror_since = utcnow()
 
 
 def _check_unique_name(
@@ -248,7 +279,9 @@ def create_instance(session: Session, actor: Actor, data: dict[str, Any]) -> Sen
     clean = validate(data, creating=True)
     _check_unique_name(session, actor.account_id, clean["name"], None)
     token = clean.pop("token")
+    mirror = {"chatwoot_mirror_since": utcnow()} if clean.get("chatwoot_mirror") == "ours" else {}
     instance = SenderInstance(
+        **mirror,
         account_id=actor.account_id,
         token_encrypted=encrypt_secret(token),
         webhook_secret_encrypted=encrypt_secret(secrets.token_urlsafe(32)),
@@ -274,6 +307,7 @@ def update_instance(
     token = clean.pop("token", None)
     if token:
         instance.token_encrypted = encrypt_secret(token)
+    _mirror_since(instance, clean)
     for field, value in clean.items():
         setattr(instance, field, value)
     session.flush()

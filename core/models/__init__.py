@@ -10,7 +10,7 @@ from core.models.accounts import (
 )
 from core.models.base import Base
 from core.models.campaigns import Campaign, CampaignRecipient, MediaFile, campaign_instances
-from core.models.chatwoot import DEFAULT_SYNC_MINUTES, ChatwootLink
+from core.models.chatwoot import DEFAULT_SYNC_MINUTES, ChatwootLink, ChatwootMirror
 from core.models.contacts import Contact, ImportBatch, Label, contact_labels
 from core.models.enums import (
     ApiVersion,
@@ -30,6 +30,7 @@ __all__ = [
     "DEFAULT_OPT_OUT_KEYWORDS",
     "DEFAULT_SYNC_MINUTES",
     "ChatwootLink",
+    "ChatwootMirror",
     "Account",
     "ApiToken",
     "ApiVersion",

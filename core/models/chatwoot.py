@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.base import utcnow
@@ -39,6 +39,34 @@ class ChatwootLink(Base):
     last_total: Mapped[int | None] = mapped_column(Integer)
     last_sync_at: Mapped[datetime | None]
     last_report: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ChatwootMirror(Base):
+    """The outbox of sent messages to copy into Chatwoot: one row per recipient, so a message
+    is posted at most once. `state`: queued → posting (committed before the POST) → done, or
+    failed. A row left `posting` by a crash is checked in Chatwoot before any new POST."""
+
+    __tablename__ = "chatwoot_mirror"
+    __table_args__ = (
+        Index("ix_chatwoot_mirror_state_next_attempt_at", "state", "next_attempt_at"),
+    )
+
+    recipient_id: Mapped[int] = mapped_column(
+        ForeignKey("campaign_recipients.id", ondelete="CASCADE"), primary_key=True
+    )
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    instance_id: Mapped[int] = mapped_column(
+        ForeignKey("sender_instances.id", ondelete="CASCADE"), index=True
+    )
+    state: Mapped[str] = mapped_column(String(10), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    chatwoot_contact_id: Mapped[int | None] = mapped_column(Integer)
+    chatwoot_conversation_id: Mapped[int | None] = mapped_column(Integer)
+    chatwoot_message_id: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
