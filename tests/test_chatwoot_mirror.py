@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from core import crm, instances
 from core.base import ValidationError, utcnow
@@ -196,3 +197,56 @@ def test_mirror_settings_are_checked(session, account, admin, inbox):
         instances.update_instance(session, admin, row.id, {"chatwoot_mirror": "both"})
     with pytest.raises(ValidationError, match="chatwoot_inbox_id"):
         instances.update_instance(session, admin, row.id, {"chatwoot_mirror": "ours"})
+
+
+def test_a_campaign_to_synced_contacts_sends_through_an_outage_then_is_mirrored_once_each(
+    engine, session, account, admin, fake_chatwoot, fake_evolution, cw, inbox
+):
+    from core.models import Campaign, CampaignRecipient, Contact
+    from core.sending import Dispatcher
+    from tests.worker_harness import fast_settings, make_instance, recipient_states, run_until_idle
+
+    cw.seed_contacts(5)
+    crm.sync_contacts(session, admin, client_factory=factory)
+    synced = session.scalars(select(Contact).where(Contact.account_id == account.id)).all()
+    line = make_instance(session, account, fake_evolution, rate=6000)
+    line.chatwoot_inbox_id, line.chatwoot_mirror = inbox.id, "ours"
+    line.chatwoot_mirror_since = utcnow() - timedelta(minutes=1)
+    campaign = Campaign(
+        account_id=account.id, title="Promo", message="Oi", audience={}, status="running",
+        started_at=utcnow(),
+    )  # fmt: skip
+    campaign.instances = [line]
+    session.add(campaign)
+    session.flush()
+    for contact in synced:
+        session.add(
+            CampaignRecipient(
+                campaign_id=campaign.id,
+                contact_id=contact.id,
+                phone=contact.phone,
+                name=contact.name,
+                rendered_text=f"Oi {contact.name}",
+            )  # fmt: skip
+        )
+    session.commit()
+    fake_chatwoot.down()
+    worker = Dispatcher(engine, fast_settings(), worker_id="worker-a", max_threads=2)
+    try:
+        run_until_idle(worker)  # Chatwoot is down: sending does not care
+        assert recipient_states(session, campaign.id) == {"sent": 5}
+        assert crm.mirror_sent(engine, client_factory=factory).retried == 5
+    finally:
+        session.rollback()
+        worker.stop(timeout=5)
+    fake_chatwoot.up()
+
+    crm.mirror_sent(engine, now=utcnow() + timedelta(hours=2), client_factory=factory)
+    crm.mirror_sent(engine, now=utcnow() + timedelta(hours=4), client_factory=factory)
+
+    counts = cw.outgoing_counts()
+    assert sorted(counts.values()) == [1] * 5  # one message in each of five conversations
+    by_contact = {cw.conversation(c).contact_id for c in counts}
+    assert by_contact == {c.chatwoot_contact_id for c in synced}
+    assert not fake_chatwoot.requests("contacts#create")  # synced contacts: no new ones
+    session.commit()
