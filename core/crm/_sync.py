@@ -65,7 +65,6 @@ class SyncReport:
     unlinked: int = 0
     skipped: int = 0  # contacts without a phone
     errors: list[dict[str, Any]] = field(default_factory=list)
-    requests_note: str = ""
     started_at: str = ""
     finished_at: str = ""
 
@@ -110,15 +109,10 @@ def sync_contacts(
         session.rollback()
         _finish(session, link.id, started, error="the sync stopped unexpectedly")
         raise
-    record_audit(
-        session,
-        actor,
-        "chatwoot.synced",
-        "chatwoot",
-        link.id,
-        {k: getattr(report, k) for k in ("mode", "created", "updated", "rejected", "unlinked")},
-    )
-    session.commit()
+    if actor.user_id is not None:  # staff asked for it; the schedule's runs would only be noise
+        details = {k: getattr(report, k) for k in ("mode", "created", "updated", "rejected")}
+        record_audit(session, actor, "chatwoot.synced", "chatwoot", link.id, details)
+        session.commit()
     return report
 
 
