@@ -220,6 +220,9 @@ class ContactOut(BaseModel):
     labels: list[str]
     custom_attributes: dict[str, Any]
     opted_out: bool
+    chatwoot_contact_id: int | None = Field(
+        default=None, description="The Chatwoot contact it is synced from (null: not linked)"
+    )
 
 
 class ContactList(BaseModel):
