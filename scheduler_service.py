@@ -23,6 +23,7 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from core import crm
 from core.base import (
     ValidationError,
     check_connection_budget,
@@ -119,6 +120,24 @@ def main() -> int:
             seconds=max(0.05, check_every),
             id="instance_check",
         )
+    # Chatwoot contact syncs: each account on its own schedule (default every 15 minutes);
+    # the job only looks every minute. A sync has its own thread and HTTP client, never a lane's.
+    scheduler.add_job(
+        crm.run_due_syncs,
+        "interval",
+        seconds=_env_number("CHATWOOT_SYNC_POLL_SECONDS", 60),
+        args=[engine],
+        id="chatwoot_sync",
+    )
+    # Sent campaign messages copied into Chatwoot (numbers in `ours` mode): an outbox of its
+    # own, so a slow or absent Chatwoot never holds up a send.
+    scheduler.add_job(
+        crm.mirror_sent,
+        "interval",
+        seconds=_env_number("CHATWOOT_MIRROR_SECONDS", 10),
+        args=[engine],
+        id="chatwoot_mirror",
+    )
 
     dispatcher.start()
     log.info(

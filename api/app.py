@@ -11,7 +11,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.body_limit import BodyLimit
 from api.errors import install_error_handlers, internal_error
 from api.metrics import build_registry
-from api.routes import accounts, campaigns, contacts, health, instances, links, webhooks
+from api.routes import (
+    accounts,
+    campaigns,
+    chatwoot,
+    contacts,
+    health,
+    instances,
+    links,
+    webhooks,
+)
 
 DESCRIPTION = """
 REST API of WhatsApp API Campaigns: campaigns, contacts and sender instances of an account,
@@ -37,6 +46,7 @@ def create_app() -> FastAPI:
     app.include_router(campaigns.router)
     app.include_router(contacts.router)
     app.include_router(instances.router)
+    app.include_router(chatwoot.router)
     return app
 
 

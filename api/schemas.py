@@ -123,6 +123,9 @@ class DeliveryStats(BaseModel):
     failed: int = 0
     unknown: int = 0
     clicked: int = Field(default=0, description="Recipients who clicked a tracked link")
+    replied: int = Field(
+        default=0, description="Recipients who answered within the account's reply window"
+    )
 
 
 class CampaignOut(BaseModel):
@@ -237,6 +240,9 @@ class ContactOut(BaseModel):
     labels: list[str]
     custom_attributes: dict[str, Any]
     opted_out: bool
+    chatwoot_contact_id: int | None = Field(
+        default=None, description="The Chatwoot contact it is synced from (null: not linked)"
+    )
 
 
 class ContactList(BaseModel):
@@ -278,6 +284,14 @@ class InstanceFields(BaseModel):
     )
     api_version: Literal["v2", "v1"] | None = None
     is_active: bool | None = None
+    chatwoot_inbox_id: int | None = Field(
+        default=None, ge=0, le=2**31 - 1, description="The Chatwoot inbox of this number"
+    )
+    chatwoot_mirror: Literal["off", "ours", "evolution"] | None = Field(
+        default=None,
+        description="Who copies campaign messages into Chatwoot: nobody, this tool, or "
+        "Evolution's own Chatwoot integration (then this tool posts nothing)",
+    )
     rate_per_minute: int | None = Field(default=None, ge=1, le=60)
     extra_delay_max_seconds: float | None = Field(default=None, ge=0, le=3600)
     typing_min_seconds: float | None = Field(
@@ -337,6 +351,11 @@ class InstanceOut(BaseModel):
     next_check_at: datetime | None = Field(
         default=None, description="While the circuit is open: the worker's next check"
     )
+    chatwoot_inbox_id: int | None = None
+    chatwoot_mirror: Literal["off", "ours", "evolution"] = "off"
+    chatwoot_mirror_error: str | None = Field(
+        default=None, description="The last failure copying a message into Chatwoot (outage)"
+    )
 
 
 class InstanceCheckOut(BaseModel):
@@ -348,3 +367,65 @@ class InstanceCheckOut(BaseModel):
 class InstanceList(BaseModel):
     payload: list[InstanceOut]
     meta: Pagination
+
+
+# -- Chatwoot -------------------------------------------------------------------------------------
+
+
+class ChatwootIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str | None = Field(default=None, max_length=500, description="https://chatwoot...")
+    chatwoot_account_id: int | None = Field(default=None, description="The account's id there")
+    token: str | None = Field(
+        default=None,
+        max_length=500,
+        description="An access token (a user's or an agent bot's). Write-only: never returned; "
+        "blank or absent keeps the stored one",
+    )
+    sync_every_minutes: int | None = Field(
+        default=None, description="Minutes between the worker's syncs; 0: off (default 15)"
+    )
+
+    def data(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_unset=True)
+
+
+class ChatwootSyncReportOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    mode: str = Field(description="full or incremental")
+    created: int
+    updated: int
+    unchanged: int
+    rejected: int
+    unlinked: int = Field(description="Contacts deleted in Chatwoot, unlinked here (kept)")
+    skipped: int = Field(default=0, description="Chatwoot contacts without a phone")
+    errors: list[dict[str, Any]] = Field(
+        default_factory=list, description="Rejected contacts (at most 1000) and why"
+    )
+
+
+class ChatwootOut(BaseModel):
+    base_url: str
+    chatwoot_account_id: int
+    token: str = Field(description="Always a mask: the token is write-only")
+    sync_every_minutes: int
+    last_sync_at: datetime | None
+    next_sync_at: datetime | None
+    last_error: str | None
+    syncing: bool
+    last_report: ChatwootSyncReportOut | None
+
+
+class ChatwootInboxOut(BaseModel):
+    id: int
+    name: str
+    channel_type: str
+
+
+class ChatwootCheckOut(BaseModel):
+    ok: bool
+    account_name: str | None
+    inboxes: list[ChatwootInboxOut]
+    error: str | None = Field(description="Chatwoot's answer when it failed (never the token)")

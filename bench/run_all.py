@@ -15,6 +15,7 @@ ORDER = [
     "dashboard.py",
     "api_reads.py",
     "api_body_memory.py",
+    "chatwoot_sync.py",
 ]
 
 

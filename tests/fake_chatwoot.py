@@ -128,9 +128,11 @@ _ROUTE_TABLE: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
         ("POST", _A + r"/conversations", "conversations#create"),
         ("GET", _A + r"/conversations/(?P<id>[^/]+)", "conversations#show"),
         ("POST", _A + r"/conversations/(?P<id>[^/]+)/messages", "messages#create"),
+        ("GET", _A + r"/conversations/(?P<id>[^/]+)/messages", "messages#index"),
         ("GET", _A + r"/conversations/(?P<id>[^/]+)/labels", "conversations/labels#index"),
         ("POST", _A + r"/conversations/(?P<id>[^/]+)/labels", "conversations/labels#create"),
         ("GET", _A + r"/inboxes", "inboxes#index"),
+        ("GET", _A + r"/labels", "labels#index"),
     )
 )
 ROUTES = frozenset(name for _, _, name in _ROUTE_TABLE)
@@ -1312,6 +1314,16 @@ def _messages_create(account: FakeAccount, user: FakeUser, params: dict, raw_id:
     return 200, _message_json(account, conversation, message)
 
 
+def _messages_index(account: FakeAccount, user: FakeUser, params: dict, raw_id: Any) -> Any:
+    """MessagesController#index: the latest 20 messages, oldest first (no `before`/`after`)."""
+    conversation = _find_conversation(account, raw_id)
+    latest = conversation.messages[-20:]
+    return 200, {
+        "meta": {"labels": list(conversation.labels)},
+        "payload": [_message_json(account, conversation, m) for m in latest],
+    }
+
+
 def _add_message(
     account: FakeAccount, user: FakeUser, conversation: FakeConversation, params: Mapping[str, Any]
 ) -> FakeMessage:
@@ -1376,6 +1388,21 @@ def _inboxes_index(account: FakeAccount, user: FakeUser, params: dict, _id: Any)
     return 200, {"payload": [_inbox_json(i, full=True) for i in account._inboxes.values()]}
 
 
+def _labels_index(account: FakeAccount, user: FakeUser, params: dict, _id: Any) -> Any:
+    """LabelsController#index. Chatwoot's labels are made in the account's settings; here every
+    tag on a contact or a conversation stands for one (case-insensitive, first spelling)."""
+    titles = _norm_labels(
+        label
+        for row in (*account._contacts.values(), *account._conversations.values())
+        for label in row.labels
+    )
+    payload = [
+        {"id": n, "title": t, "description": "", "color": "#1f93ff", "show_on_sidebar": True}
+        for n, t in enumerate(sorted(titles, key=str.lower), start=1)
+    ]
+    return 200, {"payload": payload}
+
+
 _ACTIONS: dict[str, Callable[[FakeAccount, FakeUser, dict, Any], tuple[int, Any]]] = {
     "contacts#index": _contacts_index,
     "contacts#search": _contacts_search,
@@ -1388,9 +1415,11 @@ _ACTIONS: dict[str, Callable[[FakeAccount, FakeUser, dict, Any], tuple[int, Any]
     "conversations#create": _conversations_create,
     "conversations#show": _conversations_show,
     "messages#create": _messages_create,
+    "messages#index": _messages_index,
     "conversations/labels#index": _conversation_labels_index,
     "conversations/labels#create": _conversation_labels_create,
     "inboxes#index": _inboxes_index,
+    "labels#index": _labels_index,
 }
 
 

@@ -236,6 +236,7 @@ def test_create_contact_normalises_and_refuses_duplicates(
         "opted_out": False,
         "opted_out_at": None,
         "whatsapp_status": "unknown",
+        "chatwoot_contact_id": None,
     }
     with pytest.raises(ValidationError, match="already exists"):
         contacts.create_contact(session, manager, "+55 85 99999-0000")

@@ -8,6 +8,7 @@ import streamlit as st
 from core import people
 from core.base import ValidationError
 from core.i18n import LANGUAGES, _, localize_entry
+from ui import chatwoot_settings
 from ui.context import require_page
 from ui.countries import browser_country
 from ui.session import db
@@ -64,6 +65,17 @@ with st.form("account_settings"):
         value=current.confirm_above_recipients,
         step=100,
     )
+    reply_window = st.number_input(
+        _("Count a message as a reply within (days of the send)"),
+        min_value=1,
+        max_value=people.MAX_REPLY_WINDOW_DAYS,
+        value=current.reply_window_days,
+        step=1,
+        help=_(
+            "A contact's message this many days after a campaign reached them counts as a reply "
+            "to that campaign (the latest one, once per recipient)."
+        ),
+    )
     enabled = st.toggle(
         _("Campaigns enabled"),
         current.campaigns_enabled,
@@ -85,6 +97,7 @@ if submitted:
                     "opt_out_keywords": keywords,
                     "notification_webhook_url": webhook,
                     "confirm_above_recipients": int(confirm_above),
+                    "reply_window_days": int(reply_window),
                     "campaigns_enabled": enabled,
                 },
             )
@@ -94,3 +107,6 @@ if submitted:
     else:
         st.success(_("Saved."))
         st.rerun()
+
+st.divider()
+chatwoot_settings.render(actor, current.timezone)

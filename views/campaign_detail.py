@@ -18,7 +18,7 @@ from core.base import (
     to_xlsx,
     utcnow,
 )
-from core.i18n import _, format_duration, format_number, localize_error
+from core.i18n import _, format_duration, format_number, format_percent, localize_error
 from core.models import RecipientStatus
 from ui import charts, tracked_links
 from ui.context import require_page
@@ -103,7 +103,13 @@ def live_progress() -> None:
     ):
         value = counts[status] + (counts["sending"] if status == "pending" else 0)
         column.metric(recipient_status_label(status), format_number(value))
-    columns = st.columns(3)
+    columns = st.columns(5)
+    columns[3].metric(_("Replies"), format_number(progress.replied))
+    columns[4].metric(
+        _("Reply rate"),
+        format_percent(progress.reply_rate),
+        help=_("Recipients who answered within the reply window, of those the message reached."),
+    )
     columns[0].metric(
         _("Time to finish"),
         format_duration(progress.eta) if progress.eta is not None else _("Not moving"),
@@ -237,6 +243,7 @@ st.dataframe(
                 _("Sent"): when(row.sent_at),
                 _("Delivered"): when(row.delivered_at),
                 _("Read"): when(row.read_at),
+                _("Replied"): when(row.replied_at),
                 _("Failed"): when(row.failed_at),
             }
             for row in rows
@@ -252,6 +259,7 @@ st.dataframe(
             _("Sent"),
             _("Delivered"),
             _("Read"),
+            _("Replied"),
             _("Failed"),
         ],
     ),

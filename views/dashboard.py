@@ -36,13 +36,19 @@ with db() as session:
     volume = tracking.send_volume(session, actor, start, now)
     health = tracking.instance_health(session, actor, now)
 
-columns = st.columns(7)
+columns = st.columns(9)
 columns[0].metric(_("Sent"), format_number(totals.sent))
 columns[1].metric(_("Delivered"), format_number(totals.delivered))
 columns[2].metric(_("Read"), format_number(totals.read))
 columns[3].metric(_("Failed"), format_number(totals.failed))
 columns[4].metric(_("Unknown"), format_number(totals.unknown))
 columns[5].metric(_("Success rate"), format_percent(totals.success_rate))
+columns[7].metric(_("Replies"), format_number(totals.replied))
+columns[8].metric(
+    _("Reply rate"),
+    format_percent(totals.reply_rate),
+    help=_("Messages sent in the period that were answered within the reply window."),
+)
 columns[6].metric(
     _("Average execution time"),
     format_duration(mean_duration),

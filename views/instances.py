@@ -41,6 +41,13 @@ def _done(text: str, ok: bool = True) -> None:
     st.rerun()
 
 
+MIRROR_MODES = {
+    "off": _("Off"),
+    "ours": _("We do (this tool posts them)"),
+    "evolution": _("Evolution does it (its Chatwoot integration)"),
+}
+
+
 def _form(key: str, current: dict[str, Any] | None) -> dict[str, Any] | None:
     """The add/edit form; returns the submitted data (token only when typed)."""
     current = current or {}
@@ -111,6 +118,25 @@ def _form(key: str, current: dict[str, Any] | None) -> dict[str, Any] | None:
             default=current.get("window_days") or list(range(7)),
             format_func=lambda d: DAYS[d],
         )
+        cols = st.columns(2)
+        inbox = cols[0].number_input(
+            _("Chatwoot inbox id"),
+            min_value=0,
+            value=current.get("chatwoot_inbox_id") or 0,
+            step=1,
+            help=_("The inbox of this number in your Chatwoot (Account settings → Chatwoot)."),
+        )
+        modes = ["off", "ours", "evolution"]
+        mirror = cols[1].selectbox(
+            _("Copy campaign messages into Chatwoot"),
+            modes,
+            index=modes.index(current.get("chatwoot_mirror") or "off"),
+            format_func=MIRROR_MODES.get,
+            help=_(
+                "Choose 'Evolution does it' when Evolution's own Chatwoot integration is on for "
+                "this instance: it already copies every message sent, so we post nothing."
+            ),
+        )
         active = st.checkbox(_("Active"), current.get("is_active", True))
         submitted = st.form_submit_button(_("Save"), type="primary")
     if not submitted:
@@ -129,6 +155,8 @@ def _form(key: str, current: dict[str, Any] | None) -> dict[str, Any] | None:
         "window_end": end or None,
         "window_days": None if len(days) == 7 else days,
         "is_active": active,
+        "chatwoot_inbox_id": int(inbox) or None,
+        "chatwoot_mirror": mirror,
     }
     if token:
         data["token"] = token
@@ -197,6 +225,12 @@ for row in rows:
             st.warning(
                 _("Webhook not registered: {error}").format(
                     error=row["webhook_error"] or _("not tried yet")
+                )
+            )
+        if row["chatwoot_mirror"] == "ours" and row["chatwoot_mirror_error"]:
+            st.warning(
+                _("Copying messages into Chatwoot is failing (sending goes on): {error}").format(
+                    error=row["chatwoot_mirror_error"]
                 )
             )
         if not can_write:

@@ -13,19 +13,27 @@ from core.people import Actor, require
 
 STAT_KEYS = [status.value for status in RecipientStatus]
 CLICKED = "clicked"  # recipients who clicked a tracked link, whatever their status
+REPLIED = "replied"  # recipients who answered within the reply window (core.tracking)
 
 
 def campaign_counts(session: Session, campaign_id: int) -> dict[str, int]:
-    """Recipients per status (tests excluded), with `total` — every status key present."""
+    """Recipients per status (tests excluded), with `total` — every status key present — and
+    `clicked` and `replied` (recipients who clicked a tracked link, who answered in time)."""
     rows = session.execute(
-        select(CampaignRecipient.status, func.count(), func.count(CampaignRecipient.clicked_at))
+        select(
+            CampaignRecipient.status,
+            func.count(),
+            func.count(CampaignRecipient.clicked_at),
+            func.count(CampaignRecipient.replied_at),
+        )
         .where(CampaignRecipient.campaign_id == campaign_id, CampaignRecipient.is_test.is_(False))
         .group_by(CampaignRecipient.status)
     ).all()
     counts = dict.fromkeys(STAT_KEYS, 0)
-    counts.update({status: count for status, count, _clicked in rows})
+    counts.update({status: count for status, count, _clicked, _replied in rows})
     counts["total"] = sum(counts[key] for key in STAT_KEYS)
-    counts[CLICKED] = sum(clicked for _status, _count, clicked in rows)
+    counts[CLICKED] = sum(clicked for _status, _count, clicked, _replied in rows)
+    counts[REPLIED] = sum(replied for _status, _count, _clicked, replied in rows)
     return counts
 
 
@@ -34,7 +42,10 @@ def recipient_counts(
 ) -> dict[int, dict[str, int]]:
     """`campaign_counts` of several of the actor's campaigns in one query (for lists)."""
     require(actor, "campaigns.read")
-    counts = {campaign_id: dict.fromkeys([*STAT_KEYS, CLICKED], 0) for campaign_id in campaign_ids}
+    counts = {
+        campaign_id: dict.fromkeys([*STAT_KEYS, CLICKED, REPLIED], 0)
+        for campaign_id in campaign_ids
+    }
     if counts:
         rows = session.execute(
             select(
@@ -42,6 +53,7 @@ def recipient_counts(
                 CampaignRecipient.status,
                 func.count(),
                 func.count(CampaignRecipient.clicked_at),
+                func.count(CampaignRecipient.replied_at),
             )
             .join(Campaign, Campaign.id == CampaignRecipient.campaign_id)
             .where(
@@ -51,9 +63,10 @@ def recipient_counts(
             )
             .group_by(CampaignRecipient.campaign_id, CampaignRecipient.status)
         ).all()
-        for campaign_id, status, count, clicked in rows:
+        for campaign_id, status, count, clicked, replied in rows:
             counts[campaign_id][status] = count
             counts[campaign_id][CLICKED] += clicked
+            counts[campaign_id][REPLIED] += replied
     for row in counts.values():
         row["total"] = sum(row[key] for key in STAT_KEYS)
     return counts

@@ -1,7 +1,7 @@
 """Chatwoot: an httpx client for the part of Chatwoot's Application API a campaign tool uses.
 
 `ChatwootClient` lists contacts lazily page by page (per label, or changed since a time via
-the filter API), reads a contact and its labels, finds or creates contacts and conversations,
+the filter API), reads a contact and its labels (and the account's labels), finds or creates contacts and conversations,
 posts outgoing messages and sets conversation labels; `check_connection` gives a settings
 page the account's name and inboxes. 429 is retried with backoff; every other failure is a
 `ChatwootError` (or a subclass) saying what happened, with the HTTP status and whether it is
@@ -9,7 +9,7 @@ transient. The package depends on the standard library and httpx only; the acces
 never appears in a repr, an exception or a log line.
 """
 
-from core.chatwoot._client import ChatwootClient, phone_variants, to_e164
+from core.chatwoot._client import ChatwootClient
 from core.chatwoot._errors import (
     ChatwootAuthError,
     ChatwootError,
@@ -27,6 +27,7 @@ from core.chatwoot._models import (
     Inbox,
     Message,
 )
+from core.chatwoot._phones import phone_variants, to_e164
 
 __all__ = [
     "MESSAGE_TYPES",

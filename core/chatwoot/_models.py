@@ -90,6 +90,7 @@ class Message:
     status: str | None
     private: bool
     created_at: int | None
+    source_id: str | None = None
 
     @property
     def outgoing(self) -> bool:
@@ -196,4 +197,5 @@ def parse_message(data: Mapping[str, Any]) -> Message:
         status=_str(data.get("status")),
         private=data.get("private") is True,
         created_at=_int(data.get("created_at")),
+        source_id=_str(data.get("source_id")),
     )

@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "core.cli.i18n",
     "core.cli.contacts",
     "core.cli.instances",
+    "core.cli.chatwoot",
 ]
 
 

@@ -3,7 +3,8 @@
 The package owns the contacts, their labels and custom attributes, and every way in and out of
 them: phone numbers read as E.164 (`normalize_phone`), finding contacts (the filtered list,
 look-ups for pickers, label and attribute names), editing and opt-out (a STOP reply comes in
-through `opt_out_by_phone`), the CSV export, and the CSV import — how the file is read, which
+through `opt_out_by_phone`), the import's checks for contacts from elsewhere (`vet_contact`),
+the CSV export, and the CSV import — how the file is read, which
 column holds what (`ColumnTarget`, suggested from the headers by `preview_file`, which
 recognises Google, Outlook, Chatwoot and WhatsApp Business exports), the row parser, planner and
 writer behind `import_contacts`, and the report staff read afterwards. Every function that reads
@@ -47,12 +48,16 @@ from core.contacts._listing import (
     list_contacts,
 )
 from core.contacts._phones import normalize_phone
-from core.contacts._revision import contacts_revision
+from core.contacts._revision import bump_contacts_revision, contacts_revision
+from core.contacts._row_parser import RowRejected, vet_contact
 
 __all__ = [
     "MAX_ATTRIBUTES",
     "MAX_ATTRIBUTE_VALUE",
     "check_attribute_value",
+    "RowRejected",
+    "bump_contacts_revision",
+    "vet_contact",
     "contacts_revision",
     "mark_not_on_whatsapp",
     "ColumnTarget",

@@ -267,4 +267,5 @@ def contact_json(contact: Contact) -> dict[str, Any]:
         "opted_out": contact.opted_out_at is not None,
         "opted_out_at": contact.opted_out_at.isoformat() if contact.opted_out_at else None,
         "whatsapp_status": contact.whatsapp_status,
+        "chatwoot_contact_id": contact.chatwoot_contact_id,
     }

@@ -220,6 +220,26 @@ def _first_valid(
     raise RowRejected("phone {phone!r}: {problem}", **problem.params)
 
 
+def vet_contact(
+    raw_phone: str, name: str | None, labels: list[str], country: str | None
+) -> tuple[str, list[str]]:
+    """A contact from elsewhere (Chatwoot) through an import row's checks, with the same
+    reasons: its phone as E.164 and its labels as stored (trimmed, lower-case), or RowRejected."""
+    raw_phone = (raw_phone or "").strip()
+    if not raw_phone:
+        raise RowRejected("phone is empty")
+    try:
+        phone = normalize_phone(raw_phone, country)
+    except ValidationError as error:
+        raise RowRejected("phone {phone!r}: {problem}", **error.params) from None
+    if name and len(name) > MAX_NAME:
+        raise RowRejected("name is longer than {count} characters", count=MAX_NAME)
+    clean = list(dict.fromkeys(label.strip().lower() for label in labels if label.strip()))
+    if clean and max(map(len, clean)) > MAX_LABEL:
+        raise RowRejected("a label is longer than {count} characters", count=MAX_LABEL)
+    return phone, clean
+
+
 @dataclass(frozen=True)
 class ParseConfig:
     columns: list[str]

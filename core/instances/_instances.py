@@ -40,7 +40,10 @@ EDITABLE = (
     "window_end",
     "window_days",
     "is_active",
+    "chatwoot_inbox_id",
+    "chatwoot_mirror",
 )
+MIRROR_MODES = ("off", "ours", "evolution")
 
 TOKEN_MASK = "•" * 8
 MAX_INSTANCE_NAME = 200
@@ -84,6 +87,10 @@ def instance_json(instance: SenderInstance) -> dict[str, Any]:
         "webhook_url": webhook_url(instance),
         "webhook_registered_at": iso(instance.webhook_registered_at),
         "webhook_error": instance.webhook_error,
+        "chatwoot_inbox_id": instance.chatwoot_inbox_id,
+        "chatwoot_mirror": instance.chatwoot_mirror or "off",
+        "chatwoot_mirror_error": instance.chatwoot_mirror_error,
+        "chatwoot_mirror_error_at": iso(instance.chatwoot_mirror_error_at),
         "created_at": iso(instance.created_at),
     }
 
@@ -248,7 +255,31 @@ def validate(
             clean["window_days"] = sorted({_int(d, "window_days", 0, 6) for d in days})
     if "is_active" in data:
         clean["is_active"] = bool(data["is_active"])
+    if "chatwoot_inbox_id" in data:
+        inbox = data["chatwoot_inbox_id"]
+        clean["chatwoot_inbox_id"] = (
+            None if inbox in (None, "", 0) else _int(inbox, "chatwoot_inbox_id", 1, 2**31 - 1)
+        )
+    if "chatwoot_mirror" in data:
+        mode = str(data["chatwoot_mirror"] or "off").strip().lower()
+        if mode not in MIRROR_MODES:
+            raise ValidationError(
+                "chatwoot_mirror must be off, ours or evolution", "chatwoot_mirror"
+            )
+        clean["chatwoot_mirror"] = mode
+    inbox_after = clean.get("chatwoot_inbox_id", current.chatwoot_inbox_id if current else None)
+    if clean.get("chatwoot_mirror") == "ours" and inbox_after is None:
+        raise ValidationError(
+            "choose the Chatwoot inbox (chatwoot_inbox_id) before mirroring messages into it",
+            "chatwoot_inbox_id",
+        )
     return clean
+
+
+def _mirror_since(instance: SenderInstance, clean: dict[str, Any]) -> None:
+    """Mirroring starts with the sends made from now on: the history is not replayed."""
+    if clean.get("chatwoot_mirror") == "ours" and instance.chatwoot_mirror != "ours":
+        instance.chatwoot_mirror_since = utcnow()
 
 
 def _check_unique_name(
@@ -268,7 +299,9 @@ def create_instance(session: Session, actor: Actor, data: dict[str, Any]) -> Sen
     clean = validate(data, creating=True)
     _check_unique_name(session, actor.account_id, clean["name"], None)
     token = clean.pop("token")
+    mirror = {"chatwoot_mirror_since": utcnow()} if clean.get("chatwoot_mirror") == "ours" else {}
     instance = SenderInstance(
+        **mirror,
         account_id=actor.account_id,
         token_encrypted=encrypt_secret(token),
         webhook_secret_encrypted=encrypt_secret(secrets.token_urlsafe(32)),
@@ -313,6 +346,7 @@ def update_instance(
         instance.token_encrypted = encrypt_secret(token)
     if moved:
         instance.webhook_secret_encrypted = encrypt_secret(secrets.token_urlsafe(32))
+    _mirror_since(instance, clean)
     for field, value in clean.items():
         setattr(instance, field, value)
     session.flush()

@@ -17,6 +17,7 @@ from core.models.campaigns import (
     TrackedLink,
     campaign_instances,
 )
+from core.models.chatwoot import DEFAULT_SYNC_MINUTES, ChatwootLink, ChatwootMirror
 from core.models.contacts import Contact, ImportBatch, Label, contact_labels
 from core.models.enums import (
     ApiVersion,
@@ -34,6 +35,9 @@ from core.models.ops import AuditLog, Notification, WebhookEventCount
 
 __all__ = [
     "DEFAULT_OPT_OUT_KEYWORDS",
+    "DEFAULT_SYNC_MINUTES",
+    "ChatwootLink",
+    "ChatwootMirror",
     "Account",
     "ApiToken",
     "ApiVersion",

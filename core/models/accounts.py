@@ -27,6 +27,8 @@ class Account(Base):
     )
     notification_webhook_url: Mapped[str | None] = mapped_column(String(500))
     confirm_above_recipients: Mapped[int] = mapped_column(Integer, default=1000)
+    # An inbound message this many days after a send counts as a reply to that campaign.
+    reply_window_days: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
     # Bumped by every write to the account's contacts or their labels, in that write's
     # transaction (core.contacts): caches of the contacts (the audience) compare it.
     contacts_revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")

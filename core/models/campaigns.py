@@ -95,6 +95,8 @@ class CampaignRecipient(Base):
         Index("ix_campaign_recipients_status_next_attempt_at", "status", "next_attempt_at"),
         Index("ix_campaign_recipients_provider_message_id", "provider_message_id"),
         Index("ix_campaign_recipients_instance_id_sent_at", "instance_id", "sent_at"),
+        # A reply finds the latest campaign that reached its sender (core.tracking._replies).
+        Index("ix_campaign_recipients_contact_id_sent_at", "contact_id", "sent_at"),
         # Stats (issue 7): sends of a campaign in a time range, with their status, read from the
         # index alone (dashboard totals, per-hour volume, heat-map; bench/dashboard.py).
         Index(
@@ -132,6 +134,8 @@ class CampaignRecipient(Base):
     sent_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
     read_at: Mapped[datetime | None]
+    # The first reply within the account's reply window after this send (once per recipient).
+    replied_at: Mapped[datetime | None]
     failed_at: Mapped[datetime | None]
     clicked_at: Mapped[datetime | None]  # first click on any of its tracked links
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

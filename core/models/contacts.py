@@ -29,6 +29,8 @@ class Contact(Base):
         # max(id) per account, each answered from an index instead of a table scan.
         Index("ix_contacts_account_id_updated_at", "account_id", "updated_at"),
         Index("ix_contacts_account_id_id", "account_id", "id"),
+        # The Chatwoot contact this one is synced from (core.crm); NULL: not linked.
+        UniqueConstraint("account_id", "chatwoot_contact_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -38,6 +40,7 @@ class Contact(Base):
     custom_attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     opted_out_at: Mapped[datetime | None]
     whatsapp_status: Mapped[str] = mapped_column(String(20), default=WhatsAppStatus.UNKNOWN)
+    chatwoot_contact_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -48,6 +48,13 @@ class SenderInstance(Base):
     window_days: Mapped[list[int] | None] = mapped_column(JSONType)  # 0=Monday; None: every day
     next_send_at: Mapped[datetime | None]  # persisted so a restart does not burst
     # Typing presence: each send shows "typing…" for a random time in this range (0: off).
+    # Chatwoot (core.crm): the inbox this number belongs to there, and who copies campaign
+    # messages into it: nobody (off), we do (ours), or Evolution's own integration (evolution).
+    chatwoot_inbox_id: Mapped[int | None] = mapped_column(Integer)
+    chatwoot_mirror: Mapped[str] = mapped_column(String(10), default="off", server_default="off")
+    chatwoot_mirror_since: Mapped[datetime | None]  # sends from then on are mirrored
+    chatwoot_mirror_error: Mapped[str | None] = mapped_column(String(500))  # the last failure
+    chatwoot_mirror_error_at: Mapped[datetime | None]
     typing_min_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     typing_max_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     # Health.

@@ -10,6 +10,7 @@ token digests, encryption at rest and its key rotation. Nothing here knows a con
 from core.people._access import ALLOWED, Actor, require
 from core.people._account_settings import (
     MAX_CONFIRM_ABOVE,
+    MAX_REPLY_WINDOW_DAYS,
     AccountSettings,
     account_settings,
     update_account_settings,
@@ -79,6 +80,7 @@ __all__ = [
     "suggested_country",
     "ALLOWED",
     "MAX_CONFIRM_ABOVE",
+    "MAX_REPLY_WINDOW_DAYS",
     "AccountChoice",
     "AccountLocked",
     "AccountSettings",

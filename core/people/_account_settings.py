@@ -1,5 +1,5 @@
 """An account's settings, read and changed by its admins: name, timezone, default country and
-language, opt-out keywords, the notification webhook, the campaigns switch, the confirmation size.
+language, opt-out keywords, the notification webhook, the campaigns switch, the confirmation size, the reply window.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from core.people._languages import validate_language
 
 MAX_CONFIRM_ABOVE = 1_000_000
 MAX_KEYWORD_LENGTH = 40
+MAX_REPLY_WINDOW_DAYS = 90
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class AccountSettings:
     notification_webhook_url: str | None
     campaigns_enabled: bool
     confirm_above_recipients: int
+    reply_window_days: int = 3
 
 
 def account_settings(session: Session, actor: Actor) -> AccountSettings:
@@ -45,6 +47,7 @@ def account_settings(session: Session, actor: Actor) -> AccountSettings:
         notification_webhook_url=account.notification_webhook_url,
         campaigns_enabled=account.campaigns_enabled,
         confirm_above_recipients=account.confirm_above_recipients,
+        reply_window_days=account.reply_window_days,
     )
 
 
@@ -165,6 +168,24 @@ def _confirm_above(value: Any) -> int:
     return number
 
 
+def _reply_window(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValidationError("reply_window_days must be a whole number", "reply_window_days")
+    try:
+        days = int(value)
+    except ValueError:
+        raise ValidationError(
+            "reply_window_days must be a whole number", "reply_window_days"
+        ) from None
+    if not 1 <= days <= MAX_REPLY_WINDOW_DAYS:
+        raise ValidationError(
+            "reply_window_days must be between 1 and {limit}",
+            "reply_window_days",
+            limit=MAX_REPLY_WINDOW_DAYS,
+        )
+    return days
+
+
 _VALIDATORS = {
     "name": _name,
     "timezone": _timezone,
@@ -174,4 +195,5 @@ _VALIDATORS = {
     "notification_webhook_url": _webhook_url,
     "campaigns_enabled": _flag,
     "confirm_above_recipients": _confirm_above,
+    "reply_window_days": _reply_window,
 }

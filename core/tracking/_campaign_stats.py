@@ -81,6 +81,16 @@ class Progress:
         return self.total - self.remaining
 
     @property
+    def replied(self) -> int:
+        return self.counts.get("replied", 0)
+
+    @property
+    def reply_rate(self) -> float | None:
+        """Replies per recipient the message reached (sent, delivered or read); None: none yet."""
+        reached = sum(self.counts[status] for status in REACHED_SENT)
+        return self.replied / reached if reached else None
+
+    @property
     def fraction_done(self) -> float:
         return self.done / self.total if self.total else 1.0
 

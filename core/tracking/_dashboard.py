@@ -134,6 +134,11 @@ class MessageTotals:
     read: int
     failed: int
     unknown: int
+    replied: int = 0  # of the messages sent, answered within the reply window
+
+    @property
+    def reply_rate(self) -> float | None:
+        return self.replied / self.sent if self.sent else None
 
     @property
     def success_rate(self) -> float | None:
@@ -149,11 +154,12 @@ def message_totals(session: Session, actor: Actor, start: datetime, end: datetim
     alone), and failed/unknown rows never sent whose failure or last try falls in the period.
     """
     require(actor, "stats.read")
-    sent = session.execute(
-        select(CampaignRecipient.status, func.count())
+    sent_rows = session.execute(
+        select(CampaignRecipient.status, func.count(), func.count(CampaignRecipient.replied_at))
         .where(*_in_period(actor.account_id, start, end, CampaignRecipient.sent_at))
         .group_by(CampaignRecipient.status)
     ).all()
+    sent = [(status, count) for status, count, _ in sent_rows]
     unsent_at = func.coalesce(CampaignRecipient.failed_at, CampaignRecipient.last_attempt_at)
     unsent = session.execute(
         select(CampaignRecipient.status, func.count())
@@ -173,6 +179,7 @@ def message_totals(session: Session, actor: Actor, start: datetime, end: datetim
         read=counts[RecipientStatus.READ],
         failed=counts[RecipientStatus.FAILED],
         unknown=counts[RecipientStatus.UNKNOWN],
+        replied=sum(int(replied) for _, _, replied in sent_rows),
     )
 
 

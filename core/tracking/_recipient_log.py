@@ -31,6 +31,7 @@ class RecipientRow:
     sent_at: datetime | None
     delivered_at: datetime | None
     read_at: datetime | None
+    replied_at: datetime | None
     failed_at: datetime | None
     clicked_at: datetime | None
 
@@ -48,6 +49,7 @@ EXPORT_HEADERS = [
     "sent_at",
     "delivered_at",
     "read_at",
+    "replied_at",
     "failed_at",
     "clicked_at",
 ]
@@ -70,6 +72,7 @@ def _log_query(campaign_id: int, statuses: Sequence[str] | None, search: str | N
             CampaignRecipient.sent_at,
             CampaignRecipient.delivered_at,
             CampaignRecipient.read_at,
+            CampaignRecipient.replied_at,
             CampaignRecipient.failed_at,
             CampaignRecipient.clicked_at,
         )

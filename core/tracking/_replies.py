@@ -1,4 +1,6 @@
-"""`messages.upsert`: a contact's reply that is an opt-out keyword opts the contact out.
+"""`messages.upsert`: a contact's reply that is an opt-out keyword opts the contact out; any
+other message of theirs counts as a reply to the latest campaign that reached them
+(`_reply_counting`).
 
 Only text a contact sent us counts (never our own messages), matched to a contact of the
 instance's account by phone. The contact leaves the queues of the account's unfinished campaigns
@@ -10,7 +12,7 @@ from __future__ import annotations
 import string
 import unicodedata
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -26,6 +28,7 @@ from core.models import (
 )
 from core.people import Actor
 from core.tracking._delivery import WebhookResult, items
+from core.tracking._reply_counting import record_reply, reply_window
 
 OPT_OUT_CAMPAIGN_STATUSES = (
     CampaignStatus.PENDING,
@@ -94,18 +97,22 @@ def _sender_jid(item: Mapping[str, Any]) -> str | None:
 def apply_replies(
     session: Session, instance: SenderInstance, data: Any, now: datetime
 ) -> WebhookResult:
-    """Opt out each contact whose reply is one of the account's keywords (or the defaults)."""
+    """Opt out each contact whose reply is one of the account's keywords (or the defaults);
+    any other message from a contact counts as a reply to the latest campaign that reached them."""
     result = WebhookResult("messages.upsert", handled=True)
     account = session.get(Account, instance.account_id)
     keywords = (account.opt_out_keywords if account else None) or DEFAULT_OPT_OUT_KEYWORDS
+    window: timedelta | None = None
     for item in items(data):
         key = item.get("key") if isinstance(item.get("key"), dict) else {}
         if key.get("fromMe") is not False:
-            continue  # our own messages (and anything that does not say) are never opt-outs
-        text = message_text(item.get("message"))
+            continue  # our own messages (and anything that does not say) are never replies
+        message = item.get("message")
         jid = _sender_jid(item)
-        if text is None or jid is None or not is_opt_out(text, keywords):
+        if jid is None or not _is_a_message(message):
             continue
+        text = message_text(message)
+        opting_out = text is not None and is_opt_out(text, keywords)
         contact = session.scalar(
             select(Contact).where(
                 Contact.account_id == instance.account_id,
@@ -113,7 +120,14 @@ def apply_replies(
             )
         )
         if contact is None:
-            continue  # not in our contacts: nothing to opt out of
+            continue  # not in our contacts: nothing to opt out of, no campaign to answer
+        if not opting_out:
+            window = window if window is not None else reply_window(session, instance.account_id)
+            campaign_id = record_reply(session, contact, _sent_at(item, now), window)
+            if campaign_id is not None:
+                result.changed += 1
+                result.campaign_ids.append(campaign_id)
+            continue
         if contact.opted_out_at is None:
             contacts.opt_out_by_phone(session, Actor.system(instance.account_id), contact.phone)
             result.changed += 1
@@ -122,3 +136,23 @@ def apply_replies(
         result.changed += skipped
         result.campaign_ids.extend(campaign_ids)
     return result
+
+
+# Evolution also posts these as messages.upsert; none is the contact saying something.
+_NOT_MESSAGES = frozenset(
+    {"protocolMessage", "reactionMessage", "senderKeyDistributionMessage", "messageContextInfo"}
+)
+
+
+def _is_a_message(message: Any) -> bool:
+    return isinstance(message, dict) and any(kind not in _NOT_MESSAGES for kind in message)
+
+
+def _sent_at(item: Mapping[str, Any], now: datetime) -> datetime:
+    """When the contact wrote (Evolution's messageTimestamp, in seconds), never later than now."""
+    stamp = item.get("messageTimestamp")
+    if isinstance(stamp, str) and stamp.isdigit():
+        stamp = int(stamp)
+    if isinstance(stamp, int) and not isinstance(stamp, bool) and 0 < stamp < 2**33:
+        return min(datetime.fromtimestamp(stamp, UTC), now)
+    return now
