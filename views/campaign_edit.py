@@ -134,6 +134,22 @@ st.text_area(
     help=_("WhatsApp formatting works: *bold*, _italic_, ~strikethrough~."),
 )
 field_error("message")
+variation = campaigns.message_variation(state.get(KEY + "message", ""), 3, campaign_id)
+if variation.error is not None:
+    st.error(localize_error(variation.error), icon="⚠️")
+elif variation.distinct > 1:
+    st.caption(
+        _(
+            "Variation: {n} different texts (one chosen per recipient, always the same for them)."
+        ).format(n=format_number(variation.distinct))
+    )
+else:
+    st.caption(
+        _(
+            "Tip: {example} sends one of the words to each recipient, so not everyone gets "
+            "the very same text."
+        ).format(example="{Hello|Hi|Hey}")
+    )
 
 # -- media ----------------------------------------------------------------------------------------
 with st.expander(_("Media"), expanded=state[KEY + "media_mode"] != "none"):
@@ -322,7 +338,22 @@ if message.strip() and reach is not None and reach.sample:
     for row in reach.sample[:3]:
         with st.chat_message("user", avatar="💬"):
             st.caption(row["name"] or row["phone"])
-            st.markdown(campaigns.render_message(message, row))
+            st.markdown(campaigns.render_message(message, row, campaign_id))
+    if variation.distinct > 1:
+        with st.expander(
+            _("Variants ({n} different texts)").format(n=format_number(variation.distinct))
+        ):
+            for sample in variation.samples:
+                st.text(sample)
+if message.strip() and reach is not None and variation.identical_blast(reach.count):
+    st.warning(
+        _(
+            "Every one of the {n} recipients gets the very same text. Identical messages sent in "
+            "bulk look like spam to WhatsApp: add a variable such as {variable} or variation "
+            "such as {choice}."
+        ).format(n=format_number(reach.count), variable="{{first_name}}", choice="{Hello|Hi}"),
+        icon="⚠️",
+    )
 
 # -- estimate and confirmation --------------------------------------------------------------------
 when = state[KEY + "when"]

@@ -45,6 +45,7 @@ from core.campaigns._media import (
 )
 from core.campaigns._queries import campaign_json, get, list_campaigns, sender_instances
 from core.campaigns._recipients import set_opted_out, skip_opted_out
+from core.campaigns._spintax import Variation, message_variation
 from core.campaigns._statuses import EDITABLE, TEST_SEND_STATUSES, TRANSITIONS, allowed_actions
 from core.campaigns._templates import (
     message_renderer,
@@ -83,6 +84,8 @@ __all__ = [
     "get",
     "list_campaigns",
     "message_renderer",
+    "message_variation",
+    "Variation",
     "needs_confirmation",
     "pause",
     "preview_audience",

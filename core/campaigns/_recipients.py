@@ -61,13 +61,13 @@ def _not_opted_out(campaign_id: int) -> list[Any]:
 def freeze_recipients(session: Session, campaign: Campaign) -> int:
     """Resolve the audience once and insert one pending recipient per contact, text rendered."""
     contacts = audience.resolve_audience(session, campaign.account_id, campaign.audience)
-    fill = message_template.message_renderer(campaign.message or "")
+    fill = message_template.campaign_renderer(campaign.message or "", campaign.id)
     rows = [
         {
             "contact_id": contact_id,
             "phone": phone,
             "name": name,
-            "rendered_text": fill(name, phone, attributes),
+            "rendered_text": fill(contact_id or phone, name, phone, attributes),
         }
         for contact_id, phone, name, attributes in zip(
             contacts["id"].tolist(),
