@@ -6,6 +6,7 @@ number breaks, `resume_recovered` once the numbers that paused campaigns answer 
 `complete_finished`, and `retry_due` for campaigns that retry their temporary failures.
 """
 
+from core.campaigns._allowance_waits import AllowanceWait, allowance_waits
 from core.campaigns._audience import AudiencePreview, preview_audience
 from core.campaigns._audience_snapshot import clear_audience_cache
 from core.campaigns._authoring import create, delete, duplicate, update
@@ -55,6 +56,8 @@ from core.campaigns._templates import (
 from core.campaigns._test_sends import send_test
 
 __all__ = [
+    "AllowanceWait",
+    "allowance_waits",
     "allowed_actions",
     "complete_finished",
     "pause_for_instance",

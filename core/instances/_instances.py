@@ -8,17 +8,20 @@ Evolution server when PUBLIC_API_URL is set; a failure is recorded on the instan
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from core import people
 from core.base import Conflict, ValidationError, utcnow
+from core.instances._allowance import today_allowance
 from core.instances._connection import register_webhook, webhook_url
+from core.instances._long_pause import MAX_EVERY, MAX_PAUSE_MINUTES
 from core.instances._lookup import get_instance
 from core.instances._pacing import MAX_TYPING_SECONDS
+from core.instances._warmup import validate_warmup
 from core.models import SenderInstance
 from core.people import (
     Actor,
@@ -40,6 +43,11 @@ EDITABLE = (
     "window_end",
     "window_days",
     "is_active",
+    "long_pause_every",
+    "long_pause_min_minutes",
+    "long_pause_max_minutes",
+    "warmup",
+    "number_since",
 )
 
 TOKEN_MASK = "•" * 8
@@ -70,6 +78,13 @@ def instance_json(instance: SenderInstance) -> dict[str, Any]:
         "window_start": hhmm(instance.window_start),
         "window_end": hhmm(instance.window_end),
         "window_days": instance.window_days,
+        "long_pause_every": instance.long_pause_every,
+        "long_pause_min_minutes": instance.long_pause_min_minutes or 0.0,
+        "long_pause_max_minutes": instance.long_pause_max_minutes or 0.0,
+        "warmup": instance.warmup or "off",
+        "number_since": instance.number_since.isoformat() if instance.number_since else None,
+        "first_sent_at": iso(instance.first_sent_at),
+        "allowance_today": _allowance_json(instance),
         "state": instance.state,
         "state_checked_at": iso(instance.state_checked_at),
         "circuit": instance.circuit,
@@ -84,6 +99,28 @@ def instance_json(instance: SenderInstance) -> dict[str, Any]:
         "webhook_error": instance.webhook_error,
         "created_at": iso(instance.created_at),
     }
+
+
+def _allowance_json(instance: SenderInstance) -> dict[str, Any] | None:
+    session = object_session(instance)
+    if session is None or instance.id is None:
+        return None
+    return today_allowance(session, instance).json()
+
+
+def _date(value: Any, field: str) -> date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise ValidationError(
+            "{name}: use YYYY-MM-DD, not {value!r}", field, name=field, value=value
+        ) from None
 
 
 def _time(value: Any, field: str) -> time | None:
@@ -228,7 +265,38 @@ def validate(
             clean["window_days"] = sorted({_int(d, "window_days", 0, 6) for d in days})
     if "is_active" in data:
         clean["is_active"] = bool(data["is_active"])
+    _validate_deliverability(data, clean, current)
     return clean
+
+
+def _validate_deliverability(
+    data: dict[str, Any], clean: dict[str, Any], current: SenderInstance | None
+) -> None:
+    """Long pauses and warm-up (core.instances._long_pause, _warmup)."""
+    if "long_pause_every" in data:
+        every = data["long_pause_every"]
+        clean["long_pause_every"] = (
+            None if every in (None, "", 0) else _int(every, "long_pause_every", 1, MAX_EVERY)
+        )
+    for field in ("long_pause_min_minutes", "long_pause_max_minutes"):
+        if field in data:
+            clean[field] = _seconds(data[field], field, MAX_PAUSE_MINUTES)
+    low = clean.get("long_pause_min_minutes", current.long_pause_min_minutes if current else 0.0)
+    high = clean.get("long_pause_max_minutes", current.long_pause_max_minutes if current else 0.0)
+    if (low or 0.0) > (high or 0.0):
+        raise ValidationError(
+            "long_pause_min_minutes must not be above long_pause_max_minutes ({low} > {high})",
+            "long_pause_min_minutes",
+            low=low,
+            high=high,
+        )
+    if "warmup" in data:
+        clean["warmup"] = validate_warmup(data["warmup"])
+    if "number_since" in data:
+        since = _date(data["number_since"], "number_since")
+        if since is not None and since > utcnow().date() + timedelta(days=1):
+            raise ValidationError("number_since must not be in the future", "number_since")
+        clean["number_since"] = since
 
 
 def _check_unique_name(
@@ -308,5 +376,7 @@ def delete_instance(session: Session, actor: Actor, instance_id: int) -> None:
 
 def _audit(clean: dict[str, Any]) -> dict[str, Any]:
     return {
-        k: (v.isoformat() if isinstance(v, time) else v) for k, v in clean.items() if k != "token"
+        k: (v.isoformat() if isinstance(v, time | date) else v)
+        for k, v in clean.items()
+        if k != "token"
     }

@@ -55,6 +55,13 @@ INSTANCE = (
         instances_table.c.window_end,
         instances_table.c.window_days,
         instances_table.c.next_send_at,
+        instances_table.c.long_pause_every,
+        instances_table.c.long_pause_min_minutes,
+        instances_table.c.long_pause_max_minutes,
+        instances_table.c.sends_since_long_pause,
+        instances_table.c.warmup,
+        instances_table.c.number_since,
+        instances_table.c.first_sent_at,
         instances_table.c.base_url,
         instances_table.c.instance_name,
         instances_table.c.api_version,
@@ -218,7 +225,12 @@ RECORD_SEND = (
 SET_NEXT = (
     update(instances_table)
     .where(instances_table.c.id == bindparam("p_instance"))
-    .values(next_send_at=bindparam("p_next"))
+    .values(
+        next_send_at=bindparam("p_next"),
+        sends_since_long_pause=bindparam("p_since_pause", type_=Integer),
+        # The number's age (warm-up) counts from its first send here.
+        first_sent_at=func.coalesce(instances_table.c.first_sent_at, bindparam("p_now")),
+    )
 )
 
 TOUCH = (

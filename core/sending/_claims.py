@@ -58,6 +58,7 @@ from core.sending._claim_statements import (
 IDLE_RECHECK = timedelta(seconds=1)
 
 WINDOW_RECHECK = timedelta(seconds=30)
+WARMUP_REACHED = "warm-up allowance reached"
 
 
 @dataclass(frozen=True)
@@ -168,12 +169,20 @@ def claim_next(
         return Idle(now + WINDOW_RECHECK)
     zone = _zone(instance.timezone)
 
-    if instance.daily_cap:
+    # The day's limit: the daily cap and the warm-up ladder's allowance, whichever is lower,
+    # counted from the number's sends of the local day (every campaign's, across restarts).
+    allowance = instances.allowance_today(
+        instance.warmup, instance.number_since, instance.first_sent_at, now, zone
+    )
+    limits = [limit for limit in (instance.daily_cap, allowance) if limit]
+    if limits:
         day_start, day_end = local_day_bounds(now, zone)
         sent_today = connection.execute(
             SENT_SINCE, {"p_instance": instance_id, "p_since": day_start}
         ).scalar()
-        if (sent_today or 0) >= instance.daily_cap:
+        if (sent_today or 0) >= min(limits):
+            if allowance is not None and allowance <= min(limits):
+                return Wait(day_end, WARMUP_REACHED)
             return Wait(day_end, "daily cap reached")
 
     # Only the rate-th most recent send of the last minute matters for the window.
@@ -296,10 +305,27 @@ def _record_claim(
     # The gap counts from the claim, when the send starts: a typing delay lies inside it, and
     # the window counts each send at its answer, after the delay (see the module's docstring).
     next_at = now + instances.min_gap(instance.rate_per_minute) + extra
+    # Every N sends a long random pause, on top of the gap (never instead of it).
+    pause, since_pause = instances.long_pause(
+        (instance.sends_since_long_pause or 0) + 1,
+        instance.long_pause_every,
+        instance.long_pause_min_minutes or 0.0,
+        instance.long_pause_max_minutes or 0.0,
+        rng,
+    )
+    next_at += pause
     typing = instances.typing_delay_ms(
         instance.typing_min_seconds or 0.0, instance.typing_max_seconds or 0.0, rng
     )
-    connection.execute(SET_NEXT, {"p_instance": instance.id, "p_next": next_at})
+    connection.execute(
+        SET_NEXT,
+        {
+            "p_instance": instance.id,
+            "p_next": next_at,
+            "p_since_pause": since_pause,
+            "p_now": now,
+        },
+    )
     if continuing:
         connection.execute(TOUCH, {"p_recipient": recipient.id, "p_now": now})
     return Claim(

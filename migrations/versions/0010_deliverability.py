@@ -1,0 +1,46 @@
+"""deliverability: long pauses, warm-up and the number's age on sender instances
+
+A number may pause for a random few minutes after every N sends (`long_pause_*`, the count since
+the last pause kept so a restart does not reset it), and follow a warm-up ladder of daily
+allowances (`warmup`) by its age, counted from `number_since` or its first send here
+(`first_sent_at`). Existing numbers get no long pause and no warm-up: they behave as before.
+
+Revision ID: 0010
+Revises: 0005
+Create Date: 2026-12-01 14:00:00
+"""
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy import Text  # noqa: F401
+from sqlalchemy.dialects import postgresql
+
+import core.models.base
+
+revision: str = '0010'
+down_revision: str | None = '0005'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('sender_instances', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('long_pause_every', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('long_pause_min_minutes', sa.Float(), server_default='0', nullable=False))
+        batch_op.add_column(sa.Column('long_pause_max_minutes', sa.Float(), server_default='0', nullable=False))
+        batch_op.add_column(sa.Column('sends_since_long_pause', sa.Integer(), server_default='0', nullable=False))
+        batch_op.add_column(sa.Column('warmup', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=True))
+        batch_op.add_column(sa.Column('number_since', sa.Date(), nullable=True))
+        batch_op.add_column(sa.Column('first_sent_at', core.models.base.UTCDateTime(timezone=True), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('sender_instances', schema=None) as batch_op:
+        batch_op.drop_column('first_sent_at')
+        batch_op.drop_column('number_since')
+        batch_op.drop_column('warmup')
+        batch_op.drop_column('sends_since_long_pause')
+        batch_op.drop_column('long_pause_max_minutes')
+        batch_op.drop_column('long_pause_min_minutes')
+        batch_op.drop_column('long_pause_every')
