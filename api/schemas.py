@@ -329,6 +329,13 @@ class InstanceOut(BaseModel):
         "daily cap (`limit`, the lower; null: no limit), `sent_today`, `left`, `age_days` "
         "(day 1 is the first) and `resets_at` (the account's next midnight)",
     )
+    health: dict[str, Any] | None = Field(
+        default=None,
+        description="Read-only. The number's health: `score` 0-100 (null: not scored yet), "
+        "`effective_rate_per_minute` (the rate lowered by falling health), `paused` and "
+        "`paused_at` (below the threshold), `checked_at`, and `details`: `penalties` per "
+        "signal, their `rates`, `worst` and `judged` (false: too few sends to judge)",
+    )
     state: str = Field(
         description="Last known connection: open, connecting, close, refused, not_activated "
         "(Evolution 2.4's licence gate) or unreachable"

@@ -103,3 +103,32 @@ def test_a_campaign_says_it_waits_for_tomorrows_allowance(session, manager, acco
     at = page("campaign_detail.py", manager, id=str(campaign.id)).run()
     assert not at.exception
     assert any("has sent today's warm-up allowance (2 messages)" in i.value for i in at.info)
+
+
+def test_the_number_shows_its_health_and_why(session, admin, account):
+    slowed = make_sender_instance(
+        session,
+        account,
+        "slowed",
+        rate_per_minute=12,
+        health_score=60,
+        health_details={"penalties": {"not_on_whatsapp": 30, "opt_outs": 10}, "judged": True},
+    )
+    make_sender_instance(
+        session,
+        account,
+        "paused",
+        health_score=20,
+        health_paused_at=utcnow(),
+        health_details={"penalties": {"opt_outs": 60, "send_errors": 20}, "judged": True},
+    )
+    session.commit()
+    assert slowed.id
+    at = page("instances.py", admin).run()
+    assert not at.exception
+    assert any(
+        "Health: 60/100 (numbers not on WhatsApp −30, opt-outs −10)" in w.value
+        and "slowed to 8/min" in w.value
+        for w in at.warning
+    )
+    assert any("Health: 20/100 (opt-outs −60" in e.value and "paused" in e.value for e in at.error)

@@ -209,6 +209,41 @@ def _allowance_text(allowance: dict[str, Any]) -> str | None:
     )
 
 
+HEALTH_SIGNALS = {
+    "not_on_whatsapp": _("numbers not on WhatsApp"),
+    "send_errors": _("failed sends"),
+    "opt_outs": _("opt-outs"),
+    "low_reads": _("few reads"),
+    "connection_drops": _("connection drops"),
+}
+
+
+def _health(health: dict[str, Any], rate: int) -> None:
+    if health.get("score") is None:
+        return
+    details = health.get("details") or {}
+    penalties = details.get("penalties") or {}
+    explained = ", ".join(
+        _("{signal} −{points}").format(signal=HEALTH_SIGNALS.get(signal, signal), points=points)
+        for signal, points in sorted(penalties.items(), key=lambda item: -item[1])
+    )
+    line = _("Health: {score}/100").format(score=health["score"])
+    if explained:
+        line += " (" + explained + ")"
+    elif not details.get("judged", True):
+        line += " " + _("(too few messages in the last day to judge)")
+    if health.get("paused"):
+        st.error(line + " — " + _("paused for its health; it resumes by itself as it recovers."))
+    elif health["effective_rate_per_minute"] < rate:
+        st.warning(
+            line
+            + " — "
+            + _("sending slowed to {rate}/min.").format(rate=health["effective_rate_per_minute"])
+        )
+    else:
+        st.write(line)
+
+
 with db() as session:
     rows = [instances.instance_json(i) for i in instances.list_instances(session, actor)]
 
@@ -240,6 +275,7 @@ for row in rows:
                     high=format_number(row["typing_max_seconds"], decimals=1),
                 )
             )
+        _health(row["health"] or {}, row["rate_per_minute"])
         allowance = row["allowance_today"] or {}
         if allowance.get("warmup") is not None:
             st.write(

@@ -27,6 +27,8 @@ from core.instances._connection import (
     register_webhook,
     webhook_url,
 )
+from core.instances._health import Health, Signals, effective_rate, rate_factor, score
+from core.instances._health_signals import gather_signals, refresh_health
 from core.instances._instances import (
     create_instance,
     delete_instance,
@@ -57,6 +59,13 @@ from core.instances._warmup import (
 )
 
 __all__ = [
+    "Health",
+    "Signals",
+    "effective_rate",
+    "gather_signals",
+    "rate_factor",
+    "refresh_health",
+    "score",
     "Allowance",
     "today_allowance",
     "WARMUP_PRESETS",

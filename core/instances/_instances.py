@@ -18,6 +18,7 @@ from core import people
 from core.base import Conflict, ValidationError, utcnow
 from core.instances._allowance import today_allowance
 from core.instances._connection import register_webhook, webhook_url
+from core.instances._health import effective_rate
 from core.instances._long_pause import MAX_EVERY, MAX_PAUSE_MINUTES
 from core.instances._lookup import get_instance
 from core.instances._pacing import MAX_TYPING_SECONDS
@@ -85,6 +86,16 @@ def instance_json(instance: SenderInstance) -> dict[str, Any]:
         "number_since": instance.number_since.isoformat() if instance.number_since else None,
         "first_sent_at": iso(instance.first_sent_at),
         "allowance_today": _allowance_json(instance),
+        "health": {
+            "score": instance.health_score,
+            "effective_rate_per_minute": effective_rate(
+                instance.rate_per_minute, instance.health_score
+            ),
+            "paused": instance.health_paused_at is not None,
+            "paused_at": iso(instance.health_paused_at),
+            "checked_at": iso(instance.health_checked_at),
+            "details": instance.health_details,
+        },
         "state": instance.state,
         "state_checked_at": iso(instance.state_checked_at),
         "circuit": instance.circuit,

@@ -63,6 +63,12 @@ class SenderInstance(Base):
     warmup: Mapped[Any] = mapped_column(JSONType, nullable=True)
     number_since: Mapped[date | None] = mapped_column(Date)
     first_sent_at: Mapped[datetime | None]
+    # Health (core.instances._health): the last score 0-100 and its explanation, when it was
+    # scored, and since when the number is paused for it (NULL: not paused).
+    health_score: Mapped[int | None] = mapped_column(Integer)
+    health_details: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    health_checked_at: Mapped[datetime | None]
+    health_paused_at: Mapped[datetime | None]
     # Health.
     state: Mapped[str] = mapped_column(String(20), default="unknown")  # open/connecting/close/...
     state_checked_at: Mapped[datetime | None]

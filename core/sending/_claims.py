@@ -167,7 +167,13 @@ def claim_next(
         or not instance.campaigns_enabled
     ):
         return Idle(now + WINDOW_RECHECK)
+    if instance.health_paused_at is not None:
+        # Paused for its health: the worker's maintenance lifts it when the score recovers.
+        return Idle(now + WINDOW_RECHECK)
     zone = _zone(instance.timezone)
+    # Falling health lowers the rate by itself (core.instances._health); the window and the
+    # gap below both follow the lowered rate.
+    rate = instances.effective_rate(instance.rate_per_minute, instance.health_score)
 
     # The day's limit: the daily cap and the warm-up ladder's allowance, whichever is lower,
     # counted from the number's sends of the local day (every campaign's, across restarts).
@@ -191,7 +197,7 @@ def claim_next(
         {
             "p_instance": instance_id,
             "p_cutoff": now - instances.RATE_WINDOW,
-            "p_offset": max(0, instance.rate_per_minute - 1),
+            "p_offset": max(0, rate - 1),
         },
     ).scalar()
     earliest = now if rate_th is None else max(now, rate_th + instances.RATE_WINDOW)
@@ -207,7 +213,15 @@ def claim_next(
             parts = message_parts(row.multimedia, row.rendered_text)
             if row.parts_sent < len(parts):
                 return _record_claim(
-                    connection, instance, row, row.multimedia, parts, now, rng, continuing=True
+                    connection,
+                    instance,
+                    rate,
+                    row,
+                    row.multimedia,
+                    parts,
+                    now,
+                    rng,
+                    continuing=True,
                 )
 
     rows = (
@@ -243,7 +257,7 @@ def claim_next(
                 multimedia = media_of.get(row.campaign_id)
                 parts = message_parts(multimedia, row.rendered_text)
                 return _record_claim(
-                    connection, instance, row, multimedia, parts, now, rng, continuing=False
+                    connection, instance, rate, row, multimedia, parts, now, rng, continuing=False
                 )
             if not pending_left(connection, statement, values):
                 break
@@ -290,6 +304,7 @@ class CampaignCache:
 def _record_claim(
     connection: Any,
     instance: Any,  # a row of INSTANCE
+    rate: int,  # the effective rate (health applied)
     recipient: Any,  # a row of CLAIMED_COLUMNS
     multimedia: dict[str, Any] | None,
     parts: tuple[str, ...],
@@ -304,7 +319,7 @@ def _record_claim(
     extra = instances.random_extra_delay(0.0, instance.extra_delay_max_seconds or 0.0, rng)
     # The gap counts from the claim, when the send starts: a typing delay lies inside it, and
     # the window counts each send at its answer, after the delay (see the module's docstring).
-    next_at = now + instances.min_gap(instance.rate_per_minute) + extra
+    next_at = now + instances.min_gap(rate) + extra
     # Every N sends a long random pause, on top of the gap (never instead of it).
     pause, since_pause = instances.long_pause(
         (instance.sends_since_long_pause or 0) + 1,
@@ -349,7 +364,7 @@ def _record_claim(
         api_version=instance.api_version,
         token_encrypted=instance.token_encrypted,
         next_send_at=next_at,
-        rate_per_minute=instance.rate_per_minute,
+        rate_per_minute=rate,
         typing_ms=typing,
         failure_streak=instance.failure_streak or 0,
     )

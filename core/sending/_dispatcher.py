@@ -135,6 +135,12 @@ class Dispatcher:
                 with self.database.session() as session:
                     campaigns.refresh_delivery_stats(session, campaign_id)
                     session.commit()
+        if owned:
+            # The numbers' health (scored every minute each): it lowers their rate, or pauses
+            # them, from the next claim on.
+            with self.database.session() as session:
+                instances.refresh_health(session, owned, now)
+                session.commit()
         with self.database.session() as session:
             campaigns.complete_finished(session, now)  # refreshes the stats of those it completes
             # Whoever closed their numbers' circuits (a check, staff), campaigns paused by them

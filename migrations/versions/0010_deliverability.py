@@ -1,9 +1,10 @@
-"""deliverability: long pauses, warm-up and the number's age on sender instances
+"""deliverability: long pauses, warm-up, the number's age and its health on sender instances
 
 A number may pause for a random few minutes after every N sends (`long_pause_*`, the count since
 the last pause kept so a restart does not reset it), and follow a warm-up ladder of daily
 allowances (`warmup`) by its age, counted from `number_since` or its first send here
-(`first_sent_at`). Existing numbers get no long pause and no warm-up: they behave as before.
+(`first_sent_at`). The worker keeps each number's health score and explanation, and since when it
+is paused for low health (`health_*`). Existing numbers get no long pause and no warm-up: they behave as before.
 
 Revision ID: 0010
 Revises: 0005
@@ -33,10 +34,18 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('warmup', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=True))
         batch_op.add_column(sa.Column('number_since', sa.Date(), nullable=True))
         batch_op.add_column(sa.Column('first_sent_at', core.models.base.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('health_score', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('health_details', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=True))
+        batch_op.add_column(sa.Column('health_checked_at', core.models.base.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('health_paused_at', core.models.base.UTCDateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('sender_instances', schema=None) as batch_op:
+        batch_op.drop_column('health_paused_at')
+        batch_op.drop_column('health_checked_at')
+        batch_op.drop_column('health_details')
+        batch_op.drop_column('health_score')
         batch_op.drop_column('first_sent_at')
         batch_op.drop_column('number_since')
         batch_op.drop_column('warmup')
