@@ -355,6 +355,40 @@ if message.strip() and reach is not None and variation.identical_blast(reach.cou
         icon="⚠️",
     )
 
+RISK_TEXTS = {
+    "fast_new_number": _(
+        "{number} is a new number (day {age}): {per_hour} messages an hour is risky; over 60 an "
+        "hour on a new number invites a ban."
+    ),
+    "warmup_off_new": _(
+        "{number} is a new number (day {age}) with warm-up off: turn it on in WhatsApp numbers."
+    ),
+    "health_paused": _("{number} is paused for its health ({score}/100): nothing goes out now."),
+    "health_low": _("{number}'s health is {score}/100: it sends at {rate}/min for now."),
+    "days_needed": _(
+        "This campaign needs {days} days on a number on day {age} of its life: "
+        "its daily allowance spreads it out."
+    ),
+}
+
+
+def show_risk(risk: campaigns.Risk) -> None:
+    """The risk meter: one line per point, the level in its colour."""
+    if risk.level == "ok":
+        st.caption(_("Risk: low for these numbers and this audience."))
+        return
+    lines = [
+        RISK_TEXTS[item.kind].format(
+            **{k: format_number(v) if isinstance(v, int) else v for k, v in item.params.items()}
+        )
+        for item in risk.items
+    ]
+    title = _("Risk: high") if risk.level == "risky" else _("Risk: some caution")
+    (st.error if risk.level == "risky" else st.warning)(
+        title + "\n\n" + "\n".join("- " + line for line in lines), icon="⚠️"
+    )
+
+
 # -- estimate and confirmation --------------------------------------------------------------------
 when = state[KEY + "when"]
 start_at = (
@@ -369,7 +403,9 @@ if reach is not None and reach.count and state.get(KEY + "numbers"):
             session, actor, reach.count, state[KEY + "numbers"], start_at
         )
         large = campaigns.needs_confirmation(session, actor, reach.count)
+        risk = campaigns.risk_for(session, actor, reach.count, state[KEY + "numbers"], start_at)
     st.info(describe_estimate(estimate, timezone, utcnow()))
+    show_risk(risk)
     if when != "draft" and large:
         confirmed = st.checkbox(
             _("I confirm sending this campaign to {n} recipients.").format(

@@ -46,6 +46,7 @@ from core.campaigns._media import (
 )
 from core.campaigns._queries import campaign_json, get, list_campaigns, sender_instances
 from core.campaigns._recipients import set_opted_out, skip_opted_out
+from core.campaigns._risk import Risk, RiskItem, risk_for
 from core.campaigns._spintax import Variation, message_variation
 from core.campaigns._statuses import EDITABLE, TEST_SEND_STATUSES, TRANSITIONS, allowed_actions
 from core.campaigns._templates import (
@@ -56,6 +57,9 @@ from core.campaigns._templates import (
 from core.campaigns._test_sends import send_test
 
 __all__ = [
+    "Risk",
+    "RiskItem",
+    "risk_for",
     "AllowanceWait",
     "allowance_waits",
     "allowed_actions",
