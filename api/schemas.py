@@ -69,6 +69,12 @@ class CampaignFields(BaseModel):
     window_start: str | None = Field(default=None, description="HH:MM, local time", max_length=8)
     window_end: str | None = Field(default=None, description="HH:MM, local time", max_length=8)
     window_days: list[Weekday] | None = Field(default=None, description="0=Monday … 6=Sunday")
+    deliver_in_recipient_timezone: bool | None = Field(
+        default=None,
+        description="Deliver inside the send window of each recipient's own timezone: the "
+        "contact attribute `timezone` when it names a zone, else the phone number's zone, else "
+        "the account's",
+    )
     auto_retry_hours: int | None = Field(
         default=None,
         ge=0,
@@ -130,6 +136,7 @@ class CampaignOut(BaseModel):
         description="While paused: `staff`, or `circuit` — a WhatsApp number it sends through "
         "is down; it resumes by itself once none of the numbers that paused it is down",
     )
+    deliver_in_recipient_timezone: bool = False
     auto_retry_hours: int | None = None
     auto_retry_limit: int | None = None
     auto_retries_done: int = 0

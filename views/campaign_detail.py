@@ -84,6 +84,13 @@ def live_progress() -> None:
     if current.status == "running":
         with db() as session:
             waits = campaigns.allowance_waits(session, actor, campaign_id)
+            local_waits = campaigns.waiting_for_local_window(session, actor, campaign_id)
+        if local_waits:
+            st.info(
+                _("{n} recipients wait for the send window to open in their own timezone.").format(
+                    n=format_number(local_waits)
+                )
+            )
         for wait in waits:
             st.info(
                 (

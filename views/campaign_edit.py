@@ -98,6 +98,7 @@ def load_form(source: dict[str, Any] | None) -> None:
     state[KEY + "date"] = local.date()
     state[KEY + "time"] = local.time().replace(second=0, microsecond=0)
     auto_retry.load(state, KEY, source)
+    state[KEY + "local_time"] = bool(source.get("deliver_in_recipient_timezone"))
     state[KEY + "errors"] = {}
     state[KEY + "loaded"] = campaign_id or "new"
 
@@ -228,6 +229,15 @@ if state[KEY + "when"] == "schedule":
 field_error("scheduled_at", "status")
 auto_retry.inputs(state, KEY)
 field_error("auto_retry_hours", "auto_retry_limit")
+st.checkbox(
+    _("Deliver in each recipient's local time"),
+    key=KEY + "local_time",
+    help=_(
+        "The send window is read in each recipient's own timezone: the contact's 'timezone' "
+        "attribute, else the phone number's country or area, else the account's."
+    ),
+)
+field_error("deliver_in_recipient_timezone")
 
 # -- audience -------------------------------------------------------------------------------------
 st.subheader(_("Audience"))
@@ -440,6 +450,7 @@ def save() -> None:
         "status": "pending" if state[KEY + "when"] == "schedule" else "draft",
         "scheduled_at": start_at if state[KEY + "when"] == "schedule" else None,
         **auto_retry.values(state, KEY),
+        "deliver_in_recipient_timezone": bool(state.get(KEY + "local_time")),
     }
     try:
         with db() as session:

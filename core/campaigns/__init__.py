@@ -6,7 +6,11 @@ number breaks, `resume_recovered` once the numbers that paused campaigns answer 
 `complete_finished`, and `retry_due` for campaigns that retry their temporary failures.
 """
 
-from core.campaigns._allowance_waits import AllowanceWait, allowance_waits
+from core.campaigns._allowance_waits import (
+    AllowanceWait,
+    allowance_waits,
+    waiting_for_local_window,
+)
 from core.campaigns._audience import AudiencePreview, preview_audience
 from core.campaigns._audience_snapshot import clear_audience_cache
 from core.campaigns._authoring import create, delete, duplicate, update
@@ -62,6 +66,7 @@ __all__ = [
     "risk_for",
     "AllowanceWait",
     "allowance_waits",
+    "waiting_for_local_window",
     "allowed_actions",
     "complete_finished",
     "pause_for_instance",

@@ -11,7 +11,9 @@ from core import contacts
 from core.base import ValidationError, stored_text
 from core.campaigns import _audience as audience
 from core.campaigns import _templates as message_template
+from core.campaigns._recipient_zones import recipient_zone
 from core.models import (
+    Account,
     Campaign,
     CampaignRecipient,
     CampaignStatus,
@@ -62,12 +64,25 @@ def freeze_recipients(session: Session, campaign: Campaign) -> int:
     """Resolve the audience once and insert one pending recipient per contact, text rendered."""
     contacts = audience.resolve_audience(session, campaign.account_id, campaign.audience)
     fill = message_template.campaign_renderer(campaign.message or "", campaign.id)
+    if campaign.deliver_in_recipient_timezone:
+        account_zone = session.scalar(
+            select(Account.timezone).where(Account.id == campaign.account_id)
+        )
+
+        def zone_of(phone: str, attributes: Any) -> str | None:
+            return recipient_zone(phone, attributes, account_zone or "UTC")
+    else:
+
+        def zone_of(phone: str, attributes: Any) -> str | None:
+            return None
+
     rows = [
         {
             "contact_id": contact_id,
             "phone": phone,
             "name": name,
             "rendered_text": fill(contact_id or phone, name, phone, attributes),
+            "timezone": zone_of(phone, attributes),
         }
         for contact_id, phone, name, attributes in zip(
             contacts["id"].tolist(),

@@ -27,6 +27,7 @@ from core.instances._connection import (
     register_webhook,
     webhook_url,
 )
+from core.instances._health import EVERY as HEALTH_EVERY
 from core.instances._health import Health, Signals, effective_rate, rate_factor, score
 from core.instances._health_signals import gather_signals, refresh_health
 from core.instances._instances import (
@@ -59,6 +60,7 @@ from core.instances._warmup import (
 )
 
 __all__ = [
+    "HEALTH_EVERY",
     "Health",
     "Signals",
     "effective_rate",

@@ -115,8 +115,9 @@ def gather_signals(
 def refresh_health(
     session: Session, instance_ids: Iterable[int], now: datetime, force: bool = False
 ) -> dict[int, Health]:
-    """Score the numbers whose score is due (every `EVERY`), store it, pause or resume them.
-    The caller commits. Returns the new health of those scored."""
+    """Score the numbers (those whose stored score is older than `EVERY`, or all with
+    `force`), store what changed (`health_checked_at`: when the score last changed), pause or
+    resume them. The caller commits. Returns the health of those scored."""
     rows = session.scalars(
         select(SenderInstance).where(SenderInstance.id.in_(list(instance_ids)))
     ).all()
@@ -143,10 +144,19 @@ def refresh_health(
             values["health_paused_at"] = now
         elif paused and not pause:
             values["health_paused_at"] = None
-        session.execute(
-            update(SenderInstance).where(SenderInstance.id == row.id).values(**values),
-            execution_options=_NO_SYNC,
+        unchanged = (
+            pause == paused
+            and row.health_score == health.score
+            and row.health_details == values["health_details"]
         )
+        if unchanged and not force:
+            # Nothing to write: on SQLite every write waits for the one lock the sends need.
+            continue
+        if not unchanged:
+            session.execute(
+                update(SenderInstance).where(SenderInstance.id == row.id).values(**values),
+                execution_options=_NO_SYNC,
+            )
         if pause and not paused:
             signal = health.worst or "unknown"
             log.warning(

@@ -44,6 +44,7 @@ from core.models import (
 from core.sending._claim_statements import (
     CLAIM_ONE,
     CLAIM_TEST,
+    CLAIM_ZONED,
     CONTINUATION,
     INSTANCE,
     RATE_TH,
@@ -53,6 +54,7 @@ from core.sending._claim_statements import (
     TOUCH,
     campaigns_of,
     pending_left,
+    pending_zones,
 )
 
 IDLE_RECHECK = timedelta(seconds=1)
@@ -231,6 +233,7 @@ def claim_next(
     )
     media_of = {c.id: c.multimedia for c in rows}
     open_running: list[int] = []
+    zoned: list[tuple[int, list[str]]] = []  # campaigns open in some recipients' zones
     test_ok: list[int] = []
     reopen: list[datetime] = []
     for campaign in rows:
@@ -238,6 +241,26 @@ def claim_next(
         if campaign.status != CampaignStatus.RUNNING:
             continue
         start, end, days = effective_window(campaign, instance)
+        windowed = start is not None or end is not None or days is not None
+        if campaign.deliver_in_recipient_timezone and windowed:
+            # Each recipient's own window: the zones of its pending recipients open now.
+            names = (
+                campaigns.zones(connection, campaign.id)
+                if campaigns is not None
+                else pending_zones(connection, campaign.id)
+            )
+            open_zones = []
+            for name in names:
+                local = _zone(name or instance.timezone)
+                if instances.in_send_window(now, local, start, end, days):
+                    open_zones.append(name or instance.timezone)
+                else:
+                    opens = instances.next_window_open(now, local, start, end, days)
+                    if opens is not None:
+                        reopen.append(opens)
+            if open_zones:
+                zoned.append((campaign.id, open_zones))
+            continue
         if instances.in_send_window(now, zone, start, end, days):
             open_running.append(campaign.id)
         else:
@@ -250,6 +273,10 @@ def claim_next(
         attempts.append((CLAIM_TEST, {**params, "p_campaigns": test_ok}))
     for campaign_id in open_running:
         attempts.append((CLAIM_ONE, {**params, "p_campaign": campaign_id}))
+    for campaign_id, open_zones in zoned:
+        zoned_values = {"p_campaign": campaign_id, "p_zones": open_zones}
+        zoned_values["p_default_zone"] = instance.timezone or "UTC"  # frozen without a zone
+        attempts.append((CLAIM_ZONED, {**params, **zoned_values}))
     for statement, values in attempts:
         for _ in range(3):  # another worker may win the row on PostgreSQL: take the next
             row = connection.execute(statement, values).first()
@@ -261,7 +288,7 @@ def claim_next(
                 )
             if not pending_left(connection, statement, values):
                 break
-    if reopen and not open_running:
+    if reopen and not open_running and not zoned:
         return Wait(min(min(reopen), now + WINDOW_RECHECK), "outside the send window")
     return Idle(now + IDLE_RECHECK)
 
@@ -292,6 +319,20 @@ class CampaignCache:
         with self._lock:
             self._rows[instance_id] = (now, rows)
         return rows
+
+    def zones(self, connection: Any, campaign_id: int) -> list[str | None]:
+        """The zones of a campaign's pending recipients, kept `ttl` seconds like the list (a
+        zone that just emptied costs one claim that finds nobody)."""
+        now = self.clock()
+        key = -campaign_id  # campaigns' entries apart from the instances'
+        with self._lock:
+            cached = self._rows.get(key)
+        if cached is not None and now - cached[0] < self.ttl:
+            return cached[1]
+        names = pending_zones(connection, campaign_id)
+        with self._lock:
+            self._rows[key] = (now, names)
+        return names
 
     def forget(self, instance_id: int | None = None) -> None:
         with self._lock:

@@ -4,7 +4,8 @@ A number may pause for a random few minutes after every N sends (`long_pause_*`,
 the last pause kept so a restart does not reset it), and follow a warm-up ladder of daily
 allowances (`warmup`) by its age, counted from `number_since` or its first send here
 (`first_sent_at`). The worker keeps each number's health score and explanation, and since when it
-is paused for low health (`health_*`). Existing numbers get no long pause and no warm-up: they behave as before.
+is paused for low health (`health_*`). A campaign may deliver in each recipient's own timezone
+(`deliver_in_recipient_timezone`, the zone kept on each recipient). Existing numbers get no long pause and no warm-up: they behave as before.
 
 Revision ID: 0010
 Revises: 0005
@@ -39,8 +40,17 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('health_checked_at', core.models.base.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('health_paused_at', core.models.base.UTCDateTime(timezone=True), nullable=True))
 
+    with op.batch_alter_table('campaigns', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('deliver_in_recipient_timezone', sa.Boolean(), server_default=sa.false(), nullable=False))
+    with op.batch_alter_table('campaign_recipients', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('timezone', sa.String(length=64), nullable=True))
+
 
 def downgrade() -> None:
+    with op.batch_alter_table('campaign_recipients', schema=None) as batch_op:
+        batch_op.drop_column('timezone')
+    with op.batch_alter_table('campaigns', schema=None) as batch_op:
+        batch_op.drop_column('deliver_in_recipient_timezone')
     with op.batch_alter_table('sender_instances', schema=None) as batch_op:
         batch_op.drop_column('health_paused_at')
         batch_op.drop_column('health_checked_at')
