@@ -29,6 +29,17 @@ def test_long_pause_every_n_and_the_count_kept():
     assert long_pause(5, 3, 0, 0) == (timedelta(0), 0)  # no length: off
 
 
+def test_the_ladder_does_not_climb_while_health_is_poor():
+    ladder = (20, 50, 100)
+    start = date(2026, 3, 1)
+    day3 = start + timedelta(days=2)
+    assert allowance_on(ladder, start, day3, health_score=90) == 100
+    assert allowance_on(ladder, start, day3, health_score=70) == 50  # a step back
+    assert allowance_on(ladder, start, start, health_score=10) == 20  # never below day 1
+    assert allowance_on(ladder, start, start + timedelta(days=3), health_score=70) == 100
+    assert allowance_on(ladder, start, start + timedelta(days=4), health_score=70) is None
+
+
 def test_the_ladder_by_age_and_its_presets():
     ladder = ladder_of("new_number")
     assert ladder == WARMUP_PRESETS["new_number"] and ladder[0] == 20

@@ -64,7 +64,7 @@ def today_allowance(
     )
     start = age_start(instance.number_since, instance.first_sent_at, zone)
     return Allowance(
-        warmup=allowance_on(ladder_of(instance.warmup), start, local.date()),
+        warmup=allowance_on(ladder_of(instance.warmup), start, local.date(), instance.health_score),
         daily_cap=instance.daily_cap,
         sent_today=int(sent or 0),
         age_days=None if start is None else (local.date() - start).days + 1,

@@ -16,6 +16,7 @@ from datetime import date, datetime, tzinfo
 from typing import Any
 
 from core.base import ValidationError
+from core.instances._health import FULL_RATE_FROM
 
 OFF = "off"
 PRESETS: dict[str, tuple[int, ...]] = {
@@ -89,11 +90,18 @@ def age_start(
     return None
 
 
-def allowance_on(ladder: Sequence[int], start: date | None, day: date) -> int | None:
-    """What the ladder allows on local `day` (None: no limit, the ladder is over or off)."""
+def allowance_on(
+    ladder: Sequence[int], start: date | None, day: date, health_score: int | None = None
+) -> int | None:
+    """What the ladder allows on local `day` (None: no limit, the ladder is over or off).
+
+    A number whose health is not good (below the full-rate score) does not climb: it gets the
+    step below its age's, until its health recovers (core.instances._health)."""
     if not ladder:
         return None
     index = 0 if start is None else max(0, (day - start).days)
+    if health_score is not None and health_score < FULL_RATE_FROM and 0 < index <= len(ladder):
+        index -= 1  # (the first day past the ladder is held at its last step too)
     return ladder[index] if index < len(ladder) else None
 
 
@@ -103,7 +111,11 @@ def allowance_today(
     first_sent_at: datetime | None,
     now: datetime,
     zone: tzinfo,
+    health_score: int | None = None,
 ) -> int | None:
     return allowance_on(
-        ladder_of(warmup), age_start(number_since, first_sent_at, zone), now.astimezone(zone).date()
+        ladder_of(warmup),
+        age_start(number_since, first_sent_at, zone),
+        now.astimezone(zone).date(),
+        health_score,
     )

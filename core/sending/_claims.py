@@ -180,7 +180,12 @@ def claim_next(
     # The day's limit: the daily cap and the warm-up ladder's allowance, whichever is lower,
     # counted from the number's sends of the local day (every campaign's, across restarts).
     allowance = instances.allowance_today(
-        instance.warmup, instance.number_since, instance.first_sent_at, now, zone
+        instance.warmup,
+        instance.number_since,
+        instance.first_sent_at,
+        now,
+        zone,
+        instance.health_score,
     )
     limits = [limit for limit in (instance.daily_cap, allowance) if limit]
     if limits:
