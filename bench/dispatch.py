@@ -301,6 +301,22 @@ def throttled(args: argparse.Namespace, workdir: Path) -> None:
             f"  ... after the first {args.warmup:.0f} s: mean {statistics.mean(settled):.2f}, "
             f"min {min(settled):.2f} -> {statistics.mean(settled) / effective * 100:.1f}% of rate"
         )
+    if args.rules and rates:
+        # With long pauses a short run's first-to-last rate depends on where it ends; against
+        # the schedule instead: each instance's planned time (a gap per send, a pause after
+        # every N-th) over the time it took.
+        gap, pause = 60 / args.rate, args.long_pause_minutes * 60
+        kept = []
+        for times in by_instance.values():
+            if len(times) >= 2:
+                planned = (len(times) - 1) * gap + (
+                    (len(times) - 1) // args.long_pause_every
+                ) * pause
+                kept.append(planned / (times[-1] - times[0]) * 100)
+        print(
+            f"  against its schedule (gaps + long pauses): mean {statistics.mean(kept):.1f}%, "
+            f"min {min(kept):.1f}% of the effective rate (target >= 99%)"
+        )
     print(f"  largest count in any 60-s window (any instance): {worst_window} "
           f"(limit {args.rate})")  # fmt: skip
     if lateness:
