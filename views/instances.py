@@ -245,7 +245,7 @@ def _health(health: dict[str, Any], rate: int) -> None:
 
 
 with db() as session:
-    rows = [instances.instance_json(i) for i in instances.list_instances(session, actor)]
+    rows = [instances.instance_json(i, session) for i in instances.list_instances(session, actor)]
 
 if not rows:
     st.info(_("No WhatsApp number yet."))

@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session
 
 from core import people
 from core.base import Conflict, ValidationError, utcnow
@@ -54,8 +54,9 @@ EDITABLE = (
 TOKEN_MASK = "•" * 8
 
 
-def instance_json(instance: SenderInstance) -> dict[str, Any]:
-    """What UI and API may show: never the token or the webhook secret."""
+def instance_json(instance: SenderInstance, session: Session | None = None) -> dict[str, Any]:
+    """What UI and API may show: never the token or the webhook secret. With `session`, also
+    today's allowance (a read: without it, nothing here touches the database)."""
 
     def iso(value: datetime | None) -> str | None:
         return value.isoformat() if value else None
@@ -85,7 +86,7 @@ def instance_json(instance: SenderInstance) -> dict[str, Any]:
         "warmup": instance.warmup or "off",
         "number_since": instance.number_since.isoformat() if instance.number_since else None,
         "first_sent_at": iso(instance.first_sent_at),
-        "allowance_today": _allowance_json(instance),
+        "allowance_today": _allowance_json(session, instance),
         "health": {
             "score": instance.health_score,
             "effective_rate_per_minute": effective_rate(
@@ -112,8 +113,7 @@ def instance_json(instance: SenderInstance) -> dict[str, Any]:
     }
 
 
-def _allowance_json(instance: SenderInstance) -> dict[str, Any] | None:
-    session = object_session(instance)
+def _allowance_json(session: Session | None, instance: SenderInstance) -> dict[str, Any] | None:
     if session is None or instance.id is None:
         return None
     return today_allowance(session, instance).json()
