@@ -3,7 +3,7 @@ validates meaning (and answers 422 naming the field); responses are what `core.*
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -74,6 +74,12 @@ class CampaignFields(BaseModel):
     window_start: str | None = Field(default=None, description="HH:MM, local time", max_length=8)
     window_end: str | None = Field(default=None, description="HH:MM, local time", max_length=8)
     window_days: list[Weekday] | None = Field(default=None, description="0=Monday … 6=Sunday")
+    deliver_in_recipient_timezone: bool | None = Field(
+        default=None,
+        description="Deliver inside the send window of each recipient's own timezone: the "
+        "contact attribute `timezone` when it names a zone, else the phone number's zone, else "
+        "the account's",
+    )
     auto_retry_hours: int | None = Field(
         default=None,
         strict=True,
@@ -151,6 +157,7 @@ class CampaignOut(BaseModel):
         description="While paused: `staff`, or `circuit` — a WhatsApp number it sends through "
         "is down; it resumes by itself once none of the numbers that paused it is down",
     )
+    deliver_in_recipient_timezone: bool = False
     auto_retry_hours: int | None = None
     auto_retry_limit: int | None = None
     auto_retries_done: int = 0
@@ -306,6 +313,25 @@ class InstanceFields(BaseModel):
     window_start: str | None = Field(default=None, max_length=8)
     window_end: str | None = Field(default=None, max_length=8)
     window_days: list[Weekday] | None = None
+    long_pause_every: int | None = Field(
+        default=None,
+        ge=0,
+        le=100_000,
+        description="After every N sends pause for a random time between "
+        "long_pause_min_minutes and long_pause_max_minutes; null or 0: never",
+    )
+    long_pause_min_minutes: float | None = Field(default=None, ge=0, le=240)
+    long_pause_max_minutes: float | None = Field(default=None, ge=0, le=240)
+    warmup: Literal["off", "new_number", "established"] | list[int] | None = Field(
+        default=None,
+        description="Warm-up ladder of daily allowances by the number's age: off, a preset "
+        "(new_number, established) or a custom list, day 1 first",
+    )
+    number_since: date | None = Field(
+        default=None,
+        description="The day the number came into use; else its age counts from its first "
+        "send here",
+    )
 
     def data(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_unset=True)
@@ -333,6 +359,24 @@ class InstanceOut(BaseModel):
     rate_per_minute: int
     typing_min_seconds: float = 0.0
     typing_max_seconds: float = 0.0
+    long_pause_every: int | None = None
+    long_pause_min_minutes: float = 0.0
+    long_pause_max_minutes: float = 0.0
+    warmup: str | list[int] = "off"
+    number_since: date | None = None
+    allowance_today: dict[str, Any] | None = Field(
+        default=None,
+        description="Read-only. Today's sends allowed by the warm-up ladder (`warmup`) and the "
+        "daily cap (`limit`, the lower; null: no limit), `sent_today`, `left`, `age_days` "
+        "(day 1 is the first) and `resets_at` (the account's next midnight)",
+    )
+    health: dict[str, Any] | None = Field(
+        default=None,
+        description="Read-only. The number's health: `score` 0-100 (null: not scored yet), "
+        "`effective_rate_per_minute` (the rate lowered by falling health), `paused` and "
+        "`paused_at` (below the threshold), `checked_at`, and `details`: `penalties` per "
+        "signal, their `rates`, `worst` and `judged` (false: too few sends to judge)",
+    )
     state: str = Field(
         description="Last known connection: open, connecting, close, refused, not_activated "
         "(Evolution 2.4's licence gate) or unreachable"

@@ -81,6 +81,34 @@ def live_progress() -> None:
                 "To stop it for good, cancel it."
             )
         )
+    if current.status == "running":
+        with db() as session:
+            waits = campaigns.allowance_waits(session, actor, campaign_id)
+            local_waits = campaigns.waiting_for_local_window(session, actor, campaign_id)
+        if local_waits:
+            st.info(
+                _("{n} recipients wait for the send window to open in their own timezone.").format(
+                    n=format_number(local_waits)
+                )
+            )
+        for wait in waits:
+            st.info(
+                (
+                    _(
+                        "{number} has sent today's warm-up allowance ({limit} messages): "
+                        "it continues tomorrow at {when}."
+                    )
+                    if wait.warmup
+                    else _(
+                        "{number} has reached its daily cap ({limit} messages): it continues "
+                        "tomorrow at {when}."
+                    )
+                ).format(
+                    number=wait.instance_name,
+                    limit=format_number(wait.limit),
+                    when=when(wait.resumes_at),
+                )
+            )
     if current.auto_retry_at and current.status == "completed":
         st.info(
             _(

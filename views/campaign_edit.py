@@ -98,6 +98,7 @@ def load_form(source: dict[str, Any] | None) -> None:
     state[KEY + "time"] = local.time().replace(second=0, microsecond=0)
     auto_retry.load(state, KEY, source)
     tracked_links.load(state, KEY, source)
+    state[KEY + "local_time"] = bool(source.get("deliver_in_recipient_timezone"))
     state[KEY + "errors"] = {}
     state[KEY + "loaded"] = campaign_id or "new"
 
@@ -134,6 +135,22 @@ st.text_area(
     help=_("WhatsApp formatting works: *bold*, _italic_, ~strikethrough~."),
 )
 field_error("message")
+variation = campaigns.message_variation(state.get(KEY + "message", ""), 3, campaign_id)
+if variation.error is not None:
+    st.error(localize_error(variation.error), icon="⚠️")
+elif variation.distinct > 1:
+    st.caption(
+        _(
+            "Variation: {n} different texts (one chosen per recipient, always the same for them)."
+        ).format(n=format_number(variation.distinct))
+    )
+else:
+    st.caption(
+        _(
+            "Tip: {example} sends one of the words to each recipient, so not everyone gets "
+            "the very same text."
+        ).format(example="{Hello|Hi|Hey}")
+    )
 
 # -- media ----------------------------------------------------------------------------------------
 with st.expander(_("Media"), expanded=state[KEY + "media_mode"] != "none"):
@@ -214,6 +231,15 @@ auto_retry.inputs(state, KEY)
 field_error("auto_retry_hours", "auto_retry_limit")
 tracked_links.inputs(KEY)
 field_error("track_links")
+st.checkbox(
+    _("Deliver in each recipient's local time"),
+    key=KEY + "local_time",
+    help=_(
+        "The send window is read in each recipient's own timezone: the contact's 'timezone' "
+        "attribute, else the phone number's country or area, else the account's."
+    ),
+)
+field_error("deliver_in_recipient_timezone")
 
 # -- audience -------------------------------------------------------------------------------------
 st.subheader(_("Audience"))
@@ -324,7 +350,56 @@ if message.strip() and reach is not None and reach.sample:
     for row in reach.sample[:3]:
         with st.chat_message("user", avatar="💬"):
             st.caption(row["name"] or row["phone"])
-            st.markdown(campaigns.render_message(message, row))
+            st.markdown(campaigns.render_message(message, row, campaign_id))
+    if variation.distinct > 1:
+        with st.expander(
+            _("Variants ({n} different texts)").format(n=format_number(variation.distinct))
+        ):
+            for sample in variation.samples:
+                st.text(sample)
+if message.strip() and reach is not None and variation.identical_blast(reach.count):
+    st.warning(
+        _(
+            "Every one of the {n} recipients gets the very same text. Identical messages sent in "
+            "bulk look like spam to WhatsApp: add a variable such as {variable} or variation "
+            "such as {choice}."
+        ).format(n=format_number(reach.count), variable="{{first_name}}", choice="{Hello|Hi}"),
+        icon="⚠️",
+    )
+
+RISK_TEXTS = {
+    "fast_new_number": _(
+        "{number} is a new number (day {age}): {per_hour} messages an hour is risky; over 60 an "
+        "hour on a new number invites a ban."
+    ),
+    "warmup_off_new": _(
+        "{number} is a new number (day {age}) with warm-up off: turn it on in WhatsApp numbers."
+    ),
+    "health_paused": _("{number} is paused for its health ({score}/100): nothing goes out now."),
+    "health_low": _("{number}'s health is {score}/100: it sends at {rate}/min for now."),
+    "days_needed": _(
+        "This campaign needs {days} days on a number on day {age} of its life: "
+        "its daily allowance spreads it out."
+    ),
+}
+
+
+def show_risk(risk: campaigns.Risk) -> None:
+    """The risk meter: one line per point, the level in its colour."""
+    if risk.level == "ok":
+        st.caption(_("Risk: low for these numbers and this audience."))
+        return
+    lines = [
+        RISK_TEXTS[item.kind].format(
+            **{k: format_number(v) if isinstance(v, int) else v for k, v in item.params.items()}
+        )
+        for item in risk.items
+    ]
+    title = _("Risk: high") if risk.level == "risky" else _("Risk: some caution")
+    (st.error if risk.level == "risky" else st.warning)(
+        title + "\n\n" + "\n".join("- " + line for line in lines), icon="⚠️"
+    )
+
 
 # -- estimate and confirmation --------------------------------------------------------------------
 when = state[KEY + "when"]
@@ -340,7 +415,9 @@ if reach is not None and reach.count and state.get(KEY + "numbers"):
             session, actor, reach.count, state[KEY + "numbers"], start_at
         )
         large = campaigns.needs_confirmation(session, actor, reach.count)
+        risk = campaigns.risk_for(session, actor, reach.count, state[KEY + "numbers"], start_at)
     st.info(describe_estimate(estimate, timezone, utcnow()))
+    show_risk(risk)
     if when != "draft" and large:
         confirmed = st.checkbox(
             _("I confirm sending this campaign to {n} recipients.").format(
@@ -376,6 +453,7 @@ def save() -> None:
         "scheduled_at": start_at if state[KEY + "when"] == "schedule" else None,
         **auto_retry.values(state, KEY),
         **tracked_links.values(state, KEY),
+        "deliver_in_recipient_timezone": bool(state.get(KEY + "local_time")),
     }
     try:
         with db() as session:

@@ -3,7 +3,7 @@ re-enable after a failure. Everyone with instances.read sees them; only admins c
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import streamlit as st
@@ -22,6 +22,12 @@ FLASH_KEY = "instances_flash"
 DAYS = [_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun")]
 MAX_TYPING = instances.MAX_TYPING_SECONDS
 RESUMES_BY_ITSELF = {cause.value for cause in CircuitCause if cause.closes_by_itself}
+WARMUP_LABELS = {
+    "off": _("Off"),
+    "new_number": _("New number (20 a day, growing over two weeks)"),
+    "established": _("Established number (three careful days)"),
+    "custom": _("Custom ladder"),
+}
 
 st.title(_("WhatsApp numbers"))
 st.caption(
@@ -137,6 +143,54 @@ def _form(key: str, current: dict[str, Any] | None) -> dict[str, Any] | None:
                 "this instance: it already copies every message sent, so we post nothing."
             ),
         )
+        cols = st.columns(3)
+        pause_every = cols[0].number_input(
+            _("Long pause after every N messages (0 = never)"),
+            0,
+            100_000,
+            int(current.get("long_pause_every") or 0),
+            help=_(
+                "After every N messages the number rests for a random time in the range below, "
+                "on top of its pace, as a person sending by hand would."
+            ),
+        )
+        pause_min = cols[1].number_input(
+            _("Long pause from (minutes)"),
+            0.0,
+            240.0,
+            float(current.get("long_pause_min_minutes") or 0.0),
+        )
+        pause_max = cols[2].number_input(
+            _("Long pause up to (minutes)"),
+            0.0,
+            240.0,
+            float(current.get("long_pause_max_minutes") or 0.0),
+        )
+        # A number added here starts warming up unless staff choose otherwise.
+        warmup = current.get("warmup", "new_number") if current else "new_number"
+        choice = "custom" if isinstance(warmup, list) else str(warmup)
+        cols = st.columns(3)
+        choice = cols[0].selectbox(
+            _("Warm-up"),
+            list(WARMUP_LABELS),
+            index=list(WARMUP_LABELS).index(choice) if choice in WARMUP_LABELS else 0,
+            format_func=WARMUP_LABELS.__getitem__,
+            help=_(
+                "A daily allowance that grows with the number's age, so a new number does not "
+                "send hundreds of messages on its first days."
+            ),
+        )
+        ladder_text = cols[1].text_input(
+            _("Custom ladder (messages per day)"),
+            ", ".join(str(step) for step in warmup) if isinstance(warmup, list) else "",
+            placeholder="20, 50, 100, 200",
+        )
+        since_value = current.get("number_since")
+        since = cols[2].date_input(
+            _("Number in use since"),
+            date.fromisoformat(since_value) if since_value else None,
+            help=_("Leave empty: its age counts from its first message sent from here."),
+        )
         active = st.checkbox(_("Active"), current.get("is_active", True))
         submitted = st.form_submit_button(_("Save"), type="primary")
     if not submitted:
@@ -157,14 +211,75 @@ def _form(key: str, current: dict[str, Any] | None) -> dict[str, Any] | None:
         "is_active": active,
         "chatwoot_inbox_id": int(inbox) or None,
         "chatwoot_mirror": mirror,
+        "long_pause_every": pause_every or None,
+        "long_pause_min_minutes": pause_min,
+        "long_pause_max_minutes": pause_max,
+        "warmup": _ladder(ladder_text) if choice == "custom" else choice,
+        "number_since": since.isoformat() if isinstance(since, date) else None,
     }
     if token:
         data["token"] = token
     return data
 
 
+def _ladder(text: str) -> list[Any]:
+    """ "20, 50, 100" -> [20, 50, 100]; what is not a number is passed on for core to refuse."""
+    steps: list[Any] = []
+    for part in text.replace(";", ",").split(","):
+        part = part.strip()
+        if part:
+            steps.append(int(part) if part.isdigit() else part)
+    return steps
+
+
+def _allowance_text(allowance: dict[str, Any]) -> str | None:
+    if allowance["limit"] is None:
+        return None
+    return _("Today: {sent} of {limit} sent, {left} left (resets at {when}).").format(
+        sent=format_number(allowance["sent_today"]),
+        limit=format_number(allowance["limit"]),
+        left=format_number(allowance["left"]),
+        when=local_time(datetime.fromisoformat(allowance["resets_at"])),
+    )
+
+
+HEALTH_SIGNALS = {
+    "not_on_whatsapp": _("numbers not on WhatsApp"),
+    "send_errors": _("failed sends"),
+    "opt_outs": _("opt-outs"),
+    "low_reads": _("few reads"),
+    "connection_drops": _("connection drops"),
+}
+
+
+def _health(health: dict[str, Any], rate: int) -> None:
+    if health.get("score") is None:
+        return
+    details = health.get("details") or {}
+    penalties = details.get("penalties") or {}
+    explained = ", ".join(
+        _("{signal} −{points}").format(signal=HEALTH_SIGNALS.get(signal, signal), points=points)
+        for signal, points in sorted(penalties.items(), key=lambda item: -item[1])
+    )
+    line = _("Health: {score}/100").format(score=health["score"])
+    if explained:
+        line += " (" + explained + ")"
+    elif not details.get("judged", True):
+        line += " " + _("(too few messages in the last day to judge)")
+    if health.get("paused"):
+        st.error(line + " — " + _("paused for its health; it resumes by itself as it recovers."))
+    elif health["effective_rate_per_minute"] < rate:
+        st.warning(
+            line
+            + " — "
+            + _("sending slowed to {rate}/min.").format(rate=health["effective_rate_per_minute"])
+        )
+    else:
+        st.write(line)
+
+
 with db() as session:
-    rows = [instances.instance_json(i) for i in instances.list_instances(session, actor)]
+    rows = [instances.instance_json(i, session) for i in instances.list_instances(session, actor)]
 
 if not rows:
     st.info(_("No WhatsApp number yet."))
@@ -192,6 +307,29 @@ for row in rows:
                 _("Typing presence: {low}–{high} s before each message.").format(
                     low=format_number(row["typing_min_seconds"], decimals=1),
                     high=format_number(row["typing_max_seconds"], decimals=1),
+                )
+            )
+        _health(row["health"] or {}, row["rate_per_minute"])
+        allowance = row["allowance_today"] or {}
+        if allowance.get("warmup") is not None:
+            st.write(
+                _("Warm-up: day {day}, today's allowance {allowance} messages.").format(
+                    day=allowance["age_days"] or 1,
+                    allowance=format_number(allowance["warmup"]),
+                )
+            )
+        elif row["warmup"] != "off":
+            st.write(_("Warm-up: done, the ladder is over."))
+        if allowance:
+            text = _allowance_text(allowance)
+            if text:
+                (st.warning if allowance["left"] == 0 else st.caption)(text)
+        if row["long_pause_every"] and row["long_pause_max_minutes"]:
+            st.write(
+                _("Long pause: {low}–{high} min after every {n} messages.").format(
+                    low=format_number(row["long_pause_min_minutes"], decimals=1),
+                    high=format_number(row["long_pause_max_minutes"], decimals=1),
+                    n=format_number(row["long_pause_every"]),
                 )
             )
         if row["activation_url"]:

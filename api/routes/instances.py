@@ -26,7 +26,7 @@ def list_instances(ctx: AccountCtx, page: PageDep) -> dict[str, Any]:
     rows = instances.list_instances(ctx.session, ctx.actor)
     start = (page.page - 1) * page.per_page
     chosen = rows[start : start + page.per_page]
-    return paginated([instances.instance_json(row) for row in chosen], len(rows), page)
+    return paginated([instances.instance_json(row, ctx.session) for row in chosen], len(rows), page)
 
 
 @router.post(
@@ -38,12 +38,14 @@ def list_instances(ctx: AccountCtx, page: PageDep) -> dict[str, Any]:
 def create_instance(ctx: AccountCtx, body: InstanceCreate) -> dict[str, Any]:
     instance = instances.create_instance(ctx.session, ctx.actor, body.data())
     ctx.session.commit()
-    return instances.instance_json(instance)
+    return instances.instance_json(instance, ctx.session)
 
 
 @router.get("/{instance_id}", response_model=InstanceOut, summary="One sender instance")
 def get_instance(ctx: AccountCtx, instance_id: InstanceId) -> dict[str, Any]:
-    return instances.instance_json(instances.get_instance(ctx.session, ctx.actor, instance_id))
+    return instances.instance_json(
+        instances.get_instance(ctx.session, ctx.actor, instance_id), ctx.session
+    )
 
 
 @router.patch(
@@ -56,7 +58,7 @@ def update_instance(
 ) -> dict[str, Any]:
     instance = instances.update_instance(ctx.session, ctx.actor, instance_id, body.data())
     ctx.session.commit()
-    return instances.instance_json(instance)
+    return instances.instance_json(instance, ctx.session)
 
 
 @router.delete(
@@ -84,7 +86,7 @@ def check_instance(ctx: AccountCtx, instance_id: InstanceId) -> dict[str, Any]:
     return {
         "state": result.state,
         "error": result.error,
-        "instance": instances.instance_json(instance),
+        "instance": instances.instance_json(instance, ctx.session),
     }
 
 
@@ -96,7 +98,7 @@ def check_instance(ctx: AccountCtx, instance_id: InstanceId) -> dict[str, Any]:
 def reset_circuit(ctx: AccountCtx, instance_id: InstanceId) -> dict[str, Any]:
     instance = instances.reset_circuit(ctx.session, ctx.actor, instance_id)
     ctx.session.commit()
-    return instances.instance_json(instance)
+    return instances.instance_json(instance, ctx.session)
 
 
 @router.post(
@@ -107,4 +109,6 @@ def reset_circuit(ctx: AccountCtx, instance_id: InstanceId) -> dict[str, Any]:
 def register_webhook(ctx: AccountCtx, instance_id: InstanceId) -> dict[str, Any]:
     instances.register_webhook(ctx.session, ctx.actor, instance_id)
     ctx.session.commit()
-    return instances.instance_json(instances.get_instance(ctx.session, ctx.actor, instance_id))
+    return instances.instance_json(
+        instances.get_instance(ctx.session, ctx.actor, instance_id), ctx.session
+    )

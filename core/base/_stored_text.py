@@ -35,6 +35,8 @@ NOTIFICATION_TITLES = {
     "campaign_retrying": N_("Campaign '{title}' is retrying its failed recipients"),
     "instance_down": N_("WhatsApp number '{name}' stopped sending"),
     "instance_up": N_("WhatsApp number '{name}' is connected again"),
+    "instance_health_paused": N_("WhatsApp number '{name}' paused: its health is low"),
+    "instance_health_resumed": N_("WhatsApp number '{name}' resumed: its health recovered"),
 }
 # {reason} is why the circuit opened: one of the messages below (SERVER_NOT_ANSWERING,
 # NOT_ACTIVATED), or what the send path recorded (an HTTP status and the server's words, a
@@ -62,6 +64,20 @@ INSTANCE_UP_REENABLE_BODY = N_(
 # {since}: the time of the first failure (HH:MM), in the account's timezone.
 SERVER_NOT_ANSWERING = N_("the Evolution server at {url} is not answering ({error}) since {since}")
 NOT_ACTIVATED = N_("activate this Evolution server (open {register_url})")
+# A number's health (core.instances._health): {score} 0-100, {signal} one of HEALTH_SIGNALS.
+HEALTH_PAUSED_BODY = N_(
+    "Its health score fell to {score} of 100, mostly because of {signal}. Nothing is sent "
+    "through it for now; it resumes by itself as its last day's signals improve."
+)
+HEALTH_RESUMED_BODY = N_("Its health score is back at {score} of 100: sending has started again.")
+HEALTH_SIGNALS = {
+    "not_on_whatsapp": N_("numbers that are not on WhatsApp"),
+    "send_errors": N_("sends that failed"),
+    "opt_outs": N_("contacts opting out"),
+    "low_reads": N_("few messages being read"),
+    "connection_drops": N_("the connection dropping"),
+    "unknown": N_("several signals together"),
+}
 CAMPAIGN_RESUMED_BODY = N_("Its WhatsApp numbers answer again; sending goes on where it stopped.")
 # An automatic retry's notification: how many recipients are sent again.
 AUTO_RETRY_BODY = N_plural(
@@ -128,6 +144,9 @@ TEMPLATES: frozenset[str] = frozenset(
         SERVER_NOT_ANSWERING,
         NOT_ACTIVATED,
         CAMPAIGN_RESUMED_BODY,
+        HEALTH_PAUSED_BODY,
+        HEALTH_RESUMED_BODY,
+        *HEALTH_SIGNALS.values(),
         NO_NUMBER,
         INVALID_AUDIENCE,
         EMPTY_AUDIENCE,

@@ -6,6 +6,11 @@ number breaks, `resume_recovered` once the numbers that paused campaigns answer 
 `complete_finished`, and `retry_due` for campaigns that retry their temporary failures.
 """
 
+from core.campaigns._allowance_waits import (
+    AllowanceWait,
+    allowance_waits,
+    waiting_for_local_window,
+)
 from core.campaigns._audience import AudiencePreview, preview_audience
 from core.campaigns._audience_snapshot import clear_audience_cache
 from core.campaigns._authoring import create, delete, duplicate, update
@@ -45,6 +50,8 @@ from core.campaigns._media import (
 )
 from core.campaigns._queries import campaign_json, get, list_campaigns, sender_instances
 from core.campaigns._recipients import set_opted_out, skip_opted_out
+from core.campaigns._risk import Risk, RiskItem, risk_for
+from core.campaigns._spintax import Variation, message_variation
 from core.campaigns._statuses import EDITABLE, TEST_SEND_STATUSES, TRANSITIONS, allowed_actions
 from core.campaigns._templates import (
     message_renderer,
@@ -54,6 +61,12 @@ from core.campaigns._templates import (
 from core.campaigns._test_sends import send_test
 
 __all__ = [
+    "Risk",
+    "RiskItem",
+    "risk_for",
+    "AllowanceWait",
+    "allowance_waits",
+    "waiting_for_local_window",
     "allowed_actions",
     "complete_finished",
     "pause_for_instance",
@@ -83,6 +96,8 @@ __all__ = [
     "get",
     "list_campaigns",
     "message_renderer",
+    "message_variation",
+    "Variation",
     "needs_confirmation",
     "pause",
     "preview_audience",

@@ -113,6 +113,7 @@ def duplicate(session: Session, actor: Actor, campaign_id: int) -> Campaign:
         window_end=source.window_end,
         window_days=list(source.window_days) if source.window_days is not None else None,
         auto_retry_hours=source.auto_retry_hours,
+        deliver_in_recipient_timezone=source.deliver_in_recipient_timezone,
         auto_retry_limit=source.auto_retry_limit or 1,
         track_links=bool(source.track_links),
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -25,7 +25,14 @@ from core.i18n import (
     ngettext,
     to_local,
 )
-from core.instances import window_bounds, window_opens_on
+from core.instances import (
+    age_start,
+    allowance_on,
+    average_long_pause_seconds,
+    ladder_of,
+    window_bounds,
+    window_opens_on,
+)
 from core.models import (
     SenderInstance,
 )
@@ -44,11 +51,27 @@ class Pace:
     window_start: time | None = None
     window_end: time | None = None
     window_days: Sequence[int] | None = None
+    # Long pauses, spread over the sends: their average length / every N (seconds per send).
+    long_pause_seconds_per_send: float = 0.0
+    # Warm-up: the daily allowances, day 1 first, and the local day the number's age counts from
+    # (None: it has not sent yet, so the campaign's first day is its first).
+    warmup: tuple[int, ...] = ()
+    age_start: date | None = None
 
     @property
     def per_second(self) -> float:
         # The random extra delay is uniform in [0, max]: on average half of it is added.
-        return 1.0 / (60.0 / self.rate_per_minute + self.extra_delay_max_seconds / 2)
+        return 1.0 / (
+            60.0 / self.rate_per_minute
+            + self.extra_delay_max_seconds / 2
+            + self.long_pause_seconds_per_send
+        )
+
+    def cap_on(self, day: date, first_day: date) -> int | None:
+        """The day's limit: the daily cap and the warm-up allowance, the lower."""
+        allowance = allowance_on(self.warmup, self.age_start or first_day, day)
+        limits = [x for x in (self.daily_cap, allowance) if x]
+        return min(limits) if limits else None
 
 
 @dataclass(frozen=True)
@@ -100,7 +123,8 @@ def estimate(
     """When the last of `recipients` goes out if sending begins at `start` (UTC).
 
     `window` (start, end, days) is the campaign's own send window; it replaces each instance's.
-    Daily caps count per opening day of the window. A rough figure: retries, replies and other
+    Daily caps and warm-up allowances count per opening day of the window (a campaign sharing
+    the number with others, or starting after today's sends, gets less). A rough figure: retries, replies and other
     campaigns sharing the numbers are not foreseen.
     """
     rates = tuple(p.rate_per_minute for p in paces)
@@ -110,7 +134,8 @@ def estimate(
         return Estimate(recipients, rates, start, None)
     if window is not None and any(part is not None for part in window):
         paces = [
-            Pace(p.rate_per_minute, p.extra_delay_max_seconds, p.daily_cap, *window) for p in paces
+            replace(p, window_start=window[0], window_end=window[1], window_days=window[2])
+            for p in paces
         ]
     if not EARLIEST <= start <= LATEST:
         # Stored before dates were bounded (year 9999): no day arithmetic can be done on it.
@@ -125,14 +150,16 @@ def _estimate(
     recipients: int, rates: tuple[int, ...], paces: Sequence[Pace], start: datetime, zone: ZoneInfo
 ) -> Estimate:
     remaining = recipients
-    first_day = start.astimezone(zone).date() - timedelta(days=1)  # a window open since yesterday
+    start_day = start.astimezone(zone).date()
+    first_day = start_day - timedelta(days=1)  # a window open since yesterday
     for offset in range(MAX_DAYS):
         day = first_day + timedelta(days=offset)
         plan = []
         for pace in paces:
             intervals = _intervals(pace, day, zone, start)
             if intervals:
-                plan.append((pace, intervals, pace.daily_cap if pace.daily_cap else 1 << 62))
+                cap = pace.cap_on(day, start_day)
+                plan.append((pace, intervals, cap if cap else 1 << 62))
         if not plan:
             continue
         last_close = max(closes for _p, intervals, _c in plan for _o, closes in intervals)
@@ -208,6 +235,7 @@ def estimate_for(
     """How long `recipients` take through these numbers, starting at `start_at`."""
     require(actor, "campaigns.read")
     account = load_account(session, actor.account_id)
+    zone = ZoneInfo(account.timezone)
     instances = (
         session.scalars(
             select(SenderInstance).where(
@@ -226,6 +254,13 @@ def estimate_for(
             window_start=instance.window_start,
             window_end=instance.window_end,
             window_days=instance.window_days,
+            long_pause_seconds_per_send=average_long_pause_seconds(
+                instance.long_pause_every,
+                instance.long_pause_min_minutes or 0.0,
+                instance.long_pause_max_minutes or 0.0,
+            ),
+            warmup=ladder_of(instance.warmup),
+            age_start=age_start(instance.number_since, instance.first_sent_at, zone),
         )
         for instance in instances
     ]

@@ -87,6 +87,7 @@ def campaign_json(campaign: Campaign) -> dict[str, Any]:
         "completed_at": _iso(campaign.completed_at),
         "error_message": campaign.error_message,
         "paused_by": campaign.pause_cause if campaign.status == CampaignStatus.PAUSED else None,
+        "deliver_in_recipient_timezone": bool(campaign.deliver_in_recipient_timezone),
         "auto_retry_hours": campaign.auto_retry_hours,
         "auto_retry_limit": campaign.auto_retry_limit if campaign.auto_retry_hours else None,
         "auto_retries_done": campaign.auto_retries_done or 0,

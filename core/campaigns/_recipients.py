@@ -12,7 +12,9 @@ from core.base import ValidationError, get_settings, stored_text
 from core.campaigns import _audience as audience
 from core.campaigns import _links as links
 from core.campaigns import _templates as message_template
+from core.campaigns._recipient_zones import recipient_zone
 from core.models import (
+    Account,
     Campaign,
     CampaignRecipient,
     CampaignStatus,
@@ -63,13 +65,26 @@ def _not_opted_out(campaign_id: int) -> list[Any]:
 def freeze_recipients(session: Session, campaign: Campaign) -> int:
     """Resolve the audience once and insert one pending recipient per contact, text rendered."""
     contacts = audience.resolve_audience(session, campaign.account_id, campaign.audience)
-    fill = message_template.message_renderer(campaign.message or "")
+    fill = message_template.campaign_renderer(campaign.message or "", campaign.id)
+    if campaign.deliver_in_recipient_timezone:
+        account_zone = session.scalar(
+            select(Account.timezone).where(Account.id == campaign.account_id)
+        )
+
+        def zone_of(phone: str, attributes: Any) -> str | None:
+            return recipient_zone(phone, attributes, account_zone or "UTC")
+    else:
+
+        def zone_of(phone: str, attributes: Any) -> str | None:
+            return None
+
     rows = [
         {
             "contact_id": contact_id,
             "phone": phone,
             "name": name,
-            "rendered_text": fill(name, phone, attributes),
+            "rendered_text": fill(contact_id or phone, name, phone, attributes),
+            "timezone": zone_of(phone, attributes),
         }
         for contact_id, phone, name, attributes in zip(
             contacts["id"].tolist(),

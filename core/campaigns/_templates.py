@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from core.base import ValidationError
+from core.campaigns import _spintax as spintax
 
 BUILTIN_VARIABLES = ("name", "first_name", "phone")
 MAX_LENGTH = 4096  # WhatsApp's limit for a text message
@@ -57,9 +58,13 @@ def validate_message(text: str, known_attributes: Iterable[str], field: str = "m
                 variable="{{" + name + "}}",
                 known=suggestions,
             )
-    unclosed = re.sub(_VARIABLE, "", text)
-    if "{{" in unclosed:
-        raise ValidationError("message has a '{{' without its closing '}}'", field)
+    try:
+        spintax.parse(text, field)
+    except ValidationError:
+        # An unclosed variable is the likelier slip, and its message the clearer one.
+        if "{{" in re.sub(_VARIABLE, "", text):
+            raise ValidationError("message has a '{{' without its closing '}}'", field) from None
+        raise
     return text
 
 
@@ -120,10 +125,35 @@ def message_renderer(text: str) -> Fill:
     return fill
 
 
-def render_message(text: str, contact_like: Any) -> str:
-    """The text for one contact; a missing or empty value gives the fallback (or nothing)."""
+def campaign_renderer(text: str, campaign_id: int | None) -> Callable[..., str]:
+    """`text` parsed once, spintax included: a function (key, name, phone, attributes) -> the
+    text of the campaign's recipient known by `key` (its contact id, else its phone)."""
+    pieces = spintax.parse(text)
+    if not spintax.has_spintax(pieces):
+        plain = message_renderer(text)
+        return lambda key, name, phone, attributes: plain(name, phone, attributes)
+    fills: dict[str, Fill] = {}  # one parsed template per distinct choice (usually few)
+
+    def fill(key: object, name: str | None, phone: str | None, attributes: Any) -> str:
+        chosen = spintax.choose(pieces, spintax.seed_for(campaign_id, key))
+        renderer = fills.get(chosen)
+        if renderer is None:
+            renderer = fills[chosen] = message_renderer(chosen)
+        return renderer(name, phone, attributes)
+
+    return fill
+
+
+def render_message(
+    text: str, contact_like: Any, campaign_id: int | None = None, key: object = None
+) -> str:
+    """The text for one contact; a missing or empty value gives the fallback (or nothing).
+    Spintax is chosen for (`campaign_id`, `key`), by default the contact's id, else its phone."""
     attributes = _field(contact_like, "custom_attributes")
-    return message_renderer(text)(
+    if key is None:
+        key = _field(contact_like, "id") or _field(contact_like, "phone")
+    return campaign_renderer(text, campaign_id)(
+        key,
         _field(contact_like, "name"),
         _field(contact_like, "phone"),
         attributes if isinstance(attributes, Mapping) else None,

@@ -85,7 +85,9 @@ def send_test(
             is_test=True,
             phone=number,
             name=contact.name if contact is not None else None,
-            rendered_text=message_template.render_message(campaign.message or "", source),
+            rendered_text=message_template.render_message(
+                campaign.message or "", source, campaign.id
+            ),
             status=RecipientStatus.PENDING,
             created_at=now or utcnow(),
         )

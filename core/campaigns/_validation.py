@@ -41,6 +41,7 @@ DATA_KEYS = (
     "auto_retry_hours",
     "auto_retry_limit",
     "track_links",
+    "deliver_in_recipient_timezone",
 )
 
 # Fields of campaign_json that clients may send back unchanged; they are ignored.
@@ -285,6 +286,17 @@ def clean_fields(
         )
     if given("window_days"):
         values["window_days"] = errors.check("window_days", _parse_days, data.get("window_days"))
+    if given("deliver_in_recipient_timezone"):
+        flag = data.get("deliver_in_recipient_timezone")
+        if flag is None:
+            pass  # not given (the API sends null for fields left out)
+        elif not isinstance(flag, bool):
+            errors.add(
+                "deliver_in_recipient_timezone",
+                N_("deliver_in_recipient_timezone must be true or false"),
+            )
+        else:
+            values["deliver_in_recipient_timezone"] = flag
     if given("auto_retry_hours"):
         values["auto_retry_hours"] = errors.check(
             "auto_retry_hours", _whole, data.get("auto_retry_hours"), "auto_retry_hours", MAX_HOURS

@@ -7,6 +7,7 @@ asks `open_circuit` when a number breaks, checks the numbers it leases when `due
 (`ask_connection_state` then `record_check`, which closes a circuit the answer proves fixed).
 """
 
+from core.instances._allowance import Allowance, today_allowance
 from core.instances._checks import (
     NOT_ACTIVATED,
     UNREACHABLE,
@@ -26,12 +27,16 @@ from core.instances._connection import (
     register_webhook,
     webhook_url,
 )
+from core.instances._health import EVERY as HEALTH_EVERY
+from core.instances._health import Health, Signals, effective_rate, rate_factor, score
+from core.instances._health_signals import gather_signals, refresh_health
 from core.instances._instances import (
     create_instance,
     delete_instance,
     instance_json,
     update_instance,
 )
+from core.instances._long_pause import average_long_pause_seconds, long_pause
 from core.instances._lookup import get_instance, instances_by_ids, list_instances
 from core.instances._pacing import (
     MAX_TYPING_SECONDS,
@@ -44,8 +49,34 @@ from core.instances._pacing import (
     window_bounds,
     window_opens_on,
 )
+from core.instances._warmup import (
+    PRESETS as WARMUP_PRESETS,
+)
+from core.instances._warmup import (
+    age_start,
+    allowance_on,
+    allowance_today,
+    ladder_of,
+)
 
 __all__ = [
+    "HEALTH_EVERY",
+    "Health",
+    "Signals",
+    "effective_rate",
+    "gather_signals",
+    "rate_factor",
+    "refresh_health",
+    "score",
+    "Allowance",
+    "today_allowance",
+    "WARMUP_PRESETS",
+    "age_start",
+    "allowance_on",
+    "allowance_today",
+    "average_long_pause_seconds",
+    "ladder_of",
+    "long_pause",
     "MAX_TYPING_SECONDS",
     "NOT_ACTIVATED",
     "RATE_WINDOW",

@@ -8,7 +8,7 @@ Evolution server when PUBLIC_API_URL is set; a failure is recorded on the instan
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -16,9 +16,13 @@ from sqlalchemy.orm import Session
 
 from core import people
 from core.base import Conflict, ValidationError, check_outbound_url, utcnow
+from core.instances._allowance import today_allowance
 from core.instances._connection import register_webhook, webhook_url
+from core.instances._health import effective_rate
+from core.instances._long_pause import MAX_EVERY, MAX_PAUSE_MINUTES
 from core.instances._lookup import get_instance
 from core.instances._pacing import MAX_TYPING_SECONDS
+from core.instances._warmup import validate_warmup
 from core.models import SenderInstance
 from core.people import (
     Actor,
@@ -42,6 +46,11 @@ EDITABLE = (
     "is_active",
     "chatwoot_inbox_id",
     "chatwoot_mirror",
+    "long_pause_every",
+    "long_pause_min_minutes",
+    "long_pause_max_minutes",
+    "warmup",
+    "number_since",
 )
 MIRROR_MODES = ("off", "ours", "evolution")
 
@@ -50,8 +59,9 @@ MAX_INSTANCE_NAME = 200
 INSTANCE_NAME_MARKS = frozenset(" -_.")
 
 
-def instance_json(instance: SenderInstance) -> dict[str, Any]:
-    """What UI and API may show: never the token or the webhook secret."""
+def instance_json(instance: SenderInstance, session: Session | None = None) -> dict[str, Any]:
+    """What UI and API may show: never the token or the webhook secret. With `session`, also
+    today's allowance (a read: without it, nothing here touches the database)."""
 
     def iso(value: datetime | None) -> str | None:
         return value.isoformat() if value else None
@@ -75,6 +85,23 @@ def instance_json(instance: SenderInstance) -> dict[str, Any]:
         "window_start": hhmm(instance.window_start),
         "window_end": hhmm(instance.window_end),
         "window_days": instance.window_days,
+        "long_pause_every": instance.long_pause_every,
+        "long_pause_min_minutes": instance.long_pause_min_minutes or 0.0,
+        "long_pause_max_minutes": instance.long_pause_max_minutes or 0.0,
+        "warmup": instance.warmup or "off",
+        "number_since": instance.number_since.isoformat() if instance.number_since else None,
+        "first_sent_at": iso(instance.first_sent_at),
+        "allowance_today": _allowance_json(session, instance),
+        "health": {
+            "score": instance.health_score,
+            "effective_rate_per_minute": effective_rate(
+                instance.rate_per_minute, instance.health_score
+            ),
+            "paused": instance.health_paused_at is not None,
+            "paused_at": iso(instance.health_paused_at),
+            "checked_at": iso(instance.health_checked_at),
+            "details": instance.health_details,
+        },
         "state": instance.state,
         "state_checked_at": iso(instance.state_checked_at),
         "circuit": instance.circuit,
@@ -115,6 +142,27 @@ def _instance_name(value: Any) -> str:
             value=str(value)[:MAX_INSTANCE_NAME],
         )
     return name
+
+
+def _allowance_json(session: Session | None, instance: SenderInstance) -> dict[str, Any] | None:
+    if session is None or instance.id is None:
+        return None
+    return today_allowance(session, instance).json()
+
+
+def _date(value: Any, field: str) -> date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise ValidationError(
+            "{name}: use YYYY-MM-DD, not {value!r}", field, name=field, value=value
+        ) from None
 
 
 def _time(value: Any, field: str) -> time | None:
@@ -273,6 +321,7 @@ def validate(
             "choose the Chatwoot inbox (chatwoot_inbox_id) before mirroring messages into it",
             "chatwoot_inbox_id",
         )
+    _validate_deliverability(data, clean, current)
     return clean
 
 
@@ -280,6 +329,36 @@ def _mirror_since(instance: SenderInstance, clean: dict[str, Any]) -> None:
     """Mirroring starts with the sends made from now on: the history is not replayed."""
     if clean.get("chatwoot_mirror") == "ours" and instance.chatwoot_mirror != "ours":
         instance.chatwoot_mirror_since = utcnow()
+
+
+def _validate_deliverability(
+    data: dict[str, Any], clean: dict[str, Any], current: SenderInstance | None
+) -> None:
+    """Long pauses and warm-up (core.instances._long_pause, _warmup)."""
+    if "long_pause_every" in data:
+        every = data["long_pause_every"]
+        clean["long_pause_every"] = (
+            None if every in (None, "", 0) else _int(every, "long_pause_every", 1, MAX_EVERY)
+        )
+    for field in ("long_pause_min_minutes", "long_pause_max_minutes"):
+        if field in data:
+            clean[field] = _seconds(data[field], field, MAX_PAUSE_MINUTES)
+    low = clean.get("long_pause_min_minutes", current.long_pause_min_minutes if current else 0.0)
+    high = clean.get("long_pause_max_minutes", current.long_pause_max_minutes if current else 0.0)
+    if (low or 0.0) > (high or 0.0):
+        raise ValidationError(
+            "long_pause_min_minutes must not be above long_pause_max_minutes ({low} > {high})",
+            "long_pause_min_minutes",
+            low=low,
+            high=high,
+        )
+    if "warmup" in data:
+        clean["warmup"] = validate_warmup(data["warmup"])
+    if "number_since" in data:
+        since = _date(data["number_since"], "number_since")
+        if since is not None and since > utcnow().date() + timedelta(days=1):
+            raise ValidationError("number_since must not be in the future", "number_since")
+        clean["number_since"] = since
 
 
 def _check_unique_name(
@@ -385,5 +464,7 @@ def delete_instance(session: Session, actor: Actor, instance_id: int) -> None:
 
 def _audit(clean: dict[str, Any]) -> dict[str, Any]:
     return {
-        k: (v.isoformat() if isinstance(v, time) else v) for k, v in clean.items() if k != "token"
+        k: (v.isoformat() if isinstance(v, time | date) else v)
+        for k, v in clean.items()
+        if k != "token"
     }

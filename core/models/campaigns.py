@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -72,6 +73,10 @@ class Campaign(Base):
     # "Retry failed recipients automatically after N hours" (None: off), up to `limit` times;
     # only failures of a temporary kind are retried. `auto_retry_at`: when the next one is due.
     auto_retry_hours: Mapped[int | None] = mapped_column(Integer)
+    # Deliver inside the send window of each recipient's own timezone (CampaignRecipient.timezone).
+    deliver_in_recipient_timezone: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     auto_retry_limit: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     auto_retries_done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     auto_retry_at: Mapped[datetime | None]
@@ -126,6 +131,8 @@ class CampaignRecipient(Base):
     instance_id: Mapped[int | None] = mapped_column(
         ForeignKey("sender_instances.id", ondelete="SET NULL")
     )
+    # The recipient's own timezone, when its campaign delivers in each recipient's local time.
+    timezone: Mapped[str | None] = mapped_column(String(64))
     # Worker (issue 5): how many parts of a multi-part message already went out (audio campaigns
     # send the text, then the audio); a retry resumes after them instead of resending the text.
     parts_sent: Mapped[int] = mapped_column(Integer, default=0)

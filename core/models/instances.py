@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import (
     Boolean,
+    Date,
     Float,
     ForeignKey,
     Index,
@@ -57,6 +58,24 @@ class SenderInstance(Base):
     chatwoot_mirror_error_at: Mapped[datetime | None]
     typing_min_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     typing_max_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    # Long pauses: after every `long_pause_every` sends (NULL: never) a random pause of
+    # [min, max] minutes on top of pacing; the count since the last one survives a restart.
+    long_pause_every: Mapped[int | None] = mapped_column(Integer)
+    long_pause_min_minutes: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    long_pause_max_minutes: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    sends_since_long_pause: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Warm-up (core.instances._warmup): NULL or "off", a preset name, or a list of daily
+    # allowances, day 1 first. The number's age counts from `number_since` (staff enter it) or
+    # else from its first send through this tool.
+    warmup: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    number_since: Mapped[date | None] = mapped_column(Date)
+    first_sent_at: Mapped[datetime | None]
+    # Health (core.instances._health): the last score 0-100 and its explanation, when it was
+    # scored, and since when the number is paused for it (NULL: not paused).
+    health_score: Mapped[int | None] = mapped_column(Integer)
+    health_details: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    health_checked_at: Mapped[datetime | None]
+    health_paused_at: Mapped[datetime | None]
     # Health.
     state: Mapped[str] = mapped_column(String(20), default="unknown")  # open/connecting/close/...
     state_checked_at: Mapped[datetime | None]

@@ -55,6 +55,15 @@ INSTANCE = (
         instances_table.c.window_end,
         instances_table.c.window_days,
         instances_table.c.next_send_at,
+        instances_table.c.long_pause_every,
+        instances_table.c.long_pause_min_minutes,
+        instances_table.c.long_pause_max_minutes,
+        instances_table.c.sends_since_long_pause,
+        instances_table.c.warmup,
+        instances_table.c.number_since,
+        instances_table.c.first_sent_at,
+        instances_table.c.health_score,
+        instances_table.c.health_paused_at,
         instances_table.c.base_url,
         instances_table.c.instance_name,
         instances_table.c.api_version,
@@ -126,6 +135,7 @@ CAMPAIGNS = (
         campaigns_table.c.window_end,
         campaigns_table.c.window_days,
         campaigns_table.c.multimedia,
+        campaigns_table.c.deliver_in_recipient_timezone,
     )
     .join_from(
         campaigns_table,
@@ -196,13 +206,24 @@ PICK_TEST = select(recipients_table.c.id).where(
     DUE,
 )
 
+# A campaign delivering in each recipient's local time: only recipients whose zone's window
+# is open now (the claim passes those zones).
+PICK_ZONED = PICK_ONE.where(
+    func.coalesce(recipients_table.c.timezone, bindparam("p_default_zone")).in_(
+        bindparam("p_zones", expanding=True)
+    )
+)
+
 CLAIM_ONE = claim_statement(PICK_ONE)
+
+CLAIM_ZONED = claim_statement(PICK_ZONED)
 
 CLAIM_TEST = claim_statement(PICK_TEST)
 
 LEFT = {
     id(CLAIM_ONE): select(PICK_ONE.limit(1).exists()),
     id(CLAIM_TEST): select(PICK_TEST.limit(1).exists()),
+    id(CLAIM_ZONED): select(PICK_ZONED.limit(1).exists()),
 }
 
 RECORD_SEND = (
@@ -218,7 +239,12 @@ RECORD_SEND = (
 SET_NEXT = (
     update(instances_table)
     .where(instances_table.c.id == bindparam("p_instance"))
-    .values(next_send_at=bindparam("p_next"))
+    .values(
+        next_send_at=bindparam("p_next"),
+        sends_since_long_pause=bindparam("p_since_pause", type_=Integer),
+        # The number's age (warm-up) counts from its first send here.
+        first_sent_at=func.coalesce(instances_table.c.first_sent_at, bindparam("p_now")),
+    )
 )
 
 TOUCH = (
@@ -231,6 +257,21 @@ TOUCH = (
 def pending_left(connection: Any, statement: Any, values: dict[str, Any]) -> bool:
     """After a lost race: is there another pending row to try (else stop looking)?"""
     return bool(connection.execute(LEFT[id(statement)], values).scalar())
+
+
+PENDING_ZONES = (
+    select(recipients_table.c.timezone)
+    .where(
+        recipients_table.c.campaign_id == bindparam("p_campaign"),
+        recipients_table.c.status == RecipientStatus.PENDING,
+        recipients_table.c.is_test.is_(False),
+    )
+    .distinct()
+)
+
+
+def pending_zones(connection: Any, campaign_id: int) -> list[str | None]:
+    return [row[0] for row in connection.execute(PENDING_ZONES, {"p_campaign": campaign_id})]
 
 
 def campaigns_of(connection: Any, instance_id: int) -> list[Any]:

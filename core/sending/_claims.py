@@ -44,6 +44,7 @@ from core.models import (
 from core.sending._claim_statements import (
     CLAIM_ONE,
     CLAIM_TEST,
+    CLAIM_ZONED,
     CONTINUATION,
     INSTANCE,
     RATE_TH,
@@ -53,11 +54,13 @@ from core.sending._claim_statements import (
     TOUCH,
     campaigns_of,
     pending_left,
+    pending_zones,
 )
 
 IDLE_RECHECK = timedelta(seconds=1)
 
 WINDOW_RECHECK = timedelta(seconds=30)
+WARMUP_REACHED = "warm-up allowance reached"
 
 
 @dataclass(frozen=True)
@@ -166,14 +169,33 @@ def claim_next(
         or not instance.campaigns_enabled
     ):
         return Idle(now + WINDOW_RECHECK)
+    if instance.health_paused_at is not None:
+        # Paused for its health: the worker's maintenance lifts it when the score recovers.
+        return Idle(now + WINDOW_RECHECK)
     zone = _zone(instance.timezone)
+    # Falling health lowers the rate by itself (core.instances._health); the window and the
+    # gap below both follow the lowered rate.
+    rate = instances.effective_rate(instance.rate_per_minute, instance.health_score)
 
-    if instance.daily_cap:
+    # The day's limit: the daily cap and the warm-up ladder's allowance, whichever is lower,
+    # counted from the number's sends of the local day (every campaign's, across restarts).
+    allowance = instances.allowance_today(
+        instance.warmup,
+        instance.number_since,
+        instance.first_sent_at,
+        now,
+        zone,
+        instance.health_score,
+    )
+    limits = [limit for limit in (instance.daily_cap, allowance) if limit]
+    if limits:
         day_start, day_end = local_day_bounds(now, zone)
         sent_today = connection.execute(
             SENT_SINCE, {"p_instance": instance_id, "p_since": day_start}
         ).scalar()
-        if (sent_today or 0) >= instance.daily_cap:
+        if (sent_today or 0) >= min(limits):
+            if allowance is not None and allowance <= min(limits):
+                return Wait(day_end, WARMUP_REACHED)
             return Wait(day_end, "daily cap reached")
 
     # Only the rate-th most recent send of the last minute matters for the window.
@@ -182,7 +204,7 @@ def claim_next(
         {
             "p_instance": instance_id,
             "p_cutoff": now - instances.RATE_WINDOW,
-            "p_offset": max(0, instance.rate_per_minute - 1),
+            "p_offset": max(0, rate - 1),
         },
     ).scalar()
     earliest = now if rate_th is None else max(now, rate_th + instances.RATE_WINDOW)
@@ -198,7 +220,15 @@ def claim_next(
             parts = message_parts(row.multimedia, row.rendered_text)
             if row.parts_sent < len(parts):
                 return _record_claim(
-                    connection, instance, row, row.multimedia, parts, now, rng, continuing=True
+                    connection,
+                    instance,
+                    rate,
+                    row,
+                    row.multimedia,
+                    parts,
+                    now,
+                    rng,
+                    continuing=True,
                 )
 
     rows = (
@@ -208,6 +238,7 @@ def claim_next(
     )
     media_of = {c.id: c.multimedia for c in rows}
     open_running: list[int] = []
+    zoned: list[tuple[int, list[str]]] = []  # campaigns open in some recipients' zones
     test_ok: list[int] = []
     reopen: list[datetime] = []
     for campaign in rows:
@@ -215,6 +246,26 @@ def claim_next(
         if campaign.status != CampaignStatus.RUNNING:
             continue
         start, end, days = effective_window(campaign, instance)
+        windowed = start is not None or end is not None or days is not None
+        if campaign.deliver_in_recipient_timezone and windowed:
+            # Each recipient's own window: the zones of its pending recipients open now.
+            names = (
+                campaigns.zones(connection, campaign.id)
+                if campaigns is not None
+                else pending_zones(connection, campaign.id)
+            )
+            open_zones = []
+            for name in names:
+                local = _zone(name or instance.timezone)
+                if instances.in_send_window(now, local, start, end, days):
+                    open_zones.append(name or instance.timezone)
+                else:
+                    opens = instances.next_window_open(now, local, start, end, days)
+                    if opens is not None:
+                        reopen.append(opens)
+            if open_zones:
+                zoned.append((campaign.id, open_zones))
+            continue
         if instances.in_send_window(now, zone, start, end, days):
             open_running.append(campaign.id)
         else:
@@ -227,6 +278,10 @@ def claim_next(
         attempts.append((CLAIM_TEST, {**params, "p_campaigns": test_ok}))
     for campaign_id in open_running:
         attempts.append((CLAIM_ONE, {**params, "p_campaign": campaign_id}))
+    for campaign_id, open_zones in zoned:
+        zoned_values = {"p_campaign": campaign_id, "p_zones": open_zones}
+        zoned_values["p_default_zone"] = instance.timezone or "UTC"  # frozen without a zone
+        attempts.append((CLAIM_ZONED, {**params, **zoned_values}))
     for statement, values in attempts:
         for _ in range(3):  # another worker may win the row on PostgreSQL: take the next
             row = connection.execute(statement, values).first()
@@ -234,11 +289,11 @@ def claim_next(
                 multimedia = media_of.get(row.campaign_id)
                 parts = message_parts(multimedia, row.rendered_text)
                 return _record_claim(
-                    connection, instance, row, multimedia, parts, now, rng, continuing=False
+                    connection, instance, rate, row, multimedia, parts, now, rng, continuing=False
                 )
             if not pending_left(connection, statement, values):
                 break
-    if reopen and not open_running:
+    if reopen and not open_running and not zoned:
         return Wait(min(min(reopen), now + WINDOW_RECHECK), "outside the send window")
     return Idle(now + IDLE_RECHECK)
 
@@ -270,6 +325,20 @@ class CampaignCache:
             self._rows[instance_id] = (now, rows)
         return rows
 
+    def zones(self, connection: Any, campaign_id: int) -> list[str | None]:
+        """The zones of a campaign's pending recipients, kept `ttl` seconds like the list (a
+        zone that just emptied costs one claim that finds nobody)."""
+        now = self.clock()
+        key = -campaign_id  # campaigns' entries apart from the instances'
+        with self._lock:
+            cached = self._rows.get(key)
+        if cached is not None and now - cached[0] < self.ttl:
+            return cached[1]
+        names = pending_zones(connection, campaign_id)
+        with self._lock:
+            self._rows[key] = (now, names)
+        return names
+
     def forget(self, instance_id: int | None = None) -> None:
         with self._lock:
             if instance_id is None:
@@ -281,6 +350,7 @@ class CampaignCache:
 def _record_claim(
     connection: Any,
     instance: Any,  # a row of INSTANCE
+    rate: int,  # the effective rate (health applied)
     recipient: Any,  # a row of CLAIMED_COLUMNS
     multimedia: dict[str, Any] | None,
     parts: tuple[str, ...],
@@ -295,11 +365,28 @@ def _record_claim(
     extra = instances.random_extra_delay(0.0, instance.extra_delay_max_seconds or 0.0, rng)
     # The gap counts from the claim, when the send starts: a typing delay lies inside it, and
     # the window counts each send at its answer, after the delay (see the module's docstring).
-    next_at = now + instances.min_gap(instance.rate_per_minute) + extra
+    next_at = now + instances.min_gap(rate) + extra
+    # Every N sends a long random pause, on top of the gap (never instead of it).
+    pause, since_pause = instances.long_pause(
+        (instance.sends_since_long_pause or 0) + 1,
+        instance.long_pause_every,
+        instance.long_pause_min_minutes or 0.0,
+        instance.long_pause_max_minutes or 0.0,
+        rng,
+    )
+    next_at += pause
     typing = instances.typing_delay_ms(
         instance.typing_min_seconds or 0.0, instance.typing_max_seconds or 0.0, rng
     )
-    connection.execute(SET_NEXT, {"p_instance": instance.id, "p_next": next_at})
+    connection.execute(
+        SET_NEXT,
+        {
+            "p_instance": instance.id,
+            "p_next": next_at,
+            "p_since_pause": since_pause,
+            "p_now": now,
+        },
+    )
     if continuing:
         connection.execute(TOUCH, {"p_recipient": recipient.id, "p_now": now})
     return Claim(
@@ -323,7 +410,7 @@ def _record_claim(
         api_version=instance.api_version,
         token_encrypted=instance.token_encrypted,
         next_send_at=next_at,
-        rate_per_minute=instance.rate_per_minute,
+        rate_per_minute=rate,
         typing_ms=typing,
         failure_streak=instance.failure_streak or 0,
     )

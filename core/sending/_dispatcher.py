@@ -65,6 +65,7 @@ class Dispatcher:
         self._stopping = threading.Event()
         self._webhook_http: httpx.Client | None = None
         self._stats_due = datetime.min.replace(tzinfo=UTC)
+        self._health_due = datetime.min.replace(tzinfo=UTC)
         horizon = max(0.05, self.settings.worker_tick_seconds)
         self.campaign_cache = CampaignCache(ttl=min(1.0, horizon * 2))
         self.sender = Sender(
@@ -135,6 +136,13 @@ class Dispatcher:
                 with self.database.session() as session:
                     campaigns.refresh_delivery_stats(session, campaign_id)
                     session.commit()
+        if owned and now >= self._health_due:
+            # The numbers' health, scored once a minute (a few grouped reads, a write only for
+            # those that changed): it lowers their rate, or pauses them, from the next claim on.
+            self._health_due = now + instances.HEALTH_EVERY
+            with self.database.session() as session:
+                instances.refresh_health(session, owned, now, force=True)
+                session.commit()
         with self.database.session() as session:
             campaigns.complete_finished(session, now)  # refreshes the stats of those it completes
             # Whoever closed their numbers' circuits (a check, staff), campaigns paused by them
