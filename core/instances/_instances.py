@@ -8,7 +8,7 @@ Evolution server when PUBLIC_API_URL is set; a failure is recorded on the instan
 from __future__ import annotations
 
 import secrets
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import select
@@ -18,11 +18,15 @@ from core import people
 from core.base import Conflict, ValidationError, check_outbound_url, utcnow
 from core.instances._allowance import today_allowance
 from core.instances._connection import register_webhook, webhook_url
+from core.instances._fields import (
+    int_field,
+    seconds_field,
+    time_field,
+    validate_deliverability,
+)
 from core.instances._health import effective_rate
-from core.instances._long_pause import MAX_EVERY, MAX_PAUSE_MINUTES
 from core.instances._lookup import get_instance
 from core.instances._pacing import MAX_TYPING_SECONDS
-from core.instances._warmup import validate_warmup
 from core.models import SenderInstance
 from core.people import (
     Actor,
@@ -150,75 +154,6 @@ def _allowance_json(session: Session | None, instance: SenderInstance) -> dict[s
     return today_allowance(session, instance).json()
 
 
-def _date(value: Any, field: str) -> date | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise ValidationError(
-            "{name}: use YYYY-MM-DD, not {value!r}", field, name=field, value=value
-        ) from None
-
-
-def _time(value: Any, field: str) -> time | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, time):
-        return value.replace(second=0, microsecond=0)
-    try:
-        return time.fromisoformat(str(value).strip())
-    except ValueError:
-        raise ValidationError(
-            "{name}: use HH:MM (24 hours), not {value!r}", field, name=field, value=value
-        ) from None
-
-
-def _int(value: Any, field: str, low: int, high: int | None = None) -> int:
-    try:
-        number = int(value)
-        if isinstance(value, float) and not value.is_integer():
-            raise ValueError
-    except (TypeError, ValueError):
-        raise ValidationError(
-            "{name} must be a whole number, not {value!r}", field, name=field, value=value
-        ) from None
-    if number < low or (high is not None and number > high):
-        if high is None:
-            raise ValidationError(
-                "{name} must be at least {low} (got {number})",
-                field,
-                name=field,
-                low=low,
-                number=number,
-            )
-        raise ValidationError(
-            "{name} must be between {low} and {high} (got {number})",
-            field,
-            name=field,
-            low=low,
-            high=high,
-            number=number,
-        )
-    return number
-
-
-def _seconds(value: Any, field: str, high: float) -> float:
-    try:
-        seconds = float(value or 0)
-    except (TypeError, ValueError):
-        raise ValidationError("{name} must be a number", field, name=field) from None
-    if not 0 <= seconds <= high:  # also refuses NaN
-        raise ValidationError(
-            "{name} must be between {low} and {high}", field, name=field, low=0, high=high
-        )
-    return seconds
-
-
 def validate(
     data: dict[str, Any], creating: bool, current: SenderInstance | None = None
 ) -> dict[str, Any]:
@@ -260,7 +195,7 @@ def validate(
             raise ValidationError("api_version must be v2 or v1", "api_version")
         clean["api_version"] = version
     if "rate_per_minute" in data:
-        clean["rate_per_minute"] = _int(data["rate_per_minute"], "rate_per_minute", 1, 60)
+        clean["rate_per_minute"] = int_field(data["rate_per_minute"], "rate_per_minute", 1, 60)
     if "extra_delay_max_seconds" in data:
         try:
             extra = float(data["extra_delay_max_seconds"] or 0)
@@ -275,7 +210,7 @@ def validate(
         clean["extra_delay_max_seconds"] = extra
     for field in ("typing_min_seconds", "typing_max_seconds"):
         if field in data:
-            clean[field] = _seconds(data[field], field, MAX_TYPING_SECONDS)
+            clean[field] = seconds_field(data[field], field, MAX_TYPING_SECONDS)
     low = clean.get("typing_min_seconds", current.typing_min_seconds if current else 0.0) or 0.0
     high = clean.get("typing_max_seconds", current.typing_max_seconds if current else 0.0) or 0.0
     if low > high:
@@ -287,10 +222,10 @@ def validate(
         )
     if "daily_cap" in data:
         cap = data["daily_cap"]
-        clean["daily_cap"] = None if cap in (None, "", 0) else _int(cap, "daily_cap", 1)
+        clean["daily_cap"] = None if cap in (None, "", 0) else int_field(cap, "daily_cap", 1)
     for field in ("window_start", "window_end"):
         if field in data:
-            clean[field] = _time(data[field], field)
+            clean[field] = time_field(data[field], field)
     if "window_days" in data:
         days = data["window_days"]
         if days in (None, ""):
@@ -300,13 +235,13 @@ def validate(
                 raise ValidationError(
                     "window_days must list weekdays 0 (Monday) to 6", "window_days"
                 )
-            clean["window_days"] = sorted({_int(d, "window_days", 0, 6) for d in days})
+            clean["window_days"] = sorted({int_field(d, "window_days", 0, 6) for d in days})
     if "is_active" in data:
         clean["is_active"] = bool(data["is_active"])
     if "chatwoot_inbox_id" in data:
         inbox = data["chatwoot_inbox_id"]
         clean["chatwoot_inbox_id"] = (
-            None if inbox in (None, "", 0) else _int(inbox, "chatwoot_inbox_id", 1, 2**31 - 1)
+            None if inbox in (None, "", 0) else int_field(inbox, "chatwoot_inbox_id", 1, 2**31 - 1)
         )
     if "chatwoot_mirror" in data:
         mode = str(data["chatwoot_mirror"] or "off").strip().lower()
@@ -321,7 +256,7 @@ def validate(
             "choose the Chatwoot inbox (chatwoot_inbox_id) before mirroring messages into it",
             "chatwoot_inbox_id",
         )
-    _validate_deliverability(data, clean, current)
+    validate_deliverability(data, clean, current)
     return clean
 
 
@@ -329,36 +264,6 @@ def _mirror_since(instance: SenderInstance, clean: dict[str, Any]) -> None:
     """Mirroring starts with the sends made from now on: the history is not replayed."""
     if clean.get("chatwoot_mirror") == "ours" and instance.chatwoot_mirror != "ours":
         instance.chatwoot_mirror_since = utcnow()
-
-
-def _validate_deliverability(
-    data: dict[str, Any], clean: dict[str, Any], current: SenderInstance | None
-) -> None:
-    """Long pauses and warm-up (core.instances._long_pause, _warmup)."""
-    if "long_pause_every" in data:
-        every = data["long_pause_every"]
-        clean["long_pause_every"] = (
-            None if every in (None, "", 0) else _int(every, "long_pause_every", 1, MAX_EVERY)
-        )
-    for field in ("long_pause_min_minutes", "long_pause_max_minutes"):
-        if field in data:
-            clean[field] = _seconds(data[field], field, MAX_PAUSE_MINUTES)
-    low = clean.get("long_pause_min_minutes", current.long_pause_min_minutes if current else 0.0)
-    high = clean.get("long_pause_max_minutes", current.long_pause_max_minutes if current else 0.0)
-    if (low or 0.0) > (high or 0.0):
-        raise ValidationError(
-            "long_pause_min_minutes must not be above long_pause_max_minutes ({low} > {high})",
-            "long_pause_min_minutes",
-            low=low,
-            high=high,
-        )
-    if "warmup" in data:
-        clean["warmup"] = validate_warmup(data["warmup"])
-    if "number_since" in data:
-        since = _date(data["number_since"], "number_since")
-        if since is not None and since > utcnow().date() + timedelta(days=1):
-            raise ValidationError("number_since must not be in the future", "number_since")
-        clean["number_since"] = since
 
 
 def _check_unique_name(
