@@ -8,6 +8,7 @@ import streamlit as st
 
 from core.i18n import _
 from core.people import SessionContext
+from ui import form_state
 from ui.auth import ensure_logged_in, sidebar
 from ui.language import language_picker
 from ui.notifications import sidebar_badge
@@ -54,6 +55,7 @@ def navigation(context: SessionContext) -> dict[str, list[st.Page]]:
     return sections
 
 
+form_state.carry_over()  # before any page draws: what staff typed on another page stays
 context = ensure_logged_in()
 language_picker(context.actor)  # before the menu, so its titles come out in the chosen language
 current_page = st.navigation(navigation(context))

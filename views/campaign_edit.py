@@ -18,7 +18,7 @@ from core.base import DomainError, ValidationError, utcnow
 from core.campaigns import describe_estimate
 from core.i18n import _, format_number, localize_entry, localize_error
 from core.models import MediaType
-from ui import auto_retry, contact_choices
+from ui import auto_retry, contact_choices, form_state
 from ui.context import require_page
 from ui.labels import campaign_status_label
 from ui.session import db
@@ -61,49 +61,55 @@ if existing and "edit" not in existing["allowed_actions"]:
     st.stop()
 
 
-def load_form(source: dict[str, Any] | None) -> None:
-    """Fill the widgets once per campaign (later runs keep what staff typed)."""
+def form_defaults(source: dict[str, Any] | None) -> dict[str, Any]:
+    """What the widgets show for a campaign (or a new one) before staff change anything."""
     source = source or {}
     crit = source.get("audience") or {}
-    state[KEY + "title"] = source.get("title", "")
-    state[KEY + "message"] = source.get("message", "")
-    state[KEY + "labels"] = [x for x in crit.get("labels", []) if x in label_choices]
-    state[KEY + "labels_match"] = crit.get("labels_match", "any")
-    state[KEY + "exclude"] = [x for x in crit.get("exclude_labels", []) if x in label_choices]
-    state[KEY + "contact_ids"] = list(crit.get("contact_ids", []))
-    conditions = list((crit.get("custom_attributes") or {}).items())
-    state[KEY + "conditions"] = max(len(conditions), 0)
-    for n, (key, values) in enumerate(conditions[:MAX_CONDITIONS]):
-        state[f"{KEY}attr_key_{n}"] = key
-        state[f"{KEY}attr_values_{n}"] = ", ".join(str(v) for v in values)
+    values: dict[str, Any] = {
+        KEY + "title": source.get("title", ""),
+        KEY + "message": source.get("message", ""),
+        KEY + "labels": [x for x in crit.get("labels", []) if x in label_choices],
+        KEY + "labels_match": crit.get("labels_match", "any"),
+        KEY + "exclude": [x for x in crit.get("exclude_labels", []) if x in label_choices],
+        KEY + "contact_ids": list(crit.get("contact_ids", [])),
+    }
+    conditions = list((crit.get("custom_attributes") or {}).items())[:MAX_CONDITIONS]
+    values[KEY + "conditions"] = len(conditions)
+    for n, (key, given) in enumerate(conditions):
+        values[f"{KEY}attr_key_{n}"] = key
+        values[f"{KEY}attr_values_{n}"] = ", ".join(str(v) for v in given)
     default_numbers = list(numbers) if len(numbers) == 1 else []
-    state[KEY + "numbers"] = [
+    values[KEY + "numbers"] = [
         i for i in source.get("instance_ids", default_numbers) if i in numbers
     ]
     mm = source.get("multimedia") or {}
-    state[KEY + "media_mode"] = (
+    values[KEY + "media_mode"] = (
         "upload" if mm.get("media_id") else ("url" if mm.get("url") else "none")
     )
-    state[KEY + "media_type"] = mm.get("type", "image")
-    state[KEY + "media_url"] = mm.get("url", "")
-    state[KEY + "media_filename"] = mm.get("filename", "")
-    state[KEY + "media_id"] = mm.get("media_id")
+    values[KEY + "media_type"] = mm.get("type", "image")
+    values[KEY + "media_url"] = mm.get("url", "")
+    values[KEY + "media_filename"] = mm.get("filename", "")
+    values[KEY + "media_id"] = mm.get("media_id")
     scheduled = source.get("scheduled_at")
     local = (
         datetime.fromisoformat(scheduled.replace("Z", "+00:00")).astimezone(zone)
         if scheduled
         else (utcnow() + timedelta(hours=1)).astimezone(zone)
     )
-    state[KEY + "when"] = "schedule" if source.get("status") == "pending" else "draft"
-    state[KEY + "date"] = local.date()
-    state[KEY + "time"] = local.time().replace(second=0, microsecond=0)
-    auto_retry.load(state, KEY, source)
-    state[KEY + "errors"] = {}
-    state[KEY + "loaded"] = campaign_id or "new"
+    values[KEY + "when"] = "schedule" if source.get("status") == "pending" else "draft"
+    values[KEY + "date"] = local.date()
+    values[KEY + "time"] = local.time().replace(second=0, microsecond=0)
+    auto_retry.load(values, KEY, source)
+    values[KEY + "errors"] = {}
+    return values
 
 
-if state.get(KEY + "loaded") != (campaign_id or "new"):
-    load_form(existing)
+# Every key the page reads is there on every run: after a visit to another page Streamlit has
+# dropped the widgets' values (see ui.form_state), which used to raise KeyError here.
+loaded = state.get(KEY + "loaded") == (campaign_id or "new")
+form_state.fill(form_defaults(existing), reset=not loaded)
+form_state.keep([KEY + "search", KEY + "test_phones", KEY + "confirm"])
+state[KEY + "loaded"] = campaign_id or "new"
 errors: dict[str, str] = state.get(KEY + "errors", {})
 
 
@@ -244,7 +250,9 @@ for n in range(state.get(KEY + "conditions", 0)):
 if state.get(KEY + "conditions", 0) < MAX_CONDITIONS and attribute_choices:
 
     def add_condition() -> None:
-        state[KEY + "conditions"] = state.get(KEY + "conditions", 0) + 1
+        n = state.get(KEY + "conditions", 0)
+        state[KEY + "conditions"] = n + 1
+        form_state.keep([f"{KEY}attr_key_{n}", f"{KEY}attr_values_{n}"])
 
     st.button(_("Add a condition"), on_click=add_condition)
 
