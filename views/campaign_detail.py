@@ -20,7 +20,7 @@ from core.base import (
 )
 from core.i18n import _, format_duration, format_number, localize_error
 from core.models import RecipientStatus
-from ui import charts
+from ui import charts, receipts
 from ui.context import require_page
 from ui.labels import campaign_status_label, error_kind_label, recipient_status_label
 from ui.session import db
@@ -68,6 +68,7 @@ def live_progress() -> None:
         progress = tracking.campaign_progress(session, actor, campaign_id, utcnow())
         series = tracking.sends_over_time(session, actor, campaign_id)
         reasons = tracking.failure_reasons(session, actor, campaign_id)
+        receipt_warnings = tracking.campaign_receipt_warnings(session, actor, campaign_id, utcnow())
     if current.status != overview.status:
         st.rerun()  # the actions offered depend on the status: redraw the whole page
 
@@ -103,6 +104,8 @@ def live_progress() -> None:
     ):
         value = counts[status] + (counts["sending"] if status == "pending" else 0)
         column.metric(recipient_status_label(status), format_number(value))
+    for warning in receipt_warnings:  # Delivered 0 / Read 0 is not "nobody read it"
+        receipts.show(warning)
     columns = st.columns(3)
     columns[0].metric(
         _("Time to finish"),

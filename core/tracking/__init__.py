@@ -34,6 +34,14 @@ from core.tracking._dashboard import (
     send_volume,
 )
 from core.tracking._delivery import MalformedPayload, WebhookResult
+from core.tracking._receipt_health import (
+    RECEIPT_GRACE,
+    ReceiptTrouble,
+    ReceiptWarning,
+    campaign_receipt_warnings,
+    instance_receipt_warning,
+    webhook_trouble,
+)
 from core.tracking._recipient_log import (
     EXPORT_HEADERS,
     RecipientRow,
@@ -50,6 +58,12 @@ from core.tracking._webhook_auth import WebhookUnauthorized
 from core.tracking._webhooks import handle_delivery
 
 __all__ = [
+    "RECEIPT_GRACE",
+    "ReceiptTrouble",
+    "ReceiptWarning",
+    "campaign_receipt_warnings",
+    "instance_receipt_warning",
+    "webhook_trouble",
     "CampaignOverview",
     "DayCounts",
     "EXPORT_HEADERS",

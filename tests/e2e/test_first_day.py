@@ -74,3 +74,40 @@ def test_logging_in_returns_to_the_page_asked_for(page: Any, world: World) -> No
     wait_idle(page)
     expect(page.get_by_role("heading", name="Audit log")).to_be_visible()
     assert page.url.rstrip("/").endswith("/audit_log")
+
+
+def test_a_number_without_webhook_says_why_receipts_cannot_arrive(
+    page: Any, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core import instances
+    from core.base import reset_settings_cache, session_scope
+
+    # Added where no public address is known: the webhook cannot be registered.
+    monkeypatch.delenv("PUBLIC_API_URL", raising=False)
+    monkeypatch.delenv("LOCAL_WEBHOOKS", raising=False)
+    reset_settings_cache()
+    evolution = world.fake.add_instance("semhook")
+    with session_scope() as session:
+        created = instances.create_instance(
+            session,
+            world.admin,
+            {
+                "name": "semhook",
+                "base_url": world.fake.base_url,
+                "instance_name": "semhook",
+                "token": evolution.token,
+                "rate_per_minute": 6,
+            },
+        )
+        assert created.webhook_registered_at is None
+    reset_settings_cache()
+
+    log_in(page, world, ADMIN)
+    go_to(page, "WhatsApp numbers")
+    page.get_by_text("semhook", exact=False).first.click()
+    wait_idle(page)
+    warning = page.get_by_text("Delivered and Read will stay at 0 for semhook")
+    expect(warning).to_be_visible()
+    expect(page.get_by_text("Set PUBLIC_API_URL", exact=False).first).to_be_visible()
+    no_exception(page)
+    screenshot(page, "32-number-without-webhook")
