@@ -111,3 +111,48 @@ def test_a_number_without_webhook_says_why_receipts_cannot_arrive(
     expect(page.get_by_text("Set PUBLIC_API_URL", exact=False).first).to_be_visible()
     no_exception(page)
     screenshot(page, "32-number-without-webhook")
+
+
+def test_charts_with_no_data_and_with_one_point(page: Any, world: World) -> None:
+    import time
+
+    from core import campaigns, contacts
+    from core.base import session_scope
+    from core.models import Campaign
+
+    log_in(page, world, ADMIN)  # nothing sent yet in this module's stack
+    expect(page.get_by_text("No data yet").first).to_be_visible()
+    no_exception(page)
+    screenshot(page, "33-dashboard-no-data")
+
+    with session_scope() as session:
+        contacts.create_contact(session, world.admin, "+55 21 99876-5499", "Uma Só", ["um"])
+        campaign = campaigns.create(
+            session,
+            world.admin,
+            {
+                "title": "Um ponto",
+                "message": "Oi {{name}}",
+                "audience": {"labels": ["um"]},
+                "instance_ids": [world.instance_ids["loja"]],
+                "status": "draft",
+            },
+        )
+        campaigns.trigger(session, world.admin, campaign.id)
+        campaign_id = campaign.id
+    for _ in range(120):  # the worker sends it within seconds
+        with world.session() as session:
+            if str(session.get(Campaign, campaign_id).status) == "completed":
+                break
+        time.sleep(0.5)
+    page.goto(f"{world.stack.ui_url}/campaign_detail?id={campaign_id}")
+    wait_idle(page)
+    expect(page.get_by_role("heading", name="Status: Completed")).to_be_visible(timeout=60_000)
+    wait_idle(page)
+    charts = page.locator(".js-plotly-plot")
+    expect(charts.first).to_be_visible()
+    ticks = " ".join(page.locator(".js-plotly-plot .xtick text").all_text_contents())
+    assert ".999" not in ticks and ".001" not in ticks, ticks  # no millisecond axis
+    assert "%" in " ".join(page.locator(".js-plotly-plot text").all_text_contents())
+    no_exception(page)
+    screenshot(page, "34-campaign-one-point")
