@@ -56,7 +56,8 @@ def test_create_with_live_count_and_preview(session, manager, book):
     at.run()
     assert recipients_metric(at) == "2"
     assert any("opted out" in c.value for c in at.caption)
-    assert "Oi Vip em *Rio*" in [m.value for m in at.markdown]
+    previews = [str(h.proto.body) for h in at.get("html")]
+    assert any("Oi Vip em <strong>Rio</strong>" in p for p in previews), previews
     by_label(at.multiselect, "With labels").select("customer")
     at.run()
     assert recipients_metric(at) == "4"

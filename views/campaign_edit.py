@@ -18,7 +18,7 @@ from core.base import DomainError, ValidationError, utcnow
 from core.campaigns import describe_estimate
 from core.i18n import _, format_number, localize_entry, localize_error
 from core.models import MediaType
-from ui import auto_retry, contact_choices, form_state
+from ui import auto_retry, contact_choices, form_state, whatsapp_format
 from ui.context import require_page
 from ui.labels import campaign_status_label
 from ui.session import db
@@ -137,7 +137,11 @@ st.text_area(
     _("Message"),
     key=KEY + "message",
     height=160,
-    help=_("WhatsApp formatting works: *bold*, _italic_, ~strikethrough~."),
+    help=_(
+        # In backticks: the tooltip is Markdown, which would turn *bold* into italic.
+        "WhatsApp formatting works: `*bold*`, `_italic_`, `~strikethrough~`, "
+        "`` ```monospace``` ``, `> quote`, and lists starting with `* ` or `1. `."
+    ),
 )
 field_error("message")
 
@@ -330,7 +334,8 @@ if message.strip() and reach is not None and reach.sample:
     for row in reach.sample[:3]:
         with st.chat_message("user", avatar="💬"):
             st.caption(row["name"] or row["phone"])
-            st.markdown(campaigns.render_message(message, row))
+            # WhatsApp's formatting (not Markdown's), the contact's text escaped.
+            st.html(whatsapp_format.to_html(campaigns.render_message(message, row)))
 
 # -- estimate and confirmation --------------------------------------------------------------------
 when = state[KEY + "when"]
