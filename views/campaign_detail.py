@@ -107,12 +107,17 @@ def live_progress() -> None:
     for warning in receipt_warnings:  # Delivered 0 / Read 0 is not "nobody read it"
         receipts.show(warning)
     columns = st.columns(3)
-    columns[0].metric(
-        _("Time to finish"),
-        format_duration(progress.eta) if progress.eta is not None else _("Not moving"),
-    )
+    finished = current.status in ("completed", "cancelled", "failed")
+    if finished:
+        columns[0].metric(_("Time to finish"), _("Finished"))
+    else:
+        columns[0].metric(
+            _("Time to finish"),
+            format_duration(progress.eta) if progress.eta is not None else _("Not moving"),
+        )
     columns[1].metric(
-        _("Current pace (per minute)"), format_number(progress.pace_per_minute, decimals=1)
+        _("Average pace (per minute)") if finished else _("Current pace (per minute)"),
+        format_number(progress.pace_per_minute, decimals=1),  # "—" until two attempts
     )
     columns[2].metric(_("Rate limit (per minute)"), format_number(progress.rate_per_minute))
 
