@@ -8,7 +8,7 @@ import streamlit as st
 
 from core.i18n import _
 from core.people import SessionContext
-from ui import form_state
+from ui import form_state, streamlit_texts
 from ui.auth import ensure_logged_in, sidebar
 from ui.language import language_picker
 from ui.notifications import sidebar_badge
@@ -80,6 +80,7 @@ def return_to_requested_page(sections: dict[str, list[st.Page]], current: st.Pag
 form_state.carry_over()  # before any page draws: what staff typed on another page stays
 context = ensure_logged_in(before_login_page=note_requested_page)
 language_picker(context.actor)  # before the menu, so its titles come out in the chosen language
+streamlit_texts.translate_builtins()
 sections = navigation(context)
 current_page = st.navigation(sections)
 return_to_requested_page(sections, current_page)

@@ -115,8 +115,10 @@ def test_validation_messages_next_to_their_fields(session, manager, book):
     at.run()
     by_label(at.button, "Save draft").click().run()
     messages = [e.value for e in at.error]
-    assert "title must not be empty" in messages
-    assert any("unknown variable {{nickname}}" in m for m in messages)
+    assert "Title must not be empty" in messages  # a sentence, next to its field
+    assert any("unknown variable {{nickname}}" in m.lower() for m in messages)
+    [summary] = [m for m in messages if m.startswith("Not saved: 2 problems to fix.")]
+    assert "- Title must not be empty" in summary and "{{nickname}}" in summary  # all at once
     assert session.scalar(select(func.count()).select_from(Campaign)) == 0
 
 
@@ -204,3 +206,31 @@ def test_viewer_sees_the_list_without_actions_and_cannot_edit(session, viewer, m
     assert [b.label for b in at.button] == ["Open"]
     at = page("campaign_edit.py", viewer).run()
     assert at.error and "may not open this page" in at.error[0].value
+
+
+def test_an_attribute_condition_can_be_removed(session, manager, book):
+    at = page("campaign_edit.py", manager).run()
+    by_label(at.multiselect, "With labels").select("vip").select("customer")
+    at.run()
+    next(b for b in at.button if b.label == "Add a condition").click().run()
+    next(b for b in at.button if b.label == "Add a condition").click().run()
+    at.selectbox(key="ce_attr_key_0").select("city")
+    at.text_input(key="ce_attr_values_0").input("Rio")
+    at.text_input(key="ce_attr_values_1").input("second row")
+    at.run()
+    assert recipients_metric(at) == "2"
+    at.button(key="ce_remove_condition_0").click().run()
+    assert not at.exception
+    assert at.session_state["ce_conditions"] == 1
+    assert at.text_input(key="ce_attr_values_0").value == "second row"  # moved up a row
+    assert recipients_metric(at) == "4"  # city Rio no longer narrows the audience
+
+
+def test_the_variable_button_inserts_the_fallback_in_the_readers_language(session, manager, book):
+    at = page("campaign_edit.py", manager)
+    at.session_state["ui_language"] = "pt_BR"
+    at.run()
+    [button] = [b for b in at.button if b.label.startswith("{{first_name|")]
+    assert button.label == "{{first_name|cliente}}"
+    button.click().run()
+    assert at.text_area(key="ce_message").value == "{{first_name|cliente}}"

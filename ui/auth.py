@@ -14,8 +14,8 @@ from core import people
 from core.base import DomainError
 from core.i18n import _, localize_error
 from core.people import AccountLocked, LoginFailed, SessionContext
-from ui import session_cookie
-from ui.language import apply_language
+from ui import session_cookie, streamlit_texts
+from ui.language import apply_language, language_picker
 from ui.session import ACCOUNT_KEY, ACTOR_KEY, CONTEXT_KEY, TOKEN_KEY, db
 
 _ENDED_KEY = "session_ended"
@@ -76,7 +76,12 @@ def _begin(token: str) -> None:
 
 
 def _login_page() -> None:
-    st.title(_("Log in"))
+    # The language first (it applies it), so everything below is drawn in the chosen one; the
+    # choice is kept for the session and saved on the user once logged in.
+    title, picker = st.columns([3, 1], vertical_alignment="bottom")
+    language_picker(None, picker)
+    streamlit_texts.translate_builtins()
+    title.title(_("Log in"))
     if st.session_state.get(_ENDED_KEY):
         st.info(_("Your session ended. Please log in again."))
     with st.form("login"):

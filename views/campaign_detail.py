@@ -18,7 +18,7 @@ from core.base import (
     to_xlsx,
     utcnow,
 )
-from core.i18n import _, format_duration, format_number, localize_error
+from core.i18n import _, format_duration, format_number, localize_error, ngettext
 from core.models import RecipientStatus
 from ui import charts, receipts
 from ui.context import require_page
@@ -90,9 +90,9 @@ def live_progress() -> None:
         )
     st.progress(
         progress.fraction_done,
-        text=_("{done} of {total} recipients done").format(
-            done=format_number(progress.done), total=format_number(progress.total)
-        ),
+        text=ngettext(
+            "{done} of {total} recipient done", "{done} of {total} recipients done", progress.total
+        ).format(done=format_number(progress.done), total=format_number(progress.total)),
     )
     counts = progress.counts
     columns = st.columns(8)
@@ -225,9 +225,11 @@ with db() as session:
     )
 pages = max(1, -(-total // PER_PAGE))
 st.caption(
-    _("{total} recipients match · page {page} of {pages}").format(
-        total=format_number(total), page=page, pages=pages
-    )
+    ngettext(
+        "{total} recipient matches · page {page} of {pages}",
+        "{total} recipients match · page {page} of {pages}",
+        total,
+    ).format(total=format_number(total), page=page, pages=pages)
 )
 st.dataframe(
     pd.DataFrame(

@@ -16,7 +16,7 @@ import streamlit as st
 from core import campaigns, contacts, people
 from core.base import DomainError, ValidationError, utcnow
 from core.campaigns import describe_estimate
-from core.i18n import _, format_number, localize_entry, localize_error
+from core.i18n import _, format_number, localize_entry, localize_error, ngettext
 from core.models import MediaType
 from ui import auto_retry, contact_choices, form_state, whatsapp_format
 from ui.context import require_page
@@ -110,13 +110,18 @@ loaded = state.get(KEY + "loaded") == (campaign_id or "new")
 form_state.fill(form_defaults(existing), reset=not loaded)
 form_state.keep([KEY + "search", KEY + "test_phones", KEY + "confirm"])
 state[KEY + "loaded"] = campaign_id or "new"
-errors: dict[str, str] = state.get(KEY + "errors", {})
+errors: dict[str, list[str]] = state.get(KEY + "errors", {})
+
+
+def sentence(text: str) -> str:
+    """Core's messages are phrases ("the title is required"): shown as sentences."""
+    return text[:1].upper() + text[1:]
 
 
 def field_error(*fields: str) -> None:
     for name in fields:
-        if name in errors:
-            st.error(errors[name], icon="⚠️")
+        for message in errors.get(name, []):
+            st.error(sentence(message), icon="⚠️")
 
 
 def insert_variable(name: str) -> None:
@@ -128,11 +133,18 @@ st.text_input(_("Title"), key=KEY + "title", max_chars=255)
 field_error("title")
 
 st.write(_("Insert a variable:"))
-variables = ["first_name|there", "name", "phone", *attribute_choices[:12]]
-for column, name in zip(st.columns(min(len(variables), 8)) * 2, variables, strict=False):
-    column.button(
-        "{{" + name + "}}", key=f"{KEY}var_{name}", on_click=insert_variable, args=(name,)
-    )
+# The fallback in the reader's language ("{{first_name|there}}" in English).
+variables = ["first_name|" + _("there"), "name", "phone", *attribute_choices[:12]]
+# A row that wraps, each button as wide as its text: fixed columns cut "{{first_na…" off.
+with st.container(horizontal=True, gap="small"):
+    for n, name in enumerate(variables):
+        st.button(
+            "{{" + name + "}}",
+            key=f"{KEY}var_{n}",
+            on_click=insert_variable,
+            args=(name,),
+            width="content",
+        )
 st.text_area(
     _("Message"),
     key=KEY + "message",
@@ -193,14 +205,15 @@ with st.expander(_("Media"), expanded=state[KEY + "media_mode"] != "none"):
     field_error("multimedia")
 
 # -- numbers and schedule ------------------------------------------------------------------------
-st.multiselect(
-    _("Send through (WhatsApp numbers)"),
-    list(numbers),
-    format_func=numbers.get,
-    key=KEY + "numbers",
-    placeholder=_("Choose one or more numbers"),
-)
-if not numbers:
+if numbers:
+    st.multiselect(
+        _("Send through (WhatsApp numbers)"),
+        list(numbers),
+        format_func=numbers.get,
+        key=KEY + "numbers",
+        placeholder=_("Choose one or more numbers"),
+    )
+else:
     st.caption(_("No WhatsApp number yet: an admin adds them under Settings."))
 field_error("instance_ids")
 
@@ -226,19 +239,46 @@ field_error("auto_retry_hours", "auto_retry_limit")
 # -- audience -------------------------------------------------------------------------------------
 st.subheader(_("Audience"))
 a_left, a_right = st.columns(2)
-a_left.multiselect(_("With labels"), label_choices, key=KEY + "labels")
-a_left.radio(
-    _("Contacts need"),
-    ["any", "all"],
-    format_func={"any": _("any of these labels"), "all": _("all of these labels")}.get,
-    key=KEY + "labels_match",
-    horizontal=True,
-)
-a_right.multiselect(_("Without labels"), label_choices, key=KEY + "exclude")
+if label_choices:  # an empty list would show Streamlit's English "No options to select"
+    a_left.multiselect(
+        _("With labels"), label_choices, key=KEY + "labels", placeholder=_("Choose labels")
+    )
+    a_left.radio(
+        _("Contacts need"),
+        ["any", "all"],
+        format_func={"any": _("any of these labels"), "all": _("all of these labels")}.get,
+        key=KEY + "labels_match",
+        horizontal=True,
+    )
+    a_right.multiselect(
+        _("Without labels"), label_choices, key=KEY + "exclude", placeholder=_("Choose labels")
+    )
+else:
+    a_left.caption(_("No labels yet: contacts get them when imported or edited."))
 
 st.write(_("Attribute conditions (a list of values separated by commas matches any of them)"))
+
+
+def remove_condition(n: int) -> None:
+    """Drop condition n: the ones below move up a row (a callback: before the widgets draw)."""
+    count = state.get(KEY + "conditions", 0)
+    for i in range(n, count - 1):
+        state[f"{KEY}attr_key_{i}"] = state.get(f"{KEY}attr_key_{i + 1}", "")
+        state[f"{KEY}attr_values_{i}"] = state.get(f"{KEY}attr_values_{i + 1}", "")
+    state.pop(f"{KEY}attr_key_{count - 1}", None)
+    state.pop(f"{KEY}attr_values_{count - 1}", None)
+    state[KEY + "conditions"] = max(count - 1, 0)
+
+
 for n in range(state.get(KEY + "conditions", 0)):
-    c_key, c_values = st.columns(2)
+    c_key, c_values, c_remove = st.columns([5, 5, 1], vertical_alignment="bottom")
+    c_remove.button(
+        "✕",
+        key=f"{KEY}remove_condition_{n}",
+        help=_("Remove this condition"),
+        on_click=remove_condition,
+        args=(n,),
+    )
     c_key.selectbox(
         _("Attribute"),
         [""] + attribute_choices,
@@ -266,12 +306,14 @@ with db() as session:
     found = contacts.find_contacts(session, actor, search, 20) if search else []
 contact_labels = {c["id"]: f"{c['name'] or ''} {c['phone']}".strip() for c in [*chosen, *found]}
 state[KEY + "contact_ids"] = [i for i in state.get(KEY + "contact_ids", []) if i in contact_labels]
-st.multiselect(
-    _("Only these contacts"),
-    list(contact_labels),
-    format_func=lambda cid: contact_labels.get(cid, str(cid)),
-    key=KEY + "contact_ids",
-)
+if contact_labels:  # nothing found or chosen: no empty list in Streamlit's English
+    st.multiselect(
+        _("Only these contacts"),
+        list(contact_labels),
+        placeholder=_("Search above, then choose"),
+        format_func=lambda cid: contact_labels.get(cid, str(cid)),
+        key=KEY + "contact_ids",
+    )
 
 
 def criteria_from_form() -> dict[str, Any]:
@@ -354,9 +396,11 @@ if reach is not None and reach.count and state.get(KEY + "numbers"):
     st.info(describe_estimate(estimate, timezone, utcnow()))
     if when != "draft" and large:
         confirmed = st.checkbox(
-            _("I confirm sending this campaign to {n} recipients.").format(
-                n=format_number(reach.count)
-            ),
+            ngettext(
+                "I confirm sending this campaign to {n} recipient.",
+                "I confirm sending this campaign to {n} recipients.",
+                reach.count,
+            ).format(n=format_number(reach.count)),
             key=KEY + "confirm",
         )
 
@@ -398,14 +442,15 @@ def save() -> None:
             saved_id, saved_status = saved.id, saved.status
     except ValidationError as error:
         items = error.details or [error.detail(error.field or "title")]
-        state[KEY + "errors"] = {}
-        for item in items:
-            state[KEY + "errors"].setdefault(
-                (item.get("field") or "title").split(".")[0], localize_entry(item)
+        found: dict[str, list[str]] = {}
+        for item in items:  # every problem, not only the first of each field
+            found.setdefault((item.get("field") or "title").split(".")[0], []).append(
+                localize_entry(item)
             )
+        state[KEY + "errors"] = found
         return
     except DomainError as error:
-        state[KEY + "errors"] = {"status": localize_error(error)}
+        state[KEY + "errors"] = {"status": [localize_error(error)]}
         return
     state[KEY + "errors"] = {}
     state[KEY + "flash"] = {
@@ -421,6 +466,16 @@ label = {
     "now": _("Save and send now"),
     "schedule": _("Save and schedule"),
 }[when]
+if errors:  # all at once, beside the button, also those of fields drawn higher up
+    problems = [sentence(m) for messages in errors.values() for m in messages]
+    st.error(
+        ngettext(
+            "Not saved: {n} problem to fix.", "Not saved: {n} problems to fix.", len(problems)
+        ).format(n=len(problems))
+        + "\n\n"
+        + "\n".join(f"- {p}" for p in problems),
+        icon="⚠️",
+    )
 st.button(label, type="primary", disabled=not confirmed, on_click=save, key=KEY + "save")
 if not confirmed:
     st.caption(_("Confirm the number of recipients above to continue."))
@@ -440,10 +495,12 @@ if actor.can("campaigns.test_send"):
                 try:
                     with db() as session:
                         queued = campaigns.send_test(session, actor, campaign_id, phones)
-                    state[KEY + "flash"] = _("Test queued for {n} numbers.").format(n=len(queued))
+                    state[KEY + "flash"] = ngettext(
+                        "Test queued for {n} number.", "Test queued for {n} numbers.", len(queued)
+                    ).format(n=len(queued))
                     state[KEY + "errors"] = {}
                 except DomainError as error:
-                    state[KEY + "errors"] = {"test_phones": localize_error(error)}
+                    state[KEY + "errors"] = {"test_phones": [localize_error(error)]}
 
             st.button(_("Send a test"), on_click=send_test, key=KEY + "send_test")
             field_error("test_phones")

@@ -54,9 +54,11 @@ columns[5].metric(
 columns[6].metric(
     _("Average execution time"),
     format_duration(mean_duration),
-    help=_("From start to completion, over the {n} campaigns completed in the period.").format(
-        n=finished
-    ),
+    help=ngettext(
+        "From start to completion, over the {n} campaign completed in the period.",
+        "From start to completion, over the {n} campaigns completed in the period.",
+        finished,
+    ).format(n=finished),
 )
 if totals.unconfirmed:
     st.caption(
