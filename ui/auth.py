@@ -15,7 +15,7 @@ from core.base import DomainError
 from core.i18n import _, localize_error
 from core.people import AccountLocked, LoginFailed, SessionContext
 from ui import session_cookie, streamlit_texts
-from ui.language import apply_language, language_picker
+from ui.language import CHOICE_KEY, apply_language, language_picker
 from ui.session import ACCOUNT_KEY, ACTOR_KEY, CONTEXT_KEY, TOKEN_KEY, db
 
 _ENDED_KEY = "session_ended"
@@ -92,9 +92,13 @@ def _login_page() -> None:
         failure: LoginFailed | None = None
         with db() as session:  # commits the failure count too, which is what locks guessers out
             try:
-                _user, token = people.login(session, username, password)
+                user, token = people.login(session, username, password)
             except LoginFailed as error:
                 failure = error
+            else:
+                chosen = st.session_state.get(CHOICE_KEY)
+                if chosen and chosen != user.language:  # picked on this page: kept, as chosen
+                    people.set_user_language(session, user.id, chosen)
         if isinstance(failure, AccountLocked):
             st.error(_("Too many failed attempts. Try again in a few minutes."))
         elif failure is not None:

@@ -27,7 +27,7 @@ def stylesheet() -> str:
         '[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"],'
         '[data-testid="stFileUploaderDropzone"] button span:not([data-testid="stIconMaterial"])'
         " { font-size: 0; }\n"
-        f'[data-testid="stFileUploaderDropzone"] button::after {{ content: {upload}; }}\n'
+        f'[data-testid="stFileUploaderDropzone"] button::after {{ content: {upload}; font-size: 0.875rem; }}\n'
     )
 
 

@@ -156,3 +156,59 @@ def test_charts_with_no_data_and_with_one_point(page: Any, world: World) -> None
     assert "%" in " ".join(page.locator(".js-plotly-plot text").all_text_contents())
     no_exception(page)
     screenshot(page, "34-campaign-one-point")
+
+
+LOGIN = {"en": "Log in", "es": "Iniciar sesión", "pt_BR": "Entrar"}
+UPLOAD = {"en": "Upload a file", "es": "Subir un archivo", "pt_BR": "Enviar um arquivo"}
+PICK = {"en": "English", "es": "Español", "pt_BR": "Português (Brasil)"}
+PAGES = [  # url path: one screenshot of each, in each language ("" is the dashboard)
+    "",
+    "campaigns",
+    "campaign_edit",
+    "notifications",
+    "contacts",
+    "instances",
+    "users",
+    "tokens",
+    "account_settings",
+    "audit_log",
+    "profile",
+]
+
+
+@pytest.mark.parametrize("language", ["en", "es", "pt_BR"])  # en first: nothing saved yet
+def test_the_language_switch_on_the_login_page(page: Any, world: World, language: str) -> None:
+    page.goto(world.stack.ui_url)
+    wait_idle(page)
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()  # the browser's, en-US
+    picker = page.get_by_test_id("stSelectbox").first
+    picker.locator("input").first.click()
+    page.get_by_role("option", name=PICK[language], exact=True).click()
+    wait_idle(page)
+    expect(page.get_by_role("heading", name=LOGIN[language])).to_be_visible()
+    screenshot(page, f"40-{language}-login")
+    page.get_by_role("textbox").nth(0).fill(ADMIN[0])
+    page.get_by_role("textbox").nth(1).fill(ADMIN[1])
+    page.get_by_role("button", name=LOGIN[language], exact=True).click()
+    wait_idle(page)
+    no_exception(page)
+    expect(page.get_by_text("Deploy", exact=True)).to_have_count(0)  # toolbarMode minimal
+    page.wait_for_function("document.cookie.includes('wac_session=')")  # the login, kept
+    for path in PAGES:  # each by its address: the login cookie carries the session over
+        page.goto(f"{world.stack.ui_url}/{path}")
+        wait_idle(page)
+        no_exception(page)
+        if language != "en":  # the chosen language, not the browser's
+            expect(page.get_by_role("heading", name=LOGIN["en"])).to_have_count(0)
+        expect(page.get_by_text("Page not found")).to_have_count(0)
+        screenshot(page, f"41-{language}-{path or 'dashboard'}")
+    page.goto(f"{world.stack.ui_url}/campaign_edit")
+    wait_idle(page)
+    page.get_by_test_id("stExpander").first.locator("summary").click()
+    page.get_by_text(UPLOAD[language], exact=True).click()
+    wait_idle(page)
+    uploader = page.get_by_test_id("stFileUploaderDropzone")
+    expect(uploader).to_be_visible()
+    if language != "en":
+        assert "per file" not in uploader.inner_text()
+    screenshot(page, f"42-{language}-media-upload")
