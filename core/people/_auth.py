@@ -106,6 +106,17 @@ def _count_failure(
     session: Session, user: User, now: datetime, max_failures: int, lockout_minutes: int
 ) -> None:
     user.failed_logins = (user.failed_logins or 0) + 1
+    # Each wrong password is in the audit log of the user's accounts, so admins see guessing
+    # before the lock-out (an unknown username belongs to no account: only the log file has it).
+    for membership in memberships(session, user.id):
+        audit.record_audit(
+            session,
+            Actor.system(membership.account_id),
+            "user.login_failed",
+            "user",
+            user.id,
+            {"username": user.username, "failures": user.failed_logins},
+        )
     if max_failures and user.failed_logins >= max_failures:
         user.locked_until = now + timedelta(minutes=lockout_minutes)
         user.failed_logins = 0
