@@ -106,3 +106,9 @@ def test_the_funnel_labels_count_and_share_of_the_targeted():
 
     figure = charts.funnel(progress(sent=8, failed=2))
     assert list(figure.data[0].y) == ["Targeted", "Sent", "Delivered", "Read", "Failed"]
+
+
+def test_counts_are_whole_numbers_from_zero():
+    days = [tracking.DayCounts(day=date(2026, 11, 30), sent=1, failed=0)]
+    axis = charts.messages_over_time(days).layout.yaxis
+    assert (axis.rangemode, axis.dtick, axis.tickformat) == ("tozero", 1, ",d")  # no 0.2, 0.4

@@ -34,6 +34,14 @@ COLORS = {
 ZERO_TO_MANY = [[0.0, "#ffffff"], [0.0001, "#dcfce7"], [1.0, "#15803d"]]  # 0 stays white
 
 
+def _counts_axis(figure: go.Figure, values: Sequence[int], axis: str = "y") -> None:
+    """Whole numbers from zero: a count of 1 drew ticks at 0.2, 0.4..."""
+    update = figure.update_yaxes if axis == "y" else figure.update_xaxes
+    update(rangemode="tozero", tickformat=",d")
+    if max(values, default=0) <= 5:
+        update(dtick=1)
+
+
 def _layout(figure: go.Figure, title: str, **kwargs: object) -> go.Figure:
     kwargs.setdefault("height", HEIGHT)
     figure.update_layout(title=title, margin={"l": 10, "r": 10, "t": 50, "b": 10}, **kwargs)
@@ -171,6 +179,7 @@ def sends_over_time(series: tracking.SendSeries, zone: tzinfo) -> go.Figure:
             )
         )
     _time_axis(figure, times, step)
+    _counts_axis(figure, [count for _start, count in points] + [series.limit_per_bucket or 0])
     return _layout(figure, title, xaxis_title=_("Time"), yaxis_title=_("Messages"))
 
 
@@ -196,6 +205,7 @@ def failure_reasons(reasons: Sequence[tracking.FailureReason]) -> go.Figure:
             marker={"color": COLORS["failed"]},
         )
     )
+    _counts_axis(figure, [reason.count for reason in reasons], "x")
     return _layout(figure, _("Failures by reason"), xaxis_title=_("Recipients"))
 
 
@@ -211,6 +221,7 @@ def campaigns_by_status(counts: dict[str, int]) -> go.Figure:
             text=list(shown.values()),
         )
     )
+    _counts_axis(figure, list(shown.values()))
     return _layout(figure, title, yaxis_title=_("Campaigns"))
 
 
@@ -233,7 +244,7 @@ def messages_over_time(days: Sequence[tracking.DayCounts]) -> go.Figure:
             )
         )
     _time_axis(figure, [day.day for day in days], timedelta(days=1))
-    figure.update_yaxes(rangemode="tozero")
+    _counts_axis(figure, [max(day.sent, day.failed) for day in days])
     return _layout(figure, title, xaxis_title=_("Day"), yaxis_title=_("Messages"))
 
 
@@ -249,6 +260,7 @@ def errors_by_type(errors: Sequence[tuple[str, int]]) -> go.Figure:
             marker={"color": COLORS["failed"]},
         )
     )
+    _counts_axis(figure, [count for _kind, count in shown])
     return _layout(figure, title, yaxis_title=_("Recipients"))
 
 
@@ -269,6 +281,7 @@ def hourly_volume(volume: tracking.SendVolume) -> go.Figure:
         )
     )
     _time_axis(figure, hours, hour)
+    _counts_axis(figure, [count for _start, count in points])
     return _layout(figure, title, xaxis_title=_("Hour"), yaxis_title=_("Messages"))
 
 
