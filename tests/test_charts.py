@@ -112,3 +112,12 @@ def test_counts_are_whole_numbers_from_zero():
     days = [tracking.DayCounts(day=date(2026, 11, 30), sent=1, failed=0)]
     axis = charts.messages_over_time(days).layout.yaxis
     assert (axis.rangemode, axis.dtick, axis.tickformat) == ("tozero", 1, ",d")  # no 0.2, 0.4
+
+
+def test_select_all_only_in_english(language):
+    from ui.streamlit_texts import select_all, stylesheet
+
+    assert select_all() == 1000 and stylesheet() == ""  # Streamlit's own English stays
+    language("pt_BR")
+    assert select_all() is False  # its "Select all" entry is English only
+    assert 'content: "Escolher um arquivo"' in stylesheet()

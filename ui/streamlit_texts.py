@@ -5,7 +5,8 @@ language other than English a stylesheet swaps the button's words (CSS generated
 browsers also read out as its name) and hides the size line (the pages say the limits in their
 own, translated, labels). The Deploy button is hidden in .streamlit/config.toml
 (`client.toolbarMode = "minimal"`); "Choose options" and "No options to select" are avoided by
-the pages (a placeholder, or no widget when there is nothing to choose).
+the pages (a placeholder, or no widget when there is nothing to choose), and a multiselect's
+English "Select all" entry is left out in other languages (`select_all()`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,12 @@ def stylesheet() -> str:
         " { font-size: 0; }\n"
         f'[data-testid="stFileUploaderDropzone"] button::after {{ content: {upload}; font-size: 0.875rem; }}\n'
     )
+
+
+def select_all() -> bool | int:
+    """A multiselect's `select_all`: its "Select all" entry is English only, so other languages
+    go without it (Streamlit's default, 1000, in English)."""
+    return 1000 if current_language() == DEFAULT_LANGUAGE else False
 
 
 def translate_builtins() -> None:

@@ -20,7 +20,7 @@ from core.base import (
 )
 from core.i18n import _, format_duration, format_number, localize_error, ngettext
 from core.models import RecipientStatus
-from ui import charts, receipts
+from ui import charts, receipts, streamlit_texts
 from ui.context import require_page
 from ui.labels import campaign_status_label, error_kind_label, recipient_status_label
 from ui.session import db
@@ -215,6 +215,7 @@ statuses = filters[0].multiselect(
     format_func=recipient_status_label,
     placeholder=_("Every status"),
     key="log_statuses",
+    select_all=streamlit_texts.select_all(),
 )
 search = filters[1].text_input(_("Phone or name"), key="log_search")
 page = int(filters[2].number_input(_("Page"), min_value=1, value=1, step=1, key="log_page"))

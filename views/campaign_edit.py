@@ -18,7 +18,7 @@ from core.base import DomainError, ValidationError, utcnow
 from core.campaigns import describe_estimate
 from core.i18n import _, format_number, localize_entry, localize_error, ngettext
 from core.models import MediaType
-from ui import auto_retry, contact_choices, form_state, whatsapp_format
+from ui import auto_retry, contact_choices, form_state, streamlit_texts, whatsapp_format
 from ui.context import require_page
 from ui.labels import campaign_status_label
 from ui.session import db
@@ -212,6 +212,7 @@ if numbers:
         format_func=numbers.get,
         key=KEY + "numbers",
         placeholder=_("Choose one or more numbers"),
+        select_all=streamlit_texts.select_all(),
     )
 else:
     st.caption(_("No WhatsApp number yet: an admin adds them under Settings."))
@@ -241,7 +242,11 @@ st.subheader(_("Audience"))
 a_left, a_right = st.columns(2)
 if label_choices:  # an empty list would show Streamlit's English "No options to select"
     a_left.multiselect(
-        _("With labels"), label_choices, key=KEY + "labels", placeholder=_("Choose labels")
+        _("With labels"),
+        label_choices,
+        key=KEY + "labels",
+        placeholder=_("Choose labels"),
+        select_all=streamlit_texts.select_all(),
     )
     a_left.radio(
         _("Contacts need"),
@@ -251,7 +256,11 @@ if label_choices:  # an empty list would show Streamlit's English "No options to
         horizontal=True,
     )
     a_right.multiselect(
-        _("Without labels"), label_choices, key=KEY + "exclude", placeholder=_("Choose labels")
+        _("Without labels"),
+        label_choices,
+        key=KEY + "exclude",
+        placeholder=_("Choose labels"),
+        select_all=streamlit_texts.select_all(),
     )
 else:
     a_left.caption(_("No labels yet: contacts get them when imported or edited."))
@@ -313,6 +322,7 @@ if contact_labels:  # nothing found or chosen: no empty list in Streamlit's Engl
         placeholder=_("Search above, then choose"),
         format_func=lambda cid: contact_labels.get(cid, str(cid)),
         key=KEY + "contact_ids",
+        select_all=streamlit_texts.select_all(),
     )
 
 

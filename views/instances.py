@@ -12,7 +12,7 @@ from core import instances, tracking
 from core.base import DomainError, stored_text, utcnow
 from core.i18n import _, format_number, localize_error
 from core.models import CircuitCause
-from ui import receipts
+from ui import receipts, streamlit_texts
 from ui.context import local_time, require_page
 from ui.labels import connection_label
 from ui.session import db
@@ -106,6 +106,7 @@ def _form(key: str, current: dict[str, Any] | None) -> dict[str, Any] | None:
             list(range(7)),
             default=current.get("window_days") or list(range(7)),
             format_func=lambda d: DAYS[d],
+            select_all=streamlit_texts.select_all(),
         )
         active = st.checkbox(_("Active"), current.get("is_active", True))
         submitted = st.form_submit_button(_("Save"), type="primary")
