@@ -234,3 +234,17 @@ def test_the_variable_button_inserts_the_fallback_in_the_readers_language(sessio
     assert button.label == "{{first_name|cliente}}"
     button.click().run()
     assert at.text_area(key="ce_message").value == "{{first_name|cliente}}"
+
+
+def test_the_preview_shows_the_image_they_will_get(session, manager, book):
+    at = page("campaign_edit.py", manager).run()
+    by_label(at.text_area, "Message").input("Oi {{name}}")
+    by_label(at.multiselect, "With labels").select("vip")
+    at.radio(key="ce_media_mode").set_value("url")
+    at.run()
+    at.text_input(key="ce_media_url").input("https://cdn.example.com/promo.jpg")
+    at.run()
+    assert not at.exception
+    images = [e for e in at.main if type(e).__name__ == "Image"]
+    assert len(images) == 2  # one per previewed recipient (two VIPs not opted out)
+    assert "https://cdn.example.com/promo.jpg" in str(images[0].proto)

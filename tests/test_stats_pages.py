@@ -153,6 +153,8 @@ def test_campaign_detail_shows_the_recipients_numbers(session, campaign, viewer)
     )
     log = at.dataframe[1].value
     assert len(log) == min(50, sum(by_status.values()))
+    first = min(recipients(session, campaign), key=lambda r: r.id)
+    assert log["Message"].iloc[0] == first.rendered_text  # what each recipient was sent
 
 
 def test_recipient_log_filters_by_status(session, campaign, viewer):

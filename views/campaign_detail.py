@@ -247,6 +247,7 @@ st.dataframe(
                 _("Delivered"): when(row.delivered_at),
                 _("Read"): when(row.read_at),
                 _("Failed"): when(row.failed_at),
+                _("Message"): row.rendered_text,
             }
             for row in rows
         ],
@@ -262,6 +263,7 @@ st.dataframe(
             _("Delivered"),
             _("Read"),
             _("Failed"),
+            _("Message"),
         ],
     ),
     hide_index=True,

@@ -158,6 +158,7 @@ st.text_area(
 field_error("message")
 
 # -- media ----------------------------------------------------------------------------------------
+upload = None
 with st.expander(_("Media"), expanded=state[KEY + "media_mode"] != "none"):
     st.radio(
         _("Attachment"),
@@ -381,11 +382,20 @@ field_error("audience")
 
 # -- what they will read --------------------------------------------------------------------------
 message = state.get(KEY + "message", "")
+thumbnail: Any = None  # the image they will get, above the text as in WhatsApp
+if state.get(KEY + "media_type") == "image":
+    media_url = str(state.get(KEY + "media_url") or "").strip()
+    if state.get(KEY + "media_mode") == "url" and media_url.startswith(("http://", "https://")):
+        thumbnail = media_url
+    elif state.get(KEY + "media_mode") == "upload" and upload is not None:
+        thumbnail = upload.getvalue()
 if message.strip() and reach is not None and reach.sample:
     st.subheader(_("Preview"))
     for row in reach.sample[:3]:
         with st.chat_message("user", avatar="💬"):
             st.caption(row["name"] or row["phone"])
+            if thumbnail is not None:
+                st.image(thumbnail, width=240)
             # WhatsApp's formatting (not Markdown's), the contact's text escaped.
             st.html(whatsapp_format.to_html(campaigns.render_message(message, row)))
 
