@@ -8,10 +8,11 @@ import streamlit as st
 
 from core.i18n import _
 from core.people import SessionContext
-from ui import form_state, streamlit_texts
+from ui import form_state, session_cookie, streamlit_texts
 from ui.auth import ensure_logged_in, sidebar
 from ui.language import language_picker
 from ui.notifications import sidebar_badge
+from ui.session import TOKEN_KEY
 
 st.set_page_config(page_title="WhatsApp API Campaigns", page_icon="💬", layout="wide")
 
@@ -79,6 +80,7 @@ def return_to_requested_page(sections: dict[str, list[st.Page]], current: st.Pag
 
 form_state.carry_over()  # before any page draws: what staff typed on another page stays
 context = ensure_logged_in(before_login_page=note_requested_page)
+session_cookie.keep(st.session_state[TOKEN_KEY])  # a reload stays logged in
 language_picker(context.actor)  # before the menu, so its titles come out in the chosen language
 streamlit_texts.translate_builtins()
 sections = navigation(context)

@@ -46,7 +46,6 @@ def ensure_logged_in(before_login_page: Callable[[], None] | None = None) -> Ses
         session_cookie.write_pending()
         st.stop()
     assert context is not None
-    session_cookie.write_pending()
     apply_language(context.actor)  # saved choice, else the browser's, else the account's
     st.session_state[ACTOR_KEY] = context.actor
     st.session_state[ACCOUNT_KEY] = context.actor.account_id
@@ -68,7 +67,6 @@ def _forget_session() -> None:
 def _begin(token: str) -> None:
     st.session_state[TOKEN_KEY] = token
     st.session_state.pop(_ENDED_KEY, None)
-    session_cookie.remember(token)  # a reload stays logged in
     st.rerun()
 
 

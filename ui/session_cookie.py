@@ -18,7 +18,7 @@ from core.base import get_settings
 
 COOKIE = "wac_session"
 _TRIED_KEY = "session_cookie_tried"  # the request's cookie was looked at once in this session
-_PENDING_KEY = "session_cookie_pending"  # "set:<token>" or "clear", written on the next draw
+_PENDING_KEY = "session_cookie_pending"  # "clear": delete it on the next draw (logout, expiry)
 
 
 def token_from_cookie() -> str | None:
@@ -34,19 +34,25 @@ def token_from_cookie() -> str | None:
     return value if isinstance(value, str) and value else None  # AppTest: a stand-in object
 
 
-def remember(token: str) -> None:
-    st.session_state[_PENDING_KEY] = "set:" + token
-
-
 def forget() -> None:
     st.session_state[_PENDING_KEY] = "clear"
 
 
+def keep(token: str) -> None:
+    """Set the cookie on every full run while logged in (app.py): a script drawn once could be
+    replaced by the next page's elements before the browser ran it, and the reload logged out."""
+    st.session_state.pop(_PENDING_KEY, None)
+    _write("set:" + token)
+
+
 def write_pending() -> None:
-    """Set or delete the cookie in the browser, if a login or logout asked for it."""
+    """Delete the cookie in the browser, if a logout or an ended session asked for it."""
     pending = st.session_state.pop(_PENDING_KEY, None)
-    if pending is None:
-        return
+    if pending == "clear":
+        _write(pending)
+
+
+def _write(pending: str) -> None:
     secure = "; Secure" if str(st.context.url or "").startswith("https://") else ""
     if pending.startswith("set:"):
         value = pending.removeprefix("set:")
