@@ -1,4 +1,5 @@
 # make run   — set up and start the UI, the worker and the API on the embedded SQLite database
+#              (webhooks registered at the local API, http://127.0.0.1:API_PORT, unless PUBLIC_API_URL is set)
 # make test  — set up and run lint (ruff, the import contract) + the whole test suite
 PYTHON ?= python3
 VENV := .venv
@@ -21,7 +22,7 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 run: $(VENV)/.runtime
 	$(BIN)/python -m core migrate
 	$(BIN)/python -m core bootstrap
-	$(BIN)/honcho start
+	LOCAL_WEBHOOKS=1 $(BIN)/honcho start  # webhooks at the local API unless PUBLIC_API_URL is set
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

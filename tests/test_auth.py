@@ -234,3 +234,22 @@ def test_a_reactivated_user_logs_in_again_but_their_tokens_stay_revoked(session,
     assert people.user_for_token(session, token) is None
     actions = session.scalars(select(AuditLog.action).where(AuditLog.object_type == "user"))
     assert {"user.deactivate", "user.reactivate"} <= set(actions)
+
+
+def test_each_failed_login_is_in_the_audit_log(session, admin, monkeypatch):
+    monkeypatch.setenv("LOGIN_MAX_FAILURES", "5")
+    reset_settings_cache()
+    for _ in range(2):
+        with pytest.raises(people.LoginFailed):
+            people.login(session, "ana", "guess guess guess")
+    with pytest.raises(people.LoginFailed):
+        people.login(session, "nobody", "guess guess guess")  # no account to log it in
+    failed = session.scalars(
+        select(AuditLog).where(AuditLog.action == "user.login_failed").order_by(AuditLog.id)
+    ).all()
+    assert [(e.object_id, e.details["failures"]) for e in failed] == [
+        (str(admin.user_id), 1),
+        (str(admin.user_id), 2),
+    ]
+    assert all(e.account_id == admin.account_id for e in failed)
+    assert "guess" not in str([e.details for e in failed])  # never the password tried

@@ -56,7 +56,8 @@ def test_create_with_live_count_and_preview(session, manager, book):
     at.run()
     assert recipients_metric(at) == "2"
     assert any("opted out" in c.value for c in at.caption)
-    assert "Oi Vip em *Rio*" in [m.value for m in at.markdown]
+    previews = [str(h.proto.body) for h in at.get("html")]
+    assert any("Oi Vip em <strong>Rio</strong>" in p for p in previews), previews
     by_label(at.multiselect, "With labels").select("customer")
     at.run()
     assert recipients_metric(at) == "4"
@@ -114,8 +115,10 @@ def test_validation_messages_next_to_their_fields(session, manager, book):
     at.run()
     by_label(at.button, "Save draft").click().run()
     messages = [e.value for e in at.error]
-    assert "title must not be empty" in messages
-    assert any("unknown variable {{nickname}}" in m for m in messages)
+    assert "Title must not be empty" in messages  # a sentence, next to its field
+    assert any("unknown variable {{nickname}}" in m.lower() for m in messages)
+    [summary] = [m for m in messages if m.startswith("Not saved: 2 problems to fix.")]
+    assert "- Title must not be empty" in summary and "{{nickname}}" in summary  # all at once
     assert session.scalar(select(func.count()).select_from(Campaign)) == 0
 
 
@@ -203,3 +206,45 @@ def test_viewer_sees_the_list_without_actions_and_cannot_edit(session, viewer, m
     assert [b.label for b in at.button] == ["Open"]
     at = page("campaign_edit.py", viewer).run()
     assert at.error and "may not open this page" in at.error[0].value
+
+
+def test_an_attribute_condition_can_be_removed(session, manager, book):
+    at = page("campaign_edit.py", manager).run()
+    by_label(at.multiselect, "With labels").select("vip").select("customer")
+    at.run()
+    next(b for b in at.button if b.label == "Add a condition").click().run()
+    next(b for b in at.button if b.label == "Add a condition").click().run()
+    at.selectbox(key="ce_attr_key_0").select("city")
+    at.text_input(key="ce_attr_values_0").input("Rio")
+    at.text_input(key="ce_attr_values_1").input("second row")
+    at.run()
+    assert recipients_metric(at) == "2"
+    at.button(key="ce_remove_condition_0").click().run()
+    assert not at.exception
+    assert at.session_state["ce_conditions"] == 1
+    assert at.text_input(key="ce_attr_values_0").value == "second row"  # moved up a row
+    assert recipients_metric(at) == "4"  # city Rio no longer narrows the audience
+
+
+def test_the_variable_button_inserts_the_fallback_in_the_readers_language(session, manager, book):
+    at = page("campaign_edit.py", manager)
+    at.session_state["ui_language"] = "pt_BR"
+    at.run()
+    [button] = [b for b in at.button if b.label.startswith("{{first_name|")]
+    assert button.label == "{{first_name|cliente}}"
+    button.click().run()
+    assert at.text_area(key="ce_message").value == "{{first_name|cliente}}"
+
+
+def test_the_preview_shows_the_image_they_will_get(session, manager, book):
+    at = page("campaign_edit.py", manager).run()
+    by_label(at.text_area, "Message").input("Oi {{name}}")
+    by_label(at.multiselect, "With labels").select("vip")
+    at.radio(key="ce_media_mode").set_value("url")
+    at.run()
+    at.text_input(key="ce_media_url").input("https://cdn.example.com/promo.jpg")
+    at.run()
+    assert not at.exception
+    images = [e for e in at.main if type(e).__name__ == "Image"]
+    assert len(images) == 2  # one per previewed recipient (two VIPs not opted out)
+    assert "https://cdn.example.com/promo.jpg" in str(images[0].proto)

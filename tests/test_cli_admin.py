@@ -207,3 +207,26 @@ def test_add_member_and_reset_password(engine, capsys, monkeypatch):
             ).all()
         )
         assert roles == {int(first): "admin", int(second): "viewer"}
+
+
+def test_create_user_says_who_and_how_to_log_in(capsys, monkeypatch, engine):
+    _c, out, _e = run(capsys, "create-account", "Loja")
+    account_id = out.strip()
+    code, out, err = run(
+        capsys,
+        "create-user",
+        "bia",
+        "--account",
+        account_id,
+        "--role",
+        "viewer",
+        "--one-time-password",
+        monkeypatch=monkeypatch,
+    )
+    assert code == 0, err
+    assert "created user bia (id " in out and f"viewer in account {account_id}" in out
+    password = out.split("one-time password")[1].split()[0]
+    with Session(engine) as session:
+        user = session.scalar(select(User).where(User.username == "bia"))
+        assert verify_password(user.password_hash, password)
+        assert user.must_change_password  # asked to choose their own at the first login

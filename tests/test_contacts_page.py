@@ -193,27 +193,39 @@ def test_viewers_see_no_import_and_no_edit(viewer: Actor, book: None) -> None:
 def test_edit_labels_and_attributes(session: Session, manager: Actor, book: None) -> None:
     at = page(manager).run()
     ana = contacts_of(session, manager.account_id)["+5511987654321"]
+    before = dict(ana.custom_attributes)
+    session.commit()
+    shown = at.dataframe[0].value
+    assert "{" not in " ".join(str(v) for v in shown["Attributes"])  # a summary, not raw JSON
     at.selectbox(key="contacts_pick").set_value(ana.id).run()
+    # The edit form holds a second table: the attributes, a name and a value a row.
+    edited = at.dataframe[1].value
+    assert list(edited.columns) == ["name", "value"]
+    assert dict(zip(edited["name"], edited["value"], strict=True)) == before
 
     by_label(at.text_input, "Labels (separated by commas)").input("VIP, Cliente")
-    by_label(at.text_area, "Attributes (JSON: name and value pairs)").input(
-        '{"city": "Olinda", "plano": "pro"}'
-    )
     by_label(at.button, "Save").click().run()
 
     assert not at.exception
     ana = contacts_of(session, manager.account_id)["+5511987654321"]
     assert ana.label_names == ["cliente", "vip"]
-    assert ana.custom_attributes == {"city": "Olinda", "plano": "pro"}
+    assert ana.custom_attributes == before  # the table's rows come back as they were
 
 
-def test_bad_attribute_json_is_explained(session: Session, manager: Actor, book: None) -> None:
-    at = page(manager).run()
+def test_attribute_table_rows_become_attributes() -> None:
+    import pandas as pd
 
-    by_label(at.text_area, "Attributes (JSON: name and value pairs)").input("{city: Olinda")
-    by_label(at.button, "Save").click().run()
+    from ui import attributes
 
-    assert any("not valid JSON" in e.value for e in at.error)
+    table = pd.DataFrame(
+        [
+            {"name": "city", "value": "Olinda"},
+            {"name": " ", "value": "x"},
+            {"name": "plano", "value": None},
+        ]
+    )
+    assert attributes.values(table) == {"city": "Olinda", "plano": ""}
+    assert attributes.summary({"city": "Olinda", "plano": "pro"}) == "city: Olinda · plano: pro"
 
 
 def test_opt_out_back_in_and_delete(session: Session, manager: Actor, book: None) -> None:

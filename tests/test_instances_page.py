@@ -158,3 +158,19 @@ def test_typing_presence_is_set_on_the_form(session, admin, fake_evolution):
     session.expire_all()
     row = session.get(SenderInstance, created.id)
     assert (row.typing_min_seconds, row.typing_max_seconds) == (1.0, 3.5)
+
+
+def test_the_panel_stays_open_after_test_connection(session, admin, fake_evolution):
+    from core.base import utcnow
+
+    created = _number(session, admin, fake_evolution)
+    created.webhook_registered_at, created.webhook_error = utcnow(), None  # nothing to warn of
+    session.commit()
+    at = page(admin).run()
+    [panel] = [e for e in at.expander if "Shop" in e.label]
+    assert not panel.proto.expanded
+    at.button(key=f"test-{created.id}").click().run()
+    assert not at.exception
+    assert any("Connection state" in s.value for s in at.success)
+    [panel] = [e for e in at.expander if "Shop" in e.label]
+    assert panel.proto.expanded  # the flash above it does not fold it away

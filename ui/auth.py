@@ -6,7 +6,7 @@ logout, expiry, deactivation and role changes take effect on the next click.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import streamlit as st
 
@@ -14,15 +14,21 @@ from core import people
 from core.base import DomainError
 from core.i18n import _, localize_error
 from core.people import AccountLocked, LoginFailed, SessionContext
-from ui.language import apply_language
+from ui import session_cookie, streamlit_texts
+from ui.language import CHOICE_KEY, apply_language, language_picker
 from ui.session import ACCOUNT_KEY, ACTOR_KEY, CONTEXT_KEY, TOKEN_KEY, db
 
 _ENDED_KEY = "session_ended"
 
 
-def ensure_logged_in() -> SessionContext:
-    """The logged-in session of this browser tab; otherwise draws the login page and stops."""
+def ensure_logged_in(before_login_page: Callable[[], None] | None = None) -> SessionContext:
+    """The logged-in session of this browser tab; otherwise draws the login page and stops
+    (calling `before_login_page` first: app.py notes the page asked for, to return to it)."""
     token = st.session_state.get(TOKEN_KEY)
+    if not token:
+        token = session_cookie.token_from_cookie()  # a reload: the same login, if still alive
+        if token:
+            st.session_state[TOKEN_KEY] = token
     context = None
     if token:
         with db() as session:
@@ -30,10 +36,14 @@ def ensure_logged_in() -> SessionContext:
     if context is None:
         if token:
             st.session_state[_ENDED_KEY] = True
+            session_cookie.forget()
         _forget_session()
+        if before_login_page is not None:
+            before_login_page()
         if _sso_identity_email() is not None:
             _login_with_sso()
         _login_page()
+        session_cookie.write_pending()
         st.stop()
     assert context is not None
     apply_language(context.actor)  # saved choice, else the browser's, else the account's
@@ -64,7 +74,12 @@ def _begin(token: str) -> None:
 
 
 def _login_page() -> None:
-    st.title(_("Log in"))
+    # The language first (it applies it), so everything below is drawn in the chosen one; the
+    # choice is kept for the session and saved on the user once logged in.
+    title, picker = st.columns([3, 1], vertical_alignment="bottom")
+    language_picker(None, picker)
+    streamlit_texts.translate_builtins()
+    title.title(_("Log in"))
     if st.session_state.get(_ENDED_KEY):
         st.info(_("Your session ended. Please log in again."))
     with st.form("login"):
@@ -75,9 +90,13 @@ def _login_page() -> None:
         failure: LoginFailed | None = None
         with db() as session:  # commits the failure count too, which is what locks guessers out
             try:
-                _user, token = people.login(session, username, password)
+                user, token = people.login(session, username, password)
             except LoginFailed as error:
                 failure = error
+            else:
+                chosen = st.session_state.get(CHOICE_KEY)
+                if chosen and chosen != user.language:  # picked on this page: kept, as chosen
+                    people.set_user_language(session, user.id, chosen)
         if isinstance(failure, AccountLocked):
             st.error(_("Too many failed attempts. Try again in a few minutes."))
         elif failure is not None:
@@ -183,6 +202,7 @@ def _logout_button() -> None:
         with db() as session:
             people.logout(session, st.session_state.get(TOKEN_KEY))
         _forget_session()
+        session_cookie.forget()
         st.session_state.pop(ACCOUNT_KEY, None)
         if _sso_identity_email() is not None:
             st.logout()  # also forget the identity provider's login, or it logs us straight back in

@@ -11,6 +11,8 @@ where app.py did not set anything, so `core.i18n` falls back to `_session_langua
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
@@ -81,13 +83,14 @@ def _on_pick(user_id: int | None) -> None:
             set_user_language(session, user_id, language)
 
 
-def language_picker(actor: Actor | None = None) -> str:
-    """Apply this run's language and draw the picker in the sidebar; returns the language."""
+def language_picker(actor: Actor | None = None, container: Any = None) -> str:
+    """Apply this run's language and draw the picker (in the sidebar unless `container` says
+    where: the login page draws it on the page); returns the language."""
     if actor is None:
         actor = st.session_state.get(ACTOR_KEY)
     language = apply_language(actor)
     st.session_state[_PICKER_KEY] = language  # set before the widget exists: it shows the current
-    st.sidebar.selectbox(
+    (container or st.sidebar).selectbox(
         _("Language"),
         options=list(LANGUAGES),
         format_func=LANGUAGES.__getitem__,  # each language in its own name, never translated

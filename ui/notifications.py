@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core import notifications
-from core.i18n import _
+from core.i18n import _, ngettext
 from core.people import Actor
 from ui.session import db
 
@@ -35,7 +35,11 @@ def _badge(actor: Actor) -> None:
         st.toast(notifications.title_of(notification), icon="🔔")
         st.session_state[SEEN_KEY] = max(st.session_state[SEEN_KEY], notification.id)
     label = (
-        _("Notifications ({unread} unread)").format(unread=unread) if unread else _("Notifications")
+        ngettext(
+            "Notifications ({unread} unread)", "Notifications ({unread} unread)", unread
+        ).format(unread=unread)
+        if unread
+        else _("Notifications")
     )
     if st.button(label, icon="🔔", type="tertiary", key="notifications_badge"):
         st.switch_page("views/notifications.py")

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from core import people
-from core.i18n import _
+from core.i18n import _, ngettext
 from ui.context import current_timezone, local_time, require_page
 from ui.session import db
 
@@ -71,7 +71,7 @@ with db() as session:
         ]
     )
 
-st.caption(_("{n} entries").format(n=total))
+st.caption(ngettext("{n} entry", "{n} entries", total).format(n=total))
 if total:
     st.dataframe(table, hide_index=True, width="stretch")
     pages = max(1, -(-total // PER_PAGE))

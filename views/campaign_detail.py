@@ -18,9 +18,9 @@ from core.base import (
     to_xlsx,
     utcnow,
 )
-from core.i18n import _, format_duration, format_number, format_percent, localize_error
+from core.i18n import _, format_duration, format_number, format_percent, localize_error, ngettext
 from core.models import RecipientStatus
-from ui import charts, tracked_links
+from ui import charts, receipts, streamlit_texts, tracked_links
 from ui.context import require_page
 from ui.labels import campaign_status_label, error_kind_label, recipient_status_label
 from ui.session import db
@@ -68,6 +68,7 @@ def live_progress() -> None:
         progress = tracking.campaign_progress(session, actor, campaign_id, utcnow())
         series = tracking.sends_over_time(session, actor, campaign_id)
         reasons = tracking.failure_reasons(session, actor, campaign_id)
+        receipt_warnings = tracking.campaign_receipt_warnings(session, actor, campaign_id, utcnow())
     if current.status != overview.status:
         st.rerun()  # the actions offered depend on the status: redraw the whole page
 
@@ -117,9 +118,9 @@ def live_progress() -> None:
         )
     st.progress(
         progress.fraction_done,
-        text=_("{done} of {total} recipients done").format(
-            done=format_number(progress.done), total=format_number(progress.total)
-        ),
+        text=ngettext(
+            "{done} of {total} recipient done", "{done} of {total} recipients done", progress.total
+        ).format(done=format_number(progress.done), total=format_number(progress.total)),
     )
     counts = progress.counts
     columns = st.columns(8)
@@ -131,6 +132,8 @@ def live_progress() -> None:
     ):
         value = counts[status] + (counts["sending"] if status == "pending" else 0)
         column.metric(recipient_status_label(status), format_number(value))
+    for warning in receipt_warnings:  # Delivered 0 / Read 0 is not "nobody read it"
+        receipts.show(warning)
     columns = st.columns(5)
     columns[3].metric(_("Replies"), format_number(progress.replied))
     columns[4].metric(
@@ -138,12 +141,17 @@ def live_progress() -> None:
         format_percent(progress.reply_rate),
         help=_("Recipients who answered within the reply window, of those the message reached."),
     )
-    columns[0].metric(
-        _("Time to finish"),
-        format_duration(progress.eta) if progress.eta is not None else _("Not moving"),
-    )
+    finished = current.status in ("completed", "cancelled", "failed")
+    if finished:
+        columns[0].metric(_("Time to finish"), _("Finished"))
+    else:
+        columns[0].metric(
+            _("Time to finish"),
+            format_duration(progress.eta) if progress.eta is not None else _("Not moving"),
+        )
     columns[1].metric(
-        _("Current pace (per minute)"), format_number(progress.pace_per_minute, decimals=1)
+        _("Average pace (per minute)") if finished else _("Current pace (per minute)"),
+        format_number(progress.pace_per_minute, decimals=1),  # "—" until two attempts
     )
     columns[2].metric(_("Rate limit (per minute)"), format_number(progress.rate_per_minute))
 
@@ -243,6 +251,7 @@ statuses = filters[0].multiselect(
     format_func=recipient_status_label,
     placeholder=_("Every status"),
     key="log_statuses",
+    select_all=streamlit_texts.select_all(),
 )
 search = filters[1].text_input(_("Phone or name"), key="log_search")
 page = int(filters[2].number_input(_("Page"), min_value=1, value=1, step=1, key="log_page"))
@@ -253,9 +262,11 @@ with db() as session:
     )
 pages = max(1, -(-total // PER_PAGE))
 st.caption(
-    _("{total} recipients match · page {page} of {pages}").format(
-        total=format_number(total), page=page, pages=pages
-    )
+    ngettext(
+        "{total} recipient matches · page {page} of {pages}",
+        "{total} recipients match · page {page} of {pages}",
+        total,
+    ).format(total=format_number(total), page=page, pages=pages)
 )
 st.dataframe(
     pd.DataFrame(
@@ -273,6 +284,7 @@ st.dataframe(
                 _("Read"): when(row.read_at),
                 _("Replied"): when(row.replied_at),
                 _("Failed"): when(row.failed_at),
+                _("Message"): row.rendered_text,
             }
             for row in rows
         ],
@@ -289,6 +301,7 @@ st.dataframe(
             _("Read"),
             _("Replied"),
             _("Failed"),
+            _("Message"),
         ],
     ),
     hide_index=True,

@@ -16,9 +16,16 @@ import streamlit as st
 from core import campaigns, contacts, people
 from core.base import FIRST_DAY, LAST_DAY, DomainError, ValidationError, parse_datetime, utcnow
 from core.campaigns import describe_estimate
-from core.i18n import _, format_number, localize_entry, localize_error
+from core.i18n import _, format_number, localize_entry, localize_error, ngettext
 from core.models import MediaType
-from ui import auto_retry, contact_choices, tracked_links
+from ui import (
+    auto_retry,
+    contact_choices,
+    form_state,
+    streamlit_texts,
+    tracked_links,
+    whatsapp_format,
+)
 from ui.context import require_page
 from ui.labels import campaign_status_label
 from ui.session import db
@@ -61,57 +68,68 @@ if existing and "edit" not in existing["allowed_actions"]:
     st.stop()
 
 
-def load_form(source: dict[str, Any] | None) -> None:
-    """Fill the widgets once per campaign (later runs keep what staff typed)."""
+def form_defaults(source: dict[str, Any] | None) -> dict[str, Any]:
+    """What the widgets show for a campaign (or a new one) before staff change anything."""
     source = source or {}
     crit = source.get("audience") or {}
-    state[KEY + "title"] = source.get("title", "")
-    state[KEY + "message"] = source.get("message", "")
-    state[KEY + "labels"] = [x for x in crit.get("labels", []) if x in label_choices]
-    state[KEY + "labels_match"] = crit.get("labels_match", "any")
-    state[KEY + "exclude"] = [x for x in crit.get("exclude_labels", []) if x in label_choices]
-    state[KEY + "contact_ids"] = list(crit.get("contact_ids", []))
-    conditions = list((crit.get("custom_attributes") or {}).items())
-    state[KEY + "conditions"] = max(len(conditions), 0)
-    for n, (key, values) in enumerate(conditions[:MAX_CONDITIONS]):
-        state[f"{KEY}attr_key_{n}"] = key
-        state[f"{KEY}attr_values_{n}"] = ", ".join(str(v) for v in values)
+    values: dict[str, Any] = {
+        KEY + "title": source.get("title", ""),
+        KEY + "message": source.get("message", ""),
+        KEY + "labels": [x for x in crit.get("labels", []) if x in label_choices],
+        KEY + "labels_match": crit.get("labels_match", "any"),
+        KEY + "exclude": [x for x in crit.get("exclude_labels", []) if x in label_choices],
+        KEY + "contact_ids": list(crit.get("contact_ids", [])),
+    }
+    conditions = list((crit.get("custom_attributes") or {}).items())[:MAX_CONDITIONS]
+    values[KEY + "conditions"] = len(conditions)
+    for n, (key, given) in enumerate(conditions):
+        values[f"{KEY}attr_key_{n}"] = key
+        values[f"{KEY}attr_values_{n}"] = ", ".join(str(v) for v in given)
     default_numbers = list(numbers) if len(numbers) == 1 else []
-    state[KEY + "numbers"] = [
+    values[KEY + "numbers"] = [
         i for i in source.get("instance_ids", default_numbers) if i in numbers
     ]
     mm = source.get("multimedia") or {}
-    state[KEY + "media_mode"] = (
+    values[KEY + "media_mode"] = (
         "upload" if mm.get("media_id") else ("url" if mm.get("url") else "none")
     )
-    state[KEY + "media_type"] = mm.get("type", "image")
-    state[KEY + "media_url"] = mm.get("url", "")
-    state[KEY + "media_filename"] = mm.get("filename", "")
-    state[KEY + "media_id"] = mm.get("media_id")
+    values[KEY + "media_type"] = mm.get("type", "image")
+    values[KEY + "media_url"] = mm.get("url", "")
+    values[KEY + "media_filename"] = mm.get("filename", "")
+    values[KEY + "media_id"] = mm.get("media_id")
     try:
         scheduled = parse_datetime(source.get("scheduled_at"), "scheduled_at")
     except ValidationError:  # stored before dates were bounded (year 9999): offer a new one
         scheduled = None
     local = (scheduled or utcnow() + timedelta(hours=1)).astimezone(zone)
-    state[KEY + "when"] = "schedule" if source.get("status") == "pending" else "draft"
-    state[KEY + "date"] = min(max(local.date(), FIRST_DAY), LAST_DAY)
-    state[KEY + "time"] = local.time().replace(second=0, microsecond=0)
-    auto_retry.load(state, KEY, source)
-    tracked_links.load(state, KEY, source)
-    state[KEY + "local_time"] = bool(source.get("deliver_in_recipient_timezone"))
-    state[KEY + "errors"] = {}
-    state[KEY + "loaded"] = campaign_id or "new"
+    values[KEY + "when"] = "schedule" if source.get("status") == "pending" else "draft"
+    values[KEY + "date"] = min(max(local.date(), FIRST_DAY), LAST_DAY)
+    values[KEY + "time"] = local.time().replace(second=0, microsecond=0)
+    auto_retry.load(values, KEY, source)
+    tracked_links.load(values, KEY, source)
+    values[KEY + "local_time"] = bool(source.get("deliver_in_recipient_timezone"))
+    values[KEY + "errors"] = {}
+    return values
 
 
-if state.get(KEY + "loaded") != (campaign_id or "new"):
-    load_form(existing)
-errors: dict[str, str] = state.get(KEY + "errors", {})
+# Every key the page reads is there on every run: after a visit to another page Streamlit has
+# dropped the widgets' values (see ui.form_state), which used to raise KeyError here.
+loaded = state.get(KEY + "loaded") == (campaign_id or "new")
+form_state.fill(form_defaults(existing), reset=not loaded)
+form_state.keep([KEY + "search", KEY + "test_phones", KEY + "confirm"])
+state[KEY + "loaded"] = campaign_id or "new"
+errors: dict[str, list[str]] = state.get(KEY + "errors", {})
+
+
+def sentence(text: str) -> str:
+    """Core's messages are phrases ("the title is required"): shown as sentences."""
+    return text[:1].upper() + text[1:]
 
 
 def field_error(*fields: str) -> None:
     for name in fields:
-        if name in errors:
-            st.error(errors[name], icon="⚠️")
+        for message in errors.get(name, []):
+            st.error(sentence(message), icon="⚠️")
 
 
 def insert_variable(name: str) -> None:
@@ -123,16 +141,27 @@ st.text_input(_("Title"), key=KEY + "title", max_chars=255)
 field_error("title")
 
 st.write(_("Insert a variable:"))
-variables = ["first_name|there", "name", "phone", *attribute_choices[:12]]
-for column, name in zip(st.columns(min(len(variables), 8)) * 2, variables, strict=False):
-    column.button(
-        "{{" + name + "}}", key=f"{KEY}var_{name}", on_click=insert_variable, args=(name,)
-    )
+# The fallback in the reader's language ("{{first_name|there}}" in English).
+variables = ["first_name|" + _("there"), "name", "phone", *attribute_choices[:12]]
+# A row that wraps, each button as wide as its text: fixed columns cut "{{first_na…" off.
+with st.container(horizontal=True, gap="small"):
+    for n, name in enumerate(variables):
+        st.button(
+            "{{" + name + "}}",
+            key=f"{KEY}var_{n}",
+            on_click=insert_variable,
+            args=(name,),
+            width="content",
+        )
 st.text_area(
     _("Message"),
     key=KEY + "message",
     height=160,
-    help=_("WhatsApp formatting works: *bold*, _italic_, ~strikethrough~."),
+    help=_(
+        # In backticks: the tooltip is Markdown, which would turn *bold* into italic.
+        "WhatsApp formatting works: `*bold*`, `_italic_`, `~strikethrough~`, "
+        "`` ```monospace``` ``, `> quote`, and lists starting with `* ` or `1. `."
+    ),
 )
 field_error("message")
 variation = campaigns.message_variation(state.get(KEY + "message", ""), 3, campaign_id)
@@ -153,6 +182,7 @@ else:
     )
 
 # -- media ----------------------------------------------------------------------------------------
+upload = None
 with st.expander(_("Media"), expanded=state[KEY + "media_mode"] != "none"):
     st.radio(
         _("Attachment"),
@@ -200,14 +230,16 @@ with st.expander(_("Media"), expanded=state[KEY + "media_mode"] != "none"):
     field_error("multimedia")
 
 # -- numbers and schedule ------------------------------------------------------------------------
-st.multiselect(
-    _("Send through (WhatsApp numbers)"),
-    list(numbers),
-    format_func=numbers.get,
-    key=KEY + "numbers",
-    placeholder=_("Choose one or more numbers"),
-)
-if not numbers:
+if numbers:
+    st.multiselect(
+        _("Send through (WhatsApp numbers)"),
+        list(numbers),
+        format_func=numbers.get,
+        key=KEY + "numbers",
+        placeholder=_("Choose one or more numbers"),
+        select_all=streamlit_texts.select_all(),
+    )
+else:
     st.caption(_("No WhatsApp number yet: an admin adds them under Settings."))
 field_error("instance_ids")
 
@@ -244,19 +276,54 @@ field_error("deliver_in_recipient_timezone")
 # -- audience -------------------------------------------------------------------------------------
 st.subheader(_("Audience"))
 a_left, a_right = st.columns(2)
-a_left.multiselect(_("With labels"), label_choices, key=KEY + "labels")
-a_left.radio(
-    _("Contacts need"),
-    ["any", "all"],
-    format_func={"any": _("any of these labels"), "all": _("all of these labels")}.get,
-    key=KEY + "labels_match",
-    horizontal=True,
-)
-a_right.multiselect(_("Without labels"), label_choices, key=KEY + "exclude")
+if label_choices:  # an empty list would show Streamlit's English "No options to select"
+    a_left.multiselect(
+        _("With labels"),
+        label_choices,
+        key=KEY + "labels",
+        placeholder=_("Choose labels"),
+        select_all=streamlit_texts.select_all(),
+    )
+    a_left.radio(
+        _("Contacts need"),
+        ["any", "all"],
+        format_func={"any": _("any of these labels"), "all": _("all of these labels")}.get,
+        key=KEY + "labels_match",
+        horizontal=True,
+    )
+    a_right.multiselect(
+        _("Without labels"),
+        label_choices,
+        key=KEY + "exclude",
+        placeholder=_("Choose labels"),
+        select_all=streamlit_texts.select_all(),
+    )
+else:
+    a_left.caption(_("No labels yet: contacts get them when imported or edited."))
 
 st.write(_("Attribute conditions (a list of values separated by commas matches any of them)"))
+
+
+def remove_condition(n: int) -> None:
+    """Drop condition n: the ones below move up a row (a callback: before the widgets draw)."""
+    count = state.get(KEY + "conditions", 0)
+    for i in range(n, count - 1):
+        state[f"{KEY}attr_key_{i}"] = state.get(f"{KEY}attr_key_{i + 1}", "")
+        state[f"{KEY}attr_values_{i}"] = state.get(f"{KEY}attr_values_{i + 1}", "")
+    state.pop(f"{KEY}attr_key_{count - 1}", None)
+    state.pop(f"{KEY}attr_values_{count - 1}", None)
+    state[KEY + "conditions"] = max(count - 1, 0)
+
+
 for n in range(state.get(KEY + "conditions", 0)):
-    c_key, c_values = st.columns(2)
+    c_key, c_values, c_remove = st.columns([5, 5, 1], vertical_alignment="bottom")
+    c_remove.button(
+        "✕",
+        key=f"{KEY}remove_condition_{n}",
+        help=_("Remove this condition"),
+        on_click=remove_condition,
+        args=(n,),
+    )
     c_key.selectbox(
         _("Attribute"),
         [""] + attribute_choices,
@@ -272,7 +339,9 @@ for n in range(state.get(KEY + "conditions", 0)):
 if state.get(KEY + "conditions", 0) < MAX_CONDITIONS and attribute_choices:
 
     def add_condition() -> None:
-        state[KEY + "conditions"] = state.get(KEY + "conditions", 0) + 1
+        n = state.get(KEY + "conditions", 0)
+        state[KEY + "conditions"] = n + 1
+        form_state.keep([f"{KEY}attr_key_{n}", f"{KEY}attr_values_{n}"])
 
     st.button(_("Add a condition"), on_click=add_condition)
 
@@ -282,12 +351,15 @@ with db() as session:
     found = contacts.find_contacts(session, actor, search, 20) if search else []
 contact_labels = {c["id"]: f"{c['name'] or ''} {c['phone']}".strip() for c in [*chosen, *found]}
 state[KEY + "contact_ids"] = [i for i in state.get(KEY + "contact_ids", []) if i in contact_labels]
-st.multiselect(
-    _("Only these contacts"),
-    list(contact_labels),
-    format_func=lambda cid: contact_labels.get(cid, str(cid)),
-    key=KEY + "contact_ids",
-)
+if contact_labels:  # nothing found or chosen: no empty list in Streamlit's English
+    st.multiselect(
+        _("Only these contacts"),
+        list(contact_labels),
+        placeholder=_("Search above, then choose"),
+        format_func=lambda cid: contact_labels.get(cid, str(cid)),
+        key=KEY + "contact_ids",
+        select_all=streamlit_texts.select_all(),
+    )
 
 
 def criteria_from_form() -> dict[str, Any]:
@@ -345,12 +417,22 @@ field_error("audience")
 
 # -- what they will read --------------------------------------------------------------------------
 message = state.get(KEY + "message", "")
+thumbnail: Any = None  # the image they will get, above the text as in WhatsApp
+if state.get(KEY + "media_type") == "image":
+    media_url = str(state.get(KEY + "media_url") or "").strip()
+    if state.get(KEY + "media_mode") == "url" and media_url.startswith(("http://", "https://")):
+        thumbnail = media_url
+    elif state.get(KEY + "media_mode") == "upload" and upload is not None:
+        thumbnail = upload.getvalue()
 if message.strip() and reach is not None and reach.sample:
     st.subheader(_("Preview"))
     for row in reach.sample[:3]:
         with st.chat_message("user", avatar="💬"):
             st.caption(row["name"] or row["phone"])
-            st.markdown(campaigns.render_message(message, row, campaign_id))
+            if thumbnail is not None:
+                st.image(thumbnail, width=240)
+            # WhatsApp's formatting (not Markdown's), the contact's text escaped.
+            st.html(whatsapp_format.to_html(campaigns.render_message(message, row, campaign_id)))
     if variation.distinct > 1:
         with st.expander(
             _("Variants ({n} different texts)").format(n=format_number(variation.distinct))
@@ -420,9 +502,11 @@ if reach is not None and reach.count and state.get(KEY + "numbers"):
     show_risk(risk)
     if when != "draft" and large:
         confirmed = st.checkbox(
-            _("I confirm sending this campaign to {n} recipients.").format(
-                n=format_number(reach.count)
-            ),
+            ngettext(
+                "I confirm sending this campaign to {n} recipient.",
+                "I confirm sending this campaign to {n} recipients.",
+                reach.count,
+            ).format(n=format_number(reach.count)),
             key=KEY + "confirm",
         )
 
@@ -466,14 +550,15 @@ def save() -> None:
             saved_id, saved_status = saved.id, saved.status
     except ValidationError as error:
         items = error.details or [error.detail(error.field or "title")]
-        state[KEY + "errors"] = {}
-        for item in items:
-            state[KEY + "errors"].setdefault(
-                (item.get("field") or "title").split(".")[0], localize_entry(item)
+        found: dict[str, list[str]] = {}
+        for item in items:  # every problem, not only the first of each field
+            found.setdefault((item.get("field") or "title").split(".")[0], []).append(
+                localize_entry(item)
             )
+        state[KEY + "errors"] = found
         return
     except DomainError as error:
-        state[KEY + "errors"] = {"status": localize_error(error)}
+        state[KEY + "errors"] = {"status": [localize_error(error)]}
         return
     state[KEY + "errors"] = {}
     state[KEY + "flash"] = {
@@ -489,6 +574,16 @@ label = {
     "now": _("Save and send now"),
     "schedule": _("Save and schedule"),
 }[when]
+if errors:  # all at once, beside the button, also those of fields drawn higher up
+    problems = [sentence(m) for messages in errors.values() for m in messages]
+    st.error(
+        ngettext(
+            "Not saved: {n} problem to fix.", "Not saved: {n} problems to fix.", len(problems)
+        ).format(n=len(problems))
+        + "\n\n"
+        + "\n".join(f"- {p}" for p in problems),
+        icon="⚠️",
+    )
 st.button(label, type="primary", disabled=not confirmed, on_click=save, key=KEY + "save")
 if not confirmed:
     st.caption(_("Confirm the number of recipients above to continue."))
@@ -508,10 +603,12 @@ if actor.can("campaigns.test_send"):
                 try:
                     with db() as session:
                         queued = campaigns.send_test(session, actor, campaign_id, phones)
-                    state[KEY + "flash"] = _("Test queued for {n} numbers.").format(n=len(queued))
+                    state[KEY + "flash"] = ngettext(
+                        "Test queued for {n} number.", "Test queued for {n} numbers.", len(queued)
+                    ).format(n=len(queued))
                     state[KEY + "errors"] = {}
                 except DomainError as error:
-                    state[KEY + "errors"] = {"test_phones": localize_error(error)}
+                    state[KEY + "errors"] = {"test_phones": [localize_error(error)]}
 
             st.button(_("Send a test"), on_click=send_test, key=KEY + "send_test")
             field_error("test_phones")

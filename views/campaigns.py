@@ -9,7 +9,7 @@ import streamlit as st
 
 from core import campaigns
 from core.base import DomainError, stored_text
-from core.i18n import N_, _, format_number, localize_error
+from core.i18n import N_, _, format_number, localize_error, ngettext
 from core.models import CampaignStatus
 from ui.context import local_time, require_page
 from ui.labels import campaign_status_label
@@ -68,7 +68,7 @@ with db() as session:
             }
         )
 
-st.caption(_("{n} campaigns").format(n=format_number(total)))
+st.caption(ngettext("{n} campaign", "{n} campaigns", total).format(n=format_number(total)))
 if not shown:
     st.info(_("No campaigns yet.") if not status else _("No campaigns with this status."))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, BinaryIO
 
 import pandas as pd
@@ -12,7 +11,7 @@ from core import campaigns, contacts, people
 from core.base import DomainError, stored_text
 from core.i18n import _, localize_entry, localize_error
 from core.models import WhatsAppStatus
-from ui import contact_choices
+from ui import attributes, contact_choices
 from ui.context import local_time, require_page
 from ui.countries import browser_country
 from ui.session import db
@@ -269,7 +268,7 @@ def table_section(filters: contacts.ContactFilters) -> list[dict[str, Any]]:
                     _("Phone"): c["phone"],
                     _("Name"): c["name"] or "",
                     _("Labels"): ", ".join(c["labels"]),
-                    _("Attributes"): json.dumps(c["custom_attributes"], ensure_ascii=False),
+                    _("Attributes"): attributes.summary(c["custom_attributes"]),
                     _("Opted out"): c["opted_out"],
                     _("WhatsApp"): status_label(c["whatsapp_status"]),
                     _("Updated"): local_time(c["updated_at"]),
@@ -330,26 +329,18 @@ def edit_section(shown: list[dict[str, Any]]) -> None:
     with st.form(f"contacts_edit_{contact_id}"):
         name = st.text_input(_("Name"), value=chosen["name"] or "")
         labels = st.text_input(_("Labels (separated by commas)"), value=", ".join(chosen["labels"]))
-        attributes = st.text_area(
-            _("Attributes (JSON: name and value pairs)"),
-            value=json.dumps(chosen["custom_attributes"], ensure_ascii=False, indent=1),
-        )
+        st.write(_("Attributes"))
+        table = attributes.editor(chosen["custom_attributes"], f"contacts_attributes_{contact_id}")
         saved = st.form_submit_button(_("Save"), type="primary")
-    if saved:
-        try:
-            parsed = json.loads(attributes or "{}")
-        except json.JSONDecodeError as error:
-            st.error(_("The attributes are not valid JSON: {error}").format(error=error.msg))
-        else:
-            if run_change(
-                contacts.update_contact,
-                contact_id,
-                name=name,
-                labels=[labels],
-                custom_attributes=parsed,
-            ):
-                st.success(_("Saved."))
-                st.rerun()
+    if saved and run_change(
+        contacts.update_contact,
+        contact_id,
+        name=name,
+        labels=[labels],
+        custom_attributes=attributes.values(table),
+    ):
+        st.success(_("Saved."))
+        st.rerun()
     left, right = st.columns(2)
     if chosen["opted_out"]:
         if left.button(_("Opt back in"), key="contacts_opt_in") and run_change(

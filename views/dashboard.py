@@ -9,7 +9,7 @@ import streamlit as st
 
 from core import tracking
 from core.base import utcnow
-from core.i18n import _, format_duration, format_number, format_percent
+from core.i18n import _, format_duration, format_number, format_percent, ngettext
 from ui import charts
 from ui.context import require_page
 from ui.labels import campaign_status_label, connection_label, status_label
@@ -42,7 +42,15 @@ columns[1].metric(_("Delivered"), format_number(totals.delivered))
 columns[2].metric(_("Read"), format_number(totals.read))
 columns[3].metric(_("Failed"), format_number(totals.failed))
 columns[4].metric(_("Unknown"), format_number(totals.unknown))
-columns[5].metric(_("Success rate"), format_percent(totals.success_rate))
+columns[5].metric(
+    _("Confirmed delivered"),
+    format_percent(totals.confirmed_rate),
+    help=_(
+        "Delivered or read, as WhatsApp confirmed, of every message sent, failed or unknown in "
+        "the period. A message the server accepted but no receipt confirmed is not counted "
+        "as a success."
+    ),
+)
 columns[7].metric(_("Replies"), format_number(totals.replied))
 columns[8].metric(
     _("Reply rate"),
@@ -52,10 +60,20 @@ columns[8].metric(
 columns[6].metric(
     _("Average execution time"),
     format_duration(mean_duration),
-    help=_("From start to completion, over the {n} campaigns completed in the period.").format(
-        n=finished
-    ),
+    help=ngettext(
+        "From start to completion, over the {n} campaign completed in the period.",
+        "From start to completion, over the {n} campaigns completed in the period.",
+        finished,
+    ).format(n=finished),
 )
+if totals.unconfirmed:
+    st.caption(
+        ngettext(
+            "{n} message sent, not confirmed: no delivery receipt has arrived for it (yet).",
+            "{n} messages sent, not confirmed: no delivery receipt has arrived for them (yet).",
+            totals.unconfirmed,
+        ).format(n=format_number(totals.unconfirmed))
+    )
 
 if live:
     st.subheader(_("Running now"))

@@ -8,10 +8,11 @@ from typing import Any
 
 import streamlit as st
 
-from core import instances
-from core.base import DomainError, stored_text
+from core import instances, tracking
+from core.base import DomainError, stored_text, utcnow
 from core.i18n import _, format_number, localize_error
 from core.models import CircuitCause
+from ui import receipts, streamlit_texts
 from ui.context import local_time, require_page
 from ui.labels import connection_label
 from ui.session import db
@@ -19,6 +20,7 @@ from ui.session import db
 actor = require_page("instances.read")
 can_write = actor.can("instances.write")
 FLASH_KEY = "instances_flash"
+OPEN_KEY = "instances_open"  # the number whose panel a button was pressed in
 DAYS = [_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun")]
 MAX_TYPING = instances.MAX_TYPING_SECONDS
 RESUMES_BY_ITSELF = {cause.value for cause in CircuitCause if cause.closes_by_itself}
@@ -39,11 +41,11 @@ st.caption(
 flash = st.session_state.pop(FLASH_KEY, None)
 if flash:
     kind, text = flash
-    (st.success if kind == "ok" else st.error)(text)
+    {"ok": st.success, "warn": st.warning}.get(kind, st.error)(text)
 
 
-def _done(text: str, ok: bool = True) -> None:
-    st.session_state[FLASH_KEY] = ("ok" if ok else "error", text)
+def _done(text: str, ok: bool = True, kind: str | None = None) -> None:
+    st.session_state[FLASH_KEY] = (kind or ("ok" if ok else "error"), text)
     st.rerun()
 
 
@@ -123,6 +125,7 @@ def _form(key: str, current: dict[str, Any] | None) -> dict[str, Any] | None:
             list(range(7)),
             default=current.get("window_days") or list(range(7)),
             format_func=lambda d: DAYS[d],
+            select_all=streamlit_texts.select_all(),
         )
         cols = st.columns(2)
         inbox = cols[0].number_input(
@@ -280,6 +283,10 @@ def _health(health: dict[str, Any], rate: int) -> None:
 
 with db() as session:
     rows = [instances.instance_json(i, session) for i in instances.list_instances(session, actor)]
+    receipt_warnings = {
+        row["id"]: tracking.instance_receipt_warning(session, actor, row["id"], utcnow())
+        for row in rows
+    }
 
 if not rows:
     st.info(_("No WhatsApp number yet."))
@@ -287,7 +294,16 @@ if not rows:
 for row in rows:
     healthy = row["circuit"] == "closed"
     icon = "🟢" if healthy and row["state"] == "open" else ("🔴" if not healthy else "⚪")
-    with st.expander(f"{icon} {row['name']} — {row['instance_name']}", expanded=not healthy):
+    # Open when something needs doing, and the one just acted on: the flash drawn above after
+    # a button's rerun would otherwise collapse it ("Test connection" closed the panel).
+    if any(st.session_state.get(f"{name}-{row['id']}") for name in ("test", "hook", "reset")):
+        st.session_state[OPEN_KEY] = row["id"]
+    expanded = (
+        not healthy
+        or receipt_warnings.get(row["id"]) is not None
+        or st.session_state.get(OPEN_KEY) == row["id"]
+    )
+    with st.expander(f"{icon} {row['name']} — {row['instance_name']}", expanded=expanded):
         cols = st.columns(4)
         cols[0].metric(_("Connection"), connection_label(row["state"]))
         cols[1].metric(_("Rate"), _("{rate}/min").format(rate=row["rate_per_minute"]))
@@ -352,19 +368,15 @@ for row in rows:
             st.caption(
                 _("Fix it, then re-enable sending: the campaigns it paused resume by themselves.")
             )
-        if row["webhook_registered_at"]:
+        if row["webhook_registered_at"] and not row["webhook_error"]:
             st.write(
                 _("Webhook registered {when}: {url}").format(
                     when=local_time(datetime.fromisoformat(row["webhook_registered_at"])),
                     url=row["webhook_url"],
                 )
             )
-        else:
-            st.warning(
-                _("Webhook not registered: {error}").format(
-                    error=row["webhook_error"] or _("not tried yet")
-                )
-            )
+        if warning := receipt_warnings.get(row["id"]):
+            receipts.show(warning)
         if row["chatwoot_mirror"] == "ours" and row["chatwoot_mirror_error"]:
             st.warning(
                 _("Copying messages into Chatwoot is failing (sending goes on): {error}").format(
@@ -415,12 +427,14 @@ if can_write:
         try:
             with db() as session:
                 created = instances.create_instance(session, actor, data)
-                warning = created.webhook_error
+                trouble = tracking.webhook_trouble(created)
         except DomainError as error:
             st.error(localize_error(error))
         else:
+            if trouble is None:
+                _done(_("Number added."))
+            # Not a green box: without a webhook no Delivered or Read ever arrives.
             _done(
-                _("Number added.")
-                if not warning
-                else _("Number added; webhook: {warning}").format(warning=warning)
+                _("Number added, but its receipts may not arrive: see the warning on it above."),
+                kind="warn",
             )

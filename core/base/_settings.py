@@ -101,6 +101,11 @@ def load_settings() -> Settings:
     data_dir.mkdir(parents=True, exist_ok=True)
     database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{data_dir / 'campaigns.db'}"
     public_api_url = (os.environ.get("PUBLIC_API_URL") or "").strip().rstrip("/") or None
+    api_port = int(_number("API_PORT", 8000, int))
+    if public_api_url is None and os.environ.get("LOCAL_WEBHOOKS") == "1":
+        # `make run` on one machine: Evolution beside us reaches the API here, so receipts
+        # arrive without any setting (the pages warn when Evolution runs elsewhere).
+        public_api_url = f"http://127.0.0.1:{api_port}"
     if public_api_url and not public_api_url.startswith(("http://", "https://")):
         raise ValidationError(
             "PUBLIC_API_URL must start with http:// or https://", "PUBLIC_API_URL"
@@ -110,7 +115,7 @@ def load_settings() -> Settings:
         database_url=database_url,
         secret_keys=_secret_keys(data_dir),
         api_host=os.environ.get("API_HOST", "127.0.0.1"),
-        api_port=int(_number("API_PORT", 8000, int)),
+        api_port=api_port,
         api_workers=_at_least_one("API_WORKERS", 1),
         public_api_url=public_api_url,
         log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),

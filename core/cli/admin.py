@@ -29,8 +29,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     user.add_argument("--account", type=int, required=True, help="account id")
     user.add_argument("--role", required=True, choices=["admin", "manager", "viewer"])
     user.add_argument("--email")
-    user.add_argument(
+    secret = user.add_mutually_exclusive_group()
+    secret.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    secret.add_argument(
+        "--one-time-password",
+        action="store_true",
+        help="generate a one-time password, printed once; the user chooses their own at login",
     )
     user.set_defaults(handler=_create_user)
 
@@ -73,12 +79,28 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def _create_user(args: argparse.Namespace) -> int:
-    password = _read_password(args.password_stdin)
+    one_time = args.one_time_password
+    password = secrets.token_urlsafe(12) if one_time else _read_password(args.password_stdin)
     with session_scope() as session:
         user = people.create_user(
-            session, args.username, password, args.account, args.role, email=args.email
+            session,
+            args.username,
+            password,
+            args.account,
+            args.role,
+            email=args.email,
+            must_change_password=one_time,
         )
-        print(user.id)
+        user_id, username = user.id, user.username
+    # Who was made, and how they log in: an id alone left the operator guessing.
+    print(f"created user {username} (id {user_id}), {args.role} in account {args.account}")
+    if one_time:
+        print(
+            f"  log in as  {username}  with the one-time password  {password}\n"
+            "  (shown only now; they will be asked to choose their own at the first login)"
+        )
+    else:
+        print(f"  log in as  {username}  with the password you gave")
     return 0
 
 

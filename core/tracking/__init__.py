@@ -36,6 +36,14 @@ from core.tracking._dashboard import (
     send_volume,
 )
 from core.tracking._delivery import MalformedPayload, WebhookResult
+from core.tracking._receipt_health import (
+    RECEIPT_GRACE,
+    ReceiptTrouble,
+    ReceiptWarning,
+    campaign_receipt_warnings,
+    instance_receipt_warning,
+    webhook_trouble,
+)
 from core.tracking._recipient_log import (
     EXPORT_HEADERS,
     RecipientRow,
@@ -52,6 +60,12 @@ from core.tracking._webhook_auth import WebhookUnauthorized
 from core.tracking._webhooks import check_headers, handle_delivery
 
 __all__ = [
+    "RECEIPT_GRACE",
+    "ReceiptTrouble",
+    "ReceiptWarning",
+    "campaign_receipt_warnings",
+    "instance_receipt_warning",
+    "webhook_trouble",
     "CampaignOverview",
     "DayCounts",
     "EXPORT_HEADERS",

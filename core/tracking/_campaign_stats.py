@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.base import as_utc
 from core.campaigns import campaign_counts
 from core.models import (
     Campaign,
@@ -64,7 +65,7 @@ class CampaignOverview:
 class Progress:
     counts: dict[str, int]  # every recipient status, plus "total"
     funnel: list[tuple[str, int]]  # targeted → sent → delivered → read (each includes the next)
-    pace_per_minute: float  # attempts over the last PACE_WINDOW
+    pace_per_minute: float | None  # attempts per minute (see _pace); None: too early to say
     rate_per_minute: int
     eta: timedelta | None  # None: nothing is moving and no healthy instance to estimate from
 
@@ -145,24 +146,14 @@ def campaign_progress(session: Session, actor: Actor, campaign_id: int, now: dat
     attempted_at = func.coalesce(
         CampaignRecipient.last_attempt_at, CampaignRecipient.sent_at, CampaignRecipient.failed_at
     )
-    recent = session.scalar(
-        select(func.count()).where(
-            CampaignRecipient.campaign_id == campaign_id,
-            CampaignRecipient.is_test.is_(False),
-            attempted_at >= now - PACE_WINDOW,
-        )
-    )
-    # A campaign younger than the window has had less time to send: divide by what it had, or a
-    # slow start reads as a pace far below the rate (4 left at 1/min shown as 40 minutes).
-    window = PACE_WINDOW
-    if campaign.started_at is not None:
-        window = min(PACE_WINDOW, max(now - campaign.started_at, timedelta(minutes=1)))
-    pace = (recent or 0) / (window.total_seconds() / 60)
+    pace = _pace(session, campaign, attempted_at, now)
     rate = _healthy_rate(campaign.instances)
     remaining = sum(counts[status] for status in OPEN_STATUSES)
     # Nothing sent lately (just started, or between send windows): a running campaign is
     # estimated at its numbers' rate.
     speed = pace or (rate if campaign.status == CampaignStatus.RUNNING else 0)
+    if campaign.status == CampaignStatus.RUNNING and pace is None:
+        speed = rate  # too early to measure: the numbers' rate, as the editor estimated
     if rate:
         speed = min(speed, rate)  # it can never go faster than its numbers allow
     if remaining == 0:
@@ -172,6 +163,47 @@ def campaign_progress(session: Session, actor: Actor, campaign_id: int, now: dat
     else:
         eta = None
     return Progress(counts, funnel_stages(counts), pace, rate, eta)
+
+
+def _pace(session: Session, campaign: Campaign, attempted_at: Any, now: datetime) -> float | None:
+    """Attempts per minute; None until there are two to measure between.
+
+    - A finished campaign (completed, cancelled, failed): its average over the run, frozen.
+    - A campaign running for a whole PACE_WINDOW: the attempts in the last window.
+    - A younger one: the gaps between its attempts so far, and no more than their count over
+      the time since the first (which falls while it stalls). Counting the time since the
+      start instead read one send 2 s in as "1.0 per minute, 6 min to finish".
+    """
+    finished = campaign.status in (
+        CampaignStatus.COMPLETED,
+        CampaignStatus.CANCELLED,
+        CampaignStatus.FAILED,
+    )
+    young = campaign.started_at is None or now - as_utc(campaign.started_at) < PACE_WINDOW
+    since = None if finished or young else now - PACE_WINDOW
+    conditions = [
+        CampaignRecipient.campaign_id == campaign.id,
+        CampaignRecipient.is_test.is_(False),
+    ]
+    if since is not None:
+        conditions.append(attempted_at >= since)
+    count, first, last = session.execute(
+        select(func.count(attempted_at), func.min(attempted_at), func.max(attempted_at)).where(
+            *conditions
+        )
+    ).one()
+    if since is not None:
+        return (count or 0) / (PACE_WINDOW.total_seconds() / 60)
+    if not count or count < 2 or first is None or last is None:
+        return None
+    first, last = as_utc(first), as_utc(last)
+    minutes = (last - first).total_seconds() / 60
+    if minutes <= 0:
+        return None
+    pace = (count - 1) / minutes
+    if not finished:
+        pace = min(pace, count / max((now - first).total_seconds() / 60, minutes))
+    return pace
 
 
 @dataclass(frozen=True)

@@ -146,6 +146,18 @@ class MessageTotals:
         outcomes = self.sent + self.failed + self.unknown
         return self.sent / outcomes if outcomes else None
 
+    @property
+    def confirmed_rate(self) -> float | None:
+        """Share of the outcomes WhatsApp confirmed (delivered or read): a send without a
+        receipt is no proven success, whatever the API answered."""
+        outcomes = self.sent + self.failed + self.unknown
+        return self.delivered / outcomes if outcomes else None
+
+    @property
+    def unconfirmed(self) -> int:
+        """Sent, with no delivery receipt (yet)."""
+        return self.sent - self.delivered
+
 
 def message_totals(session: Session, actor: Actor, start: datetime, end: datetime) -> MessageTotals:
     """Outcomes of the messages sent (or, never sent, that failed or went unknown) in [start, end).

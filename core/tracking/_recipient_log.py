@@ -34,6 +34,7 @@ class RecipientRow:
     replied_at: datetime | None
     failed_at: datetime | None
     clicked_at: datetime | None
+    rendered_text: str = ""  # exactly what was (or will be) sent; last: the export leaves it out
 
 
 EXPORT_HEADERS = [
@@ -75,6 +76,7 @@ def _log_query(campaign_id: int, statuses: Sequence[str] | None, search: str | N
             CampaignRecipient.replied_at,
             CampaignRecipient.failed_at,
             CampaignRecipient.clicked_at,
+            CampaignRecipient.rendered_text,
         )
         .outerjoin(SenderInstance, SenderInstance.id == CampaignRecipient.instance_id)
         .where(CampaignRecipient.campaign_id == campaign_id, CampaignRecipient.is_test.is_(False))
@@ -118,7 +120,7 @@ def recipient_export_rows(
     query = _log_query(campaign_id, statuses, None).order_by(CampaignRecipient.id)
     # Streamed: a campaign may have 100,000 recipients, and spreadsheets want naive local times.
     for row in session.execute(query.execution_options(yield_per=2000)):
-        values = astuple(RecipientRow(*row))[1:]
+        values = astuple(RecipientRow(*row))[1:-1]  # EXPORT_HEADERS: no id, no text
         yield [
             value.astimezone(zone).replace(tzinfo=None) if isinstance(value, datetime) else value
             for value in values

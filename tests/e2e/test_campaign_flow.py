@@ -231,7 +231,7 @@ def test_import_audience_send_and_delivery(page: Any, world: World, tmp_path: An
     choose(page, page.locator(".st-key-log_statuses"), "Delivered")
     expect(metric(page, "Delivered")).to_have_text("1")
     expect(metric(page, "Sent")).to_have_text("2")
-    expect(page.get_by_text("1 recipients match")).to_be_visible()
+    expect(page.get_by_text("1 recipient matches")).to_be_visible()
     no_exception(page)
     screenshot(page, "33-campaign-delivered")
 
