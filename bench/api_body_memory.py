@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import httpx
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+from api_server import api_server  # noqa: E402 - beside this file
+
 sys.path.insert(0, str(ROOT))
 
 TARGET_MB = 300
@@ -86,24 +86,10 @@ def peak_rss_mb(pid: int) -> float:
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         database_url = f"sqlite:///{tmp}/bench.db"
-        env = {**os.environ, "DATABASE_URL": database_url, "DATA_DIR": tmp, "LOG_LEVEL": "WARNING"}
         os.environ.update({"DATABASE_URL": database_url, "DATA_DIR": tmp})
         account_id, instance_id = seed(database_url)
-        port = 19000 + os.getpid() % 1000
-        server = subprocess.Popen(
-            [sys.executable, "api_service.py", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            for _ in range(100):
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code < 500:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
+        with api_server(database_url, tmp) as server:
+            port = server.port
             idle = peak_rss_mb(server.pid)
             answers = []
             for path in (
@@ -116,9 +102,6 @@ def main() -> int:
                     kind = "chunked" if chunked else "Content-Length"
                     print(f"  POST {path} ({BODY_MB} MB, {kind}, no token): {result}")
             peak = peak_rss_mb(server.pid)
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
     print(f"API process peak RSS: {peak:.0f} MB (idle {idle:.0f} MB; target < {TARGET_MB} MB)")
     refused = all(" 413 " in a or " 401 " in a for a in answers)
     return 0 if peak < TARGET_MB and refused else 1

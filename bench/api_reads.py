@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -19,6 +18,9 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from api_server import api_server  # noqa: E402 - beside this file
 
 TARGET_RPS = 200
 
@@ -110,36 +112,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         database_url = f"sqlite:///{tmp}/bench.db"
         account_id, token = seed(database_url, args.campaigns)
-        port = 18000 + os.getpid() % 1000
-        env = {**os.environ, "DATABASE_URL": database_url, "DATA_DIR": tmp, "LOG_LEVEL": "WARNING"}
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "api_service.py",
-                "--port",
-                str(port),
-                "--workers",
-                str(args.server_workers),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            for _ in range(100):
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code < 500:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
-            base = f"http://127.0.0.1:{port}/api/v1/accounts/{account_id}"
+        with api_server(database_url, tmp, args.server_workers) as server:
+            base = f"http://127.0.0.1:{server.port}/api/v1/accounts/{account_id}"
             cpu_before, server_before = os.times(), tree_cpu(server.pid)
             done, errors, latencies = drive(base, token, args.seconds, args.threads)
             cpu_after, server_after = os.times(), tree_cpu(server.pid)
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
     latencies.sort()
     rps = done / args.seconds
     p50 = latencies[len(latencies) // 2] * 1000 if latencies else 0

@@ -213,10 +213,13 @@ class RoundTrips:
             event.remove(self.engine, name, listener)
 
 
-def run_worker(engine, seconds: float, threads: int, settings) -> tuple[object, float, float]:
+def run_worker(
+    engine, seconds: float, threads: int, settings, worker_id: str = "bench", until=None
+) -> tuple[object, float, float]:
+    """Run a dispatcher's jobs for `seconds`, or until the `until` event is set."""
     from core.sending import Dispatcher
 
-    dispatcher = Dispatcher(engine, settings, worker_id="bench", max_threads=threads)
+    dispatcher = Dispatcher(engine, settings, worker_id=worker_id, max_threads=threads)
     stop = threading.Event()
 
     def every(interval: float, job) -> threading.Thread:
@@ -238,7 +241,10 @@ def run_worker(engine, seconds: float, threads: int, settings) -> tuple[object, 
         every(settings.worker_tick_seconds, dispatcher.tick),
         every(min(settings.heartbeat_seconds, settings.lease_seconds / 3), dispatcher.maintain),
     ]
-    time.sleep(seconds)
+    if until is None:
+        time.sleep(seconds)
+    else:
+        until.wait()
     stop.set()
     for job in jobs:
         job.join()

@@ -35,39 +35,20 @@ def child(args: argparse.Namespace) -> None:
     from dataclasses import replace
 
     sys.path.insert(0, str(ROOT))
+    import dispatch
+
     from core.base import get_settings, make_engine
-    from core.sending import Dispatcher
 
     settings = replace(
         get_settings(), worker_tick_seconds=args.tick, lease_seconds=args.lease,
         heartbeat_seconds=min(2.0, args.lease / 5), http_read_timeout=10,
     )  # fmt: skip
     engine = make_engine(settings.database_url, pool_size=8, max_overflow=0)
-    dispatcher = Dispatcher(engine, settings, worker_id=args.child_id, max_threads=args.threads)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-
-    def every(interval: float, job) -> threading.Thread:
-        def loop() -> None:
-            while not stop.wait(interval):
-                try:
-                    job()
-                except Exception as error:  # noqa: BLE001 - keep the bench running
-                    print("job failed:", error, file=sys.stderr)
-
-        thread = threading.Thread(target=loop, daemon=True)
-        thread.start()
-        return thread
-
-    dispatcher.start()
-    jobs = [
-        every(settings.worker_tick_seconds, dispatcher.tick),
-        every(min(settings.heartbeat_seconds, settings.lease_seconds / 3), dispatcher.maintain),
-    ]
-    stop.wait()
-    for job in jobs:
-        job.join()
-    dispatcher.stop(timeout=10)
+    dispatcher, _cpu, _wall = dispatch.run_worker(
+        engine, 0, args.threads, settings, worker_id=args.child_id, until=stop
+    )
     print(json.dumps({"outcomes": dict(dispatcher.stats.outcomes)}), flush=True)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import threading
@@ -26,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from api_reads import tree_cpu  # noqa: E402 - beside this file
+from api_server import api_server  # noqa: E402
 
 TARGET = 500
 BROWSER = "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 Chrome/131.0 Mobile Safari/537.36"
@@ -109,26 +109,12 @@ def main() -> int:
 
             database_url = dispatch.prepare_database(Path(tmp))
         codes = seed(database_url, args.recipients)
-        port = 19000 + os.getpid() % 1000
-        env = {**os.environ, "DATABASE_URL": database_url, "DATA_DIR": tmp, "LOG_LEVEL": "WARNING"}
-        server = subprocess.Popen(
-            [sys.executable, "api_service.py", "--port", str(port), "--workers",
-             str(args.server_workers)],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            for _ in range(100):
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code < 500:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
+        with api_server(database_url, tmp, args.server_workers) as server:
             before = tree_cpu(server.pid)
-            done, errors = drive(f"http://127.0.0.1:{port}", codes, args.seconds, args.threads)
+            done, errors = drive(
+                f"http://127.0.0.1:{server.port}", codes, args.seconds, args.threads
+            )
             after = tree_cpu(server.pid)
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
     rate = done / args.seconds
     kind = "PostgreSQL" if database_url.startswith("postgresql") else "SQLite"
     print(f"tracked-link redirects, {kind}, {args.threads} client threads, "

@@ -9,6 +9,7 @@ number breaks, `resume_recovered` once the numbers that paused campaigns answer 
 from core.campaigns._allowance_waits import (
     AllowanceWait,
     allowance_waits,
+    effective_window,
     waiting_for_local_window,
 )
 from core.campaigns._audience import AudiencePreview, preview_audience
@@ -61,6 +62,7 @@ from core.campaigns._templates import (
 from core.campaigns._test_sends import send_test
 
 __all__ = [
+    "effective_window",
     "Risk",
     "RiskItem",
     "risk_for",

@@ -77,8 +77,9 @@ def waiting_for_local_window(
     return waiting
 
 
-def effective_window(campaign: Campaign, number: Any) -> tuple[Any, Any, Any]:
-    """The campaign's own window when it has one, else the number's (as the worker reads it)."""
+def effective_window(campaign: Any, number: Any) -> tuple[Any, Any, Any]:
+    """The campaign's own window when it has one, else the number's: what the worker's claim
+    and this page's count both read."""
     if (
         campaign.window_start is not None
         or campaign.window_end is not None

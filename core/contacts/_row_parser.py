@@ -143,13 +143,7 @@ def row_parser(
         if several or _PHONE_LIST in raw_phone:
             phone = _first_valid(fields, phones, country)
         else:
-            if not raw_phone:
-                raise RowRejected("phone is empty")
-            try:
-                phone = normalize_phone(raw_phone, country)
-            except ValidationError as error:
-                # The phone's own error, nested: "phone '12': too short to be a phone number".
-                raise RowRejected("phone {phone!r}: {problem}", **error.params) from None
+            phone = _phone_or_reject(raw_phone, country)
         if name_at is not None:
             name = fields[name_at].strip()
         else:  # First + Middle + Last
@@ -220,18 +214,23 @@ def _first_valid(
     raise RowRejected("phone {phone!r}: {problem}", **problem.params)
 
 
+def _phone_or_reject(raw_phone: str, country: str | None) -> str:
+    """E.164, or the row's rejection with the phone's own error nested: "phone '12': too short
+    to be a phone number"."""
+    if not raw_phone:
+        raise RowRejected("phone is empty")
+    try:
+        return normalize_phone(raw_phone, country)
+    except ValidationError as error:
+        raise RowRejected("phone {phone!r}: {problem}", **error.params) from None
+
+
 def vet_contact(
     raw_phone: str, name: str | None, labels: list[str], country: str | None
 ) -> tuple[str, list[str]]:
     """A contact from elsewhere (Chatwoot) through an import row's checks, with the same
     reasons: its phone as E.164 and its labels as stored (trimmed, lower-case), or RowRejected."""
-    raw_phone = (raw_phone or "").strip()
-    if not raw_phone:
-        raise RowRejected("phone is empty")
-    try:
-        phone = normalize_phone(raw_phone, country)
-    except ValidationError as error:
-        raise RowRejected("phone {phone!r}: {problem}", **error.params) from None
+    phone = _phone_or_reject((raw_phone or "").strip(), country)
     if name and len(name) > MAX_NAME:
         raise RowRejected("name is longer than {count} characters", count=MAX_NAME)
     clean = list(dict.fromkeys(label.strip().lower() for label in labels if label.strip()))

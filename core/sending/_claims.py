@@ -28,7 +28,7 @@ from sqlalchemy import Connection, exists, select
 from sqlalchemy.orm import Session
 
 from core import instances
-from core.campaigns import TEST_SEND_STATUSES
+from core.campaigns import TEST_SEND_STATUSES, effective_window
 from core.models import (
     Account,
     Campaign,
@@ -118,19 +118,6 @@ def message_parts(multimedia: dict[str, Any] | None, text: str) -> tuple[str, ..
     if multimedia.get("type") == "audio":
         return ("text", "audio") if text.strip() else ("audio",)
     return ("media",)
-
-
-def effective_window(
-    campaign: Any, instance: Any
-) -> tuple[time | None, time | None, list[int] | None]:
-    """A campaign's own window, when it has one, overrides its instances' windows."""
-    if (
-        campaign.window_start is not None
-        or campaign.window_end is not None
-        or campaign.window_days is not None
-    ):
-        return campaign.window_start, campaign.window_end, campaign.window_days
-    return instance.window_start, instance.window_end, instance.window_days
 
 
 def local_day_bounds(now: datetime, zone: ZoneInfo) -> tuple[datetime, datetime]:
