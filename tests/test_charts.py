@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from core import i18n, tracking
+from core.i18n import _catalogs
 from ui import charts
 
 ZONE = ZoneInfo("America/Sao_Paulo")
@@ -18,11 +19,15 @@ ZONE = ZoneInfo("America/Sao_Paulo")
 
 @pytest.fixture
 def language():
+    # The language is a ContextVar of this thread: put back "none chosen" afterwards, or the
+    # page tests that run next in this process would all read English.
+    token = _catalogs._current.set(None)
+
     def use(code: str) -> None:
         i18n.set_language(code)
 
     yield use
-    i18n.set_language("en")
+    _catalogs._current.reset(token)
 
 
 def progress(**counts: int) -> tracking.Progress:

@@ -8,6 +8,7 @@ import pytest
 
 from core import i18n
 from core.i18n import (
+    _catalogs,
     format_date,
     format_datetime,
     format_duration,
@@ -85,9 +86,11 @@ def test_missing_values_read_as_a_dash() -> None:
 
 
 def test_without_a_language_the_runs_language_is_used() -> None:
-    set_language("pt_BR")
+    token = _catalogs._current.set(None)  # put back afterwards: later page tests read it
     try:
+        set_language("pt_BR")
         assert format_number(1234.5) == "1.234,5"
-    finally:
         set_language("en")
-    assert format_number(1234.5) == "1,234.5"
+        assert format_number(1234.5) == "1,234.5"
+    finally:
+        _catalogs._current.reset(token)
