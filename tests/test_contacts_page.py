@@ -167,7 +167,7 @@ def test_table_search_and_filters(session: Session, viewer: Actor, book: None) -
     at.selectbox(key="contacts_attr").set_value("city").run()
     at.text_input(key="contacts_attr_value").input("recife").run()
     assert table_phones(at) == ["+5511987654321"]
-    assert any("1 contacts" in c.value for c in at.caption)
+    assert any("1 contact · page 1 of 1" in c.value for c in at.caption)  # singular
 
 
 def test_pagination_renders_one_page(session: Session, viewer: Actor, account: Account) -> None:

@@ -9,7 +9,7 @@ import streamlit as st
 
 from core import campaigns, contacts, people
 from core.base import DomainError, stored_text
-from core.i18n import _, localize_entry, localize_error
+from core.i18n import _, format_number, localize_entry, localize_error, ngettext
 from core.models import WhatsAppStatus
 from ui import attributes, contact_choices
 from ui.context import local_time, require_page
@@ -257,9 +257,11 @@ def table_section(filters: contacts.ContactFilters) -> list[dict[str, Any]]:
         shown = [contacts.contact_json(row) | {"updated_at": row.updated_at} for row in rows]
     pages = max(1, -(-total // per_page))
     st.caption(
-        _("{total} contacts · page {page} of {pages}").format(
-            total=f"{total:,}", page=page, pages=f"{pages:,}"
-        )
+        ngettext(
+            "{total} contact · page {page} of {pages}",
+            "{total} contacts · page {page} of {pages}",
+            total,
+        ).format(total=format_number(total), page=page, pages=format_number(pages))
     )
     st.dataframe(
         pd.DataFrame(
