@@ -599,11 +599,19 @@ def logged_in_app(username: str, browser: str) -> AppTest:
 
 @pytest.mark.parametrize("language", list(LANGUAGES))
 def test_the_login_page_speaks_the_browsers_language(
-    engine, language: str, monkeypatch: pytest.MonkeyPatch
+    engine, language: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
     # As in a fresh server process: only what app.py imports may register the session fallback.
-    monkeypatch.setattr(i18n, "_fallback", None)
     monkeypatch.delitem(sys.modules, "ui.language", raising=False)
+    i18n._fallback = None
+
+    def fallback_of_the_module_in_use() -> None:
+        # The ui.language that later imports get (the one app.py imported here, or the one put
+        # back) must be the one whose fallback is registered, or later pages read English.
+        module = sys.modules.get("ui.language")
+        i18n._fallback = module._session_language if module is not None else None
+
+    request.addfinalizer(fallback_of_the_module_in_use)
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
     app.context = {"locale": BROWSER[language]}
     app.run()
