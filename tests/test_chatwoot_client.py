@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -31,10 +32,17 @@ class Sleeps(list[float]):
         self.append(seconds)
 
 
+class HalfwayRandom(random.Random):
+    """Jitter always in the middle of its range, so the waits are known."""
+
+    def random(self) -> float:
+        return 0.5
+
+
 def client_for(fake: FakeChatwoot, acct: FakeAccount, **kwargs: Any) -> ChatwootClient:
     kwargs.setdefault("timeout", 5.0)
     kwargs.setdefault("sleep", Sleeps())
-    kwargs.setdefault("jitter", lambda: 0.5)
+    kwargs.setdefault("rng", HalfwayRandom())
     token = kwargs.pop("token", acct.token)
     account_id = kwargs.pop("account_id", acct.id)
     return ChatwootClient(fake.base_url, account_id, token, **kwargs)

@@ -46,7 +46,7 @@ class ChatwootClient(Transport):
 
     `timeout` is seconds per request. Pass `http` to share one `httpx.Client` (its pool);
     the token still goes only per request. `transport` is for `httpx.MockTransport`.
-    `sleep` and `jitter` (a float in [0, 1)) drive the backoff, injectable for tests.
+    `sleep` and `rng` (a `random.Random`) drive the backoff, injectable for tests.
     """
 
     # -- account and inboxes ---------------------------------------------------------------

@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from core.base import retry_delay
 from core.chatwoot._errors import (
     ChatwootAuthError,
     ChatwootError,
@@ -54,7 +55,7 @@ class Transport:
         backoff_base: float = 1.0,
         backoff_max: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
-        jitter: Callable[[], float] = random.random,
+        rng: random.Random | None = None,
     ) -> None:
         account = str(account_id).strip()
         if not account.isdigit() or int(account) < 1:
@@ -75,7 +76,7 @@ class Transport:
         self.backoff_max = backoff_max
         self._token = token
         self._sleep = sleep
-        self._jitter = jitter
+        self._rng = rng
         self._account_url = f"{self.base_url}/api/v1/accounts/{self.account_id}"
         self._owns_http = http is None
         self._http = http or httpx.Client(
@@ -171,9 +172,11 @@ class Transport:
             seconds = _retry_after_seconds(header)
             if seconds is not None:
                 return min(max(seconds, 0.0), self.backoff_max)
-        # Half fixed, half random: never a near-zero wait that would hit the limit again.
-        ceiling = min(self.backoff_max, self.backoff_base * (2**attempt))
-        return ceiling / 2 + self._jitter() * ceiling / 2
+        # The project's one backoff (equal jitter): never a near-zero wait that would hit the
+        # limit again. `attempt` counts from 0 here, retries from 1 there.
+        return retry_delay(
+            attempt + 1, self.backoff_base, self.backoff_max, self._rng
+        ).total_seconds()
 
     def _http_error(self, where: str, response: httpx.Response, write: bool) -> ChatwootError:
         status = response.status_code
