@@ -38,6 +38,7 @@ from api.schemas.instances import (
     InstanceOut,
     InstanceUpdate,
 )
+from api.schemas.links import CampaignLinksOut, ClickPointOut, ClicksOverTime, LinkOut
 
 __all__ = [
     "Audience",
@@ -46,6 +47,7 @@ __all__ = [
     "AudienceRequest",
     "CampaignCreate",
     "CampaignFields",
+    "CampaignLinksOut",
     "CampaignList",
     "CampaignOut",
     "CampaignUpdate",
@@ -54,6 +56,8 @@ __all__ = [
     "ChatwootInboxOut",
     "ChatwootOut",
     "ChatwootSyncReportOut",
+    "ClickPointOut",
+    "ClicksOverTime",
     "ContactCreate",
     "ContactList",
     "ContactOut",
@@ -69,6 +73,7 @@ __all__ = [
     "InstanceList",
     "InstanceOut",
     "InstanceUpdate",
+    "LinkOut",
     "Multimedia",
     "Pagination",
     "RecipientList",
