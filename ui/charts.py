@@ -9,7 +9,7 @@ written by Babel in the reader's language (Plotly's own are English); zero is wh
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 import plotly.graph_objects as go
 from babel.dates import format_skeleton, get_day_names
@@ -306,6 +306,26 @@ def heatmap(volume: tracking.SendVolume) -> go.Figure:
     return _layout(figure, title)
 
 
+def _with_quiet_buckets(
+    series: tracking.ClickSeries, most: int = 2000
+) -> list[tracking.ClickPoint]:
+    """The points, with zeros for the hours or days between them that had no clicks: the line
+    would otherwise run straight across them as if clicks had gone on."""
+    first, last = series.points[0].start, series.points[-1].start
+    if series.bucket == "hour":
+        count = int((last - first).total_seconds() // 3600) + 1
+        starts = [(first.astimezone(UTC) + timedelta(hours=n)).astimezone(series.timezone)
+                  for n in range(min(count, most))]  # fmt: skip
+    else:
+        count = (last.date() - first.date()).days + 1
+        starts = [datetime.combine(first.date() + timedelta(days=n), time(), series.timezone)
+                  for n in range(min(count, most))]  # fmt: skip
+    if count > most:
+        return list(series.points)
+    known = {_naive(point.start): point for point in series.points}
+    return [known.get(_naive(start), tracking.ClickPoint(start, 0, 0)) for start in starts]
+
+
 def clicks_over_time(series: tracking.ClickSeries) -> go.Figure:
     """People who clicked for the first time (bars), and the clicks whose time is known (line),
     per local hour or day. What is left out is the caption's to say (`clicks_caption`)."""
@@ -313,12 +333,13 @@ def clicks_over_time(series: tracking.ClickSeries) -> go.Figure:
     if not series.points:
         return no_data(title)
     step = series.bucket_step
-    starts = [_naive(point.start) for point in series.points]
+    points = _with_quiet_buckets(series)
+    starts = [_naive(point.start) for point in points]
     labels = [time_label(start, step) for start in starts]
     figure = go.Figure(
         go.Bar(
             x=starts,
-            y=[point.people for point in series.points],
+            y=[point.people for point in points],
             name=_("People who clicked"),
             marker={"color": COLORS["sent"]},
             width=[step.total_seconds() * 1000 * 0.8] * len(starts),
@@ -329,7 +350,7 @@ def clicks_over_time(series: tracking.ClickSeries) -> go.Figure:
     figure.add_trace(
         go.Scatter(
             x=starts,
-            y=[point.clicks for point in series.points],
+            y=[point.clicks for point in points],
             mode="lines+markers",
             name=_("Clicks"),
             line={"color": COLORS["read"]},
@@ -338,7 +359,7 @@ def clicks_over_time(series: tracking.ClickSeries) -> go.Figure:
         )
     )
     _time_axis(figure, starts, step)
-    _counts_axis(figure, [max(point.people, point.clicks) for point in series.points])
+    _counts_axis(figure, [max(point.people, point.clicks) for point in points])
     axis = _("Hour") if series.bucket == "hour" else _("Day")
     return _layout(figure, title, xaxis_title=axis, yaxis_title=_("Clicks"))
 
