@@ -14,7 +14,19 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    Engine,
+    Select,
+    bindparam,
+    case,
+    func,
+    not_,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from core.models import Campaign, CampaignRecipient, TrackedLink
@@ -41,9 +53,14 @@ class Followed:
 
 def is_preview_fetch(user_agent: str | None, sent_at: datetime | None, now: datetime) -> bool:
     """A machine building a preview, not a person: by user agent, or by coming too soon."""
-    if not user_agent or _PREVIEW_AGENTS.search(user_agent):
-        return True
-    return sent_at is None or now - sent_at < timedelta(seconds=PREVIEW_SECONDS)
+    return _agent_previews(user_agent) or sent_at is None or now - sent_at < _PREVIEW_WINDOW
+
+
+def _agent_previews(user_agent: str | None) -> bool:
+    return not user_agent or _PREVIEW_AGENTS.search(user_agent) is not None
+
+
+_PREVIEW_WINDOW = timedelta(seconds=PREVIEW_SECONDS)
 
 
 _NOW = bindparam("p_now", type_=UTCDateTime())
@@ -74,13 +91,92 @@ _FIRST_CLICK = (
 )
 
 
+def _one_statement() -> Select:
+    """PostgreSQL: the whole of a fetch in one statement, so one round trip in autocommit.
+
+    The same decision as `is_preview_fetch`, the user agent's verdict coming in as `p_agent`.
+    Each UPDATE re-reads a row another click changed meanwhile (READ COMMITTED), so concurrent
+    clicks all add up and only the first sets the recipient's `clicked_at`.
+    """
+    found = (
+        select(
+            _LINKS.c.id,
+            _LINKS.c.recipient_id,
+            or_(
+                bindparam("p_agent", type_=Boolean()),
+                _RECIPIENTS.c.sent_at.is_(None),
+                _RECIPIENTS.c.sent_at > bindparam("p_cutoff", type_=UTCDateTime()),
+            ).label("preview"),
+        )
+        .join(_RECIPIENTS, _RECIPIENTS.c.id == _LINKS.c.recipient_id)
+        .where(_LINKS.c.code == bindparam("p_code"))
+        .cte("found")
+    )
+    preview = found.c.preview
+    counted = (
+        update(_LINKS)
+        .where(_LINKS.c.id == found.c.id)
+        .values(
+            previews=_LINKS.c.previews + case((preview, 1), else_=0),
+            clicks=_LINKS.c.clicks + case((preview, 0), else_=1),
+            first_clicked_at=case(
+                (preview, _LINKS.c.first_clicked_at),
+                else_=func.coalesce(_LINKS.c.first_clicked_at, _NOW),
+            ),
+            last_clicked_at=case((preview, _LINKS.c.last_clicked_at), else_=_NOW),
+        )
+        .returning(_LINKS.c.url, _LINKS.c.recipient_id, preview)
+        .cte("counted")
+    )
+    first_click = (
+        update(_RECIPIENTS)
+        .where(
+            _RECIPIENTS.c.id == counted.c.recipient_id,
+            not_(counted.c.preview),
+            _RECIPIENTS.c.clicked_at.is_(None),
+        )
+        .values(clicked_at=_NOW)
+        .cte("first_click")
+    )
+    # A data-modifying CTE runs even though the SELECT does not read it.
+    return select(counted.c.url, not_(counted.c.preview).label("counted")).add_cte(first_click)
+
+
+_FOLLOW = _one_statement()
+
+
 def follow_link(
-    connection: Connection | Session, code: str, user_agent: str | None, now: datetime
+    bind: Engine | Connection | Session, code: str, user_agent: str | None, now: datetime
 ) -> Followed | None:
     """The stored URL of `code` (None: no such link), with the click or preview recorded.
-    The caller commits."""
+
+    Given a connection or session, it writes in the caller's transaction, and the caller commits;
+    given the engine, it is its own unit of work. An ill-formed code never reaches the database."""
     if not _CODE.fullmatch(code):
         return None
+    if not isinstance(bind, Engine):
+        return _record(bind, code, user_agent, now)
+    if bind.dialect.name == "postgresql":
+        # One statement: in autocommit it is its own transaction, without BEGIN and COMMIT.
+        with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            return _record(connection, code, user_agent, now)
+    with bind.begin() as connection:
+        return _record(connection, code, user_agent, now)
+
+
+def _record(
+    connection: Connection | Session, code: str, user_agent: str | None, now: datetime
+) -> Followed | None:
+    dialect = (
+        connection.dialect if isinstance(connection, Connection) else connection.get_bind().dialect
+    )
+    if dialect.name == "postgresql":
+        row = connection.execute(
+            _FOLLOW,
+            {"p_code": code, "p_agent": _agent_previews(user_agent),
+             "p_cutoff": now - _PREVIEW_WINDOW, "p_now": now},
+        ).first()  # fmt: skip
+        return None if row is None else Followed(row.url, counted=row.counted)
     row = connection.execute(_FIND, {"p_code": code}).first()
     if row is None:
         return None
