@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -13,16 +14,18 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, select
+from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
 from core import campaigns, tracking
-from core.base import reset_settings_cache, utcnow
+from core.base import make_engine, reset_settings_cache, utcnow
 from core.campaigns import _links as links
 from core.models import Campaign, CampaignRecipient, TrackedLink
 from core.sending import Dispatcher
-from tests.builders import make_api_token, make_contact
+from tests.builders import make_account, make_api_token, make_contact
 from tests.fake_evolution import FakeEvolution
+from tests.stats_builders import make_campaign, make_recipient
 from tests.worker_harness import fast_settings, free_port, make_instance, run_until_idle
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -236,6 +239,102 @@ def test_a_fetch_right_after_the_send_is_a_preview_whatever_it_calls_itself():
     assert is_preview_fetch("facebookexternalhit/1.1", now - timedelta(hours=1), now)
     assert is_preview_fetch(None, now - timedelta(hours=1), now)
     assert not is_preview_fetch(BROWSER, now - timedelta(minutes=5), now)
+
+
+@pytest.mark.parametrize(
+    ("agent", "sent_ago", "counted"),
+    [
+        (BROWSER, timedelta(minutes=5), True),
+        (BROWSER, timedelta(seconds=3), False),  # the send's own preview
+        (BROWSER, None, False),  # not even sent yet
+        ("facebookexternalhit/1.1", timedelta(hours=1), False),
+        (None, timedelta(hours=1), False),
+    ],
+)
+def test_the_database_records_a_fetch_as_the_preview_rule_says(
+    session, account, agent, sent_ago, counted
+):
+    now = utcnow()
+    campaign = make_campaign(session, account, track_links=True)
+    recipient = make_recipient(session, campaign, "sent", sent_at=sent_ago and now - sent_ago)
+    link = TrackedLink(code=links.new_code(), campaign_id=campaign.id, recipient_id=recipient.id,
+                       url="https://loja.example/promo")  # fmt: skip
+    session.add(link)
+    session.commit()
+
+    followed = tracking.follow_link(session, link.code, agent, now)
+    session.commit()
+    assert followed == tracking.Followed("https://loja.example/promo", counted=counted)
+    session.refresh(link)
+    session.refresh(recipient)
+    assert (link.clicks, link.previews) == ((1, 0) if counted else (0, 1))
+    assert (
+        link.first_clicked_at
+        == link.last_clicked_at
+        == recipient.clicked_at
+        == (now if counted else None)
+    )
+
+
+def test_two_clicks_of_a_link_at_once_both_count_and_the_first_click_is_set_once(pg_engine):
+    """Both clicks start while a third transaction holds the link's row, so each reads the row
+    and the recipient before the other wrote them; neither may lose the other's click."""
+    with Session(pg_engine, expire_on_commit=False) as session:
+        campaign = make_campaign(session, make_account(session, "Race"), track_links=True)
+        recipient = make_recipient(session, campaign, "sent", sent_at=utcnow() - timedelta(hours=1))
+        link = TrackedLink(code=links.new_code(), campaign_id=campaign.id,
+                           recipient_id=recipient.id, url="https://loja.example/promo")  # fmt: skip
+        session.add(link)
+        session.commit()
+    tag = f"click-race-{link.code}"
+    clickers = make_engine(
+        pg_engine.url.render_as_string(hide_password=False),
+        connect_args={"application_name": tag},
+    )
+    times = [utcnow() + timedelta(minutes=1), utcnow() + timedelta(minutes=2)]
+    followed: list[tracking.Followed | None] = []
+    with Session(pg_engine) as blocker:
+        blocker.execute(select(TrackedLink.id).where(TrackedLink.id == link.id).with_for_update())
+        threads = [
+            threading.Thread(
+                target=lambda at=at: followed.append(
+                    tracking.follow_link(clickers, link.code, BROWSER, at)
+                )
+            )
+            for at in times
+        ]
+        for thread in threads:
+            thread.start()
+        _wait_until_waiting_on_a_lock(pg_engine, tag, count=2)
+        blocker.commit()
+        for thread in threads:
+            thread.join(60)
+    clickers.dispose()
+
+    assert [(one.url, one.counted) for one in followed] == [
+        ("https://loja.example/promo", True)
+    ] * 2
+    with Session(pg_engine) as session:
+        row = session.get(TrackedLink, link.id)
+        clicked_at = session.get(CampaignRecipient, recipient.id).clicked_at
+    assert (row.clicks, row.previews) == (2, 0)
+    assert {row.first_clicked_at, row.last_clicked_at} == set(times)
+    assert clicked_at == row.first_clicked_at  # the first click's, not overwritten by the second
+
+
+def _wait_until_waiting_on_a_lock(engine: Engine, application_name: str, count: int) -> None:
+    query = sql(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE application_name = :name AND wait_event_type = 'Lock'"
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        # A transaction of its own each time: pg_stat_activity stays as first read within one.
+        with engine.connect() as connection:
+            if connection.scalar(query, {"name": application_name}) == count:
+                return
+        time.sleep(0.05)
+    pytest.fail(f"the {count} clicks never both waited for the link's row")
 
 
 # -- the pages ----------------------------------------------------------------------------------
