@@ -66,7 +66,8 @@ _PREVIEW_WINDOW = timedelta(seconds=PREVIEW_SECONDS)
 _NOW = bindparam("p_now", type_=UTCDateTime())
 _LINKS = TrackedLink.__table__
 _RECIPIENTS = CampaignRecipient.__table__
-# Built once, with bind parameters: a click is a few cheap statements (bench/redirects.py).
+# Built once, with bind parameters (bench/redirects.py). On SQLite, in the process, a click is a
+# few cheap statements in one transaction; PostgreSQL is a round trip away, and gets one (_FOLLOW).
 _FIND = (
     select(_LINKS.c.id, _LINKS.c.url, _LINKS.c.recipient_id, _RECIPIENTS.c.sent_at)
     .join(_RECIPIENTS, _RECIPIENTS.c.id == _LINKS.c.recipient_id)
@@ -94,9 +95,10 @@ _FIRST_CLICK = (
 def _one_statement() -> Select:
     """PostgreSQL: the whole of a fetch in one statement, so one round trip in autocommit.
 
-    The same decision as `is_preview_fetch`, the user agent's verdict coming in as `p_agent`.
-    Each UPDATE re-reads a row another click changed meanwhile (READ COMMITTED), so concurrent
-    clicks all add up and only the first sets the recipient's `clicked_at`.
+    It decides as `is_preview_fetch` does, the user agent's verdict coming in as `p_agent`. An
+    UPDATE that finds its row changed by another click meanwhile works on the row as that click
+    left it (READ COMMITTED), so concurrent clicks all add up, `first_clicked_at` keeps the
+    first, and only the first click sets the recipient's `clicked_at`.
     """
     found = (
         select(
