@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.errors import ErrorOut
 from core import tracking
-from core.base import new_session, utcnow
+from core.base import get_engine, utcnow
 
 router = APIRouter(tags=["links"])
 
@@ -39,7 +39,7 @@ async def follow(
     def work() -> tracking.Followed | None:
         # Given the engine, follow_link is its own unit of work: one statement in autocommit on
         # PostgreSQL, no ORM session around it (bench/redirects.py).
-        return tracking.follow_link(new_session().get_bind(), code, user_agent, utcnow())
+        return tracking.follow_link(get_engine(), code, user_agent, utcnow())
 
     followed = await run_in_threadpool(work)
     if followed is None:

@@ -18,6 +18,7 @@ from core.base._dates import (
     parse_datetime,
 )
 from core.base._db import (
+    get_engine,
     make_engine,
     new_session,
     read_only_session,
@@ -53,6 +54,7 @@ __all__ = [
     "escape_cell",
     "get_settings",
     "json_depth_exceeds",
+    "get_engine",
     "make_engine",
     "new_session",
     "pool_size_of",
