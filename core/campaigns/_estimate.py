@@ -26,10 +26,10 @@ from core.i18n import (
     to_local,
 )
 from core.instances import (
-    age_start,
     allowance_on,
     average_long_pause_seconds,
     ladder_of,
+    ladder_start,
     window_bounds,
     window_opens_on,
 )
@@ -260,7 +260,8 @@ def estimate_for(
                 instance.long_pause_max_minutes or 0.0,
             ),
             warmup=ladder_of(instance.warmup),
-            age_start=age_start(instance.number_since, instance.first_sent_at, zone),
+            # The kept ladder step, climbing a step a day from here (good health assumed).
+            age_start=ladder_start(instance, zone, start_at.astimezone(zone).date()),
         )
         for instance in instances
     ]

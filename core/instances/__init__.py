@@ -7,7 +7,7 @@ asks `open_circuit` when a number breaks, checks the numbers it leases when `due
 (`ask_connection_state` then `record_check`, which closes a circuit the answer proves fixed).
 """
 
-from core.instances._allowance import Allowance, today_allowance
+from core.instances._allowance import Allowance, kept_step, ladder_start, today_allowance
 from core.instances._checks import (
     NOT_ACTIVATED,
     UNREACHABLE,
@@ -54,10 +54,13 @@ from core.instances._warmup import (
 )
 from core.instances._warmup import (
     age_start,
+    allowance_at,
     allowance_on,
     allowance_today,
     ladder_of,
+    next_step,
 )
+from core.instances._warmup_days import judge_warmup_days
 
 __all__ = [
     "HEALTH_EVERY",
@@ -70,6 +73,11 @@ __all__ = [
     "score",
     "Allowance",
     "today_allowance",
+    "kept_step",
+    "ladder_start",
+    "allowance_at",
+    "next_step",
+    "judge_warmup_days",
     "WARMUP_PRESETS",
     "age_start",
     "allowance_on",

@@ -27,6 +27,12 @@ SLOWEST_FACTOR = 0.4  # the rate's share at the pause threshold; linear in betwe
 PAUSE_BELOW = 40  # below: the number pauses (and staff are notified, naming the signal)
 RESUME_FROM = 60  # a paused number resumes once its score is back at or above this
 
+# The warm-up ladder is judged once a local day, by the score as the day turns
+# (core.instances._warmup_days): at or above WARMUP_ADVANCE_FROM the next step, below
+# WARMUP_BACK_BELOW one step back, in between the same step again.
+WARMUP_ADVANCE_FROM = FULL_RATE_FROM
+WARMUP_BACK_BELOW = PAUSE_BELOW
+
 
 @dataclass(frozen=True)
 class Rule:
