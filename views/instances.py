@@ -3,7 +3,7 @@ re-enable after a failure. Everyone with instances.read sees them; only admins c
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import streamlit as st
@@ -12,8 +12,8 @@ from core import instances, tracking
 from core.base import DomainError, stored_text, utcnow
 from core.i18n import _, format_number, localize_error
 from core.models import CircuitCause
-from ui import receipts, streamlit_texts
-from ui.context import local_time, require_page
+from ui import charts, receipts, streamlit_texts
+from ui.context import current_timezone, local_time, require_page
 from ui.labels import connection_label
 from ui.session import db
 
@@ -252,6 +252,18 @@ HEALTH_SIGNALS = {
     "opt_outs": _("opt-outs"),
     "low_reads": _("few reads"),
     "connection_drops": _("connection drops"),
+    "missing_receipts": _("delivery receipts no longer arriving"),
+}
+HEALTH_DAYS = 7  # the instance page's health chart
+WARMUP_VERDICTS = {
+    "held": _(
+        "The ladder held at this step today: the number's health was {score}/100 as the day "
+        "turned (it climbs only from {good})."
+    ),
+    "stepped_back": _(
+        "The ladder stepped back one step today: the number's health was {score}/100 as the "
+        "day turned (below {low})."
+    ),
 }
 
 
@@ -265,6 +277,10 @@ def _health(health: dict[str, Any], rate: int) -> None:
         for signal, points in sorted(penalties.items(), key=lambda item: -item[1])
     )
     line = _("Health: {score}/100").format(score=health["score"])
+    if details.get("credit"):
+        explained += (", " if explained else "") + _("replies +{points}").format(
+            points=details["credit"]
+        )
     if explained:
         line += " (" + explained + ")"
     elif not details.get("judged", True):
@@ -283,6 +299,9 @@ def _health(health: dict[str, Any], rate: int) -> None:
 
 with db() as session:
     rows = [instances.instance_json(i, session) for i in instances.list_instances(session, actor)]
+    health_series = instances.account_health_history(
+        session, actor, utcnow() - timedelta(days=HEALTH_DAYS)
+    )
     receipt_warnings = {
         row["id"]: tracking.instance_receipt_warning(session, actor, row["id"], utcnow())
         for row in rows
@@ -329,13 +348,36 @@ for row in rows:
         allowance = row["allowance_today"] or {}
         if allowance.get("warmup") is not None:
             st.write(
-                _("Warm-up: day {day}, today's allowance {allowance} messages.").format(
+                _(
+                    "Warm-up: step {step} of {steps} (day {day}), today's allowance {allowance} "
+                    "messages."
+                ).format(
+                    step=allowance.get("step") or 1,
+                    steps=allowance.get("steps") or 1,
                     day=allowance["age_days"] or 1,
                     allowance=format_number(allowance["warmup"]),
                 )
             )
         elif row["warmup"] != "off":
             st.write(_("Warm-up: done, the ladder is over."))
+        judgement = allowance.get("judgement") or {}
+        if judgement.get("verdict") in WARMUP_VERDICTS and row["warmup"] != "off":
+            st.caption(
+                WARMUP_VERDICTS[judgement["verdict"]].format(
+                    score=judgement.get("score"),
+                    good=instances.HEALTH_FULL_RATE_FROM,
+                    low=instances.HEALTH_PAUSE_BELOW,
+                )
+            )
+        if health_series.get(row["name"]):
+            st.plotly_chart(
+                charts.health_over_time(
+                    {row["name"]: health_series[row["name"]]},
+                    current_timezone(),
+                    _("Health over the last {days} days").format(days=HEALTH_DAYS),
+                ),
+                key=f"health-{row['id']}",
+            )
         if allowance:
             text = _allowance_text(allowance)
             if text:

@@ -28,7 +28,15 @@ from core.instances._connection import (
     webhook_url,
 )
 from core.instances._health import EVERY as HEALTH_EVERY
+from core.instances._health import FULL_RATE_FROM as HEALTH_FULL_RATE_FROM
+from core.instances._health import PAUSE_BELOW as HEALTH_PAUSE_BELOW
 from core.instances._health import Health, Signals, effective_rate, rate_factor, score
+from core.instances._health_history import (
+    HISTORY_KEEP,
+    HealthPoint,
+    account_health_history,
+    health_history,
+)
 from core.instances._health_signals import gather_signals, refresh_health
 from core.instances._instances import (
     create_instance,
@@ -64,12 +72,18 @@ from core.instances._warmup_days import judge_warmup_days
 
 __all__ = [
     "HEALTH_EVERY",
+    "HEALTH_FULL_RATE_FROM",
+    "HEALTH_PAUSE_BELOW",
     "Health",
     "Signals",
     "effective_rate",
     "gather_signals",
     "rate_factor",
     "refresh_health",
+    "HISTORY_KEEP",
+    "HealthPoint",
+    "account_health_history",
+    "health_history",
     "score",
     "Allowance",
     "today_allowance",

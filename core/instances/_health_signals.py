@@ -31,6 +31,7 @@ from core.instances._health import (
     score,
     should_pause,
 )
+from core.instances._health_history import record_samples
 from core.models import (
     CampaignRecipient,
     Contact,
@@ -196,11 +197,13 @@ def refresh_health(
         return {}
     signals = gather_signals(session, [row.id for row in due], now - WINDOW, now)
     scored: dict[int, Health] = {}
+    samples: dict[int, tuple[Health, bool]] = {}
     for row in due:
         health = score(signals[row.id])
         scored[row.id] = health
         paused = row.health_paused_at is not None
         pause = should_pause(health.score, paused)
+        samples[row.id] = (health, pause)
         values: dict[str, object] = {
             "health_score": health.score,
             "health_details": health.json(),
@@ -254,4 +257,5 @@ def refresh_health(
                 stored_text.text(stored_text.HEALTH_RESUMED_BODY, score=health.score),
                 instance_id=row.id,
             )
+    record_samples(session, samples, now)  # the history: when it moved, or every 15 min
     return scored
