@@ -168,7 +168,9 @@ def test_a_day_below_the_pause_threshold_steps_back(
     )
 
 
-def test_changing_the_ladder_starts_it_again_from_the_age(session: Session, account, fake_evolution):
+def test_changing_the_ladder_starts_it_again_from_the_age(
+    session: Session, account, fake_evolution
+):
     from core import people
 
     instance = make_instance(session, account, fake_evolution, rate=60, warmup=list(LADDER))
