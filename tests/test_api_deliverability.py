@@ -3,6 +3,8 @@ the read-only allowance of today; bad values are 422 naming the field."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import pytest
 
 from core.models import InstanceSend, SenderInstance
@@ -68,7 +70,18 @@ def test_the_fields_round_trip_and_the_allowance_counts_todays_sends(
         "left": 2,
         "age_days": None,
         "resets_at": None,
+        "step": 1,
+        "steps": 2,
+        "judgement": None,
     }
+    # The worker judged a poor day: the ladder held, and the API says why.
+    row = session.get(SenderInstance, created["id"])
+    row.warmup_step, row.warmup_step_on = 0, date.today() - timedelta(days=3)
+    row.warmup_judgement = {"verdict": "held", "score": 70, "day": "2020-01-01"}
+    session.commit()
+    held = client.get(url, headers=auth).json()["allowance_today"]
+    assert (held["step"], held["warmup"], held["judgement"]["verdict"]) == (1, 7, "held")
+    assert held["judgement"]["score"] == 70
     since = client.patch(url, json={"number_since": "2020-01-31", "warmup": "off"}, headers=auth)
     assert since.json()["number_since"] == "2020-01-31"
     assert since.json()["allowance_today"]["warmup"] is None

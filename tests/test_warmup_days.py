@@ -181,3 +181,28 @@ def test_changing_the_ladder_starts_it_again_from_the_age(
     session.commit()
     row = session.get(SenderInstance, instance.id)
     assert row.warmup_step is None and row.warmup_step_on is None
+
+
+def test_two_workers_judging_the_same_day_move_the_ladder_once(
+    engine: Engine, session: Session, account, fake_evolution
+):
+    instance = make_instance(session, account, fake_evolution, rate=60, warmup=list(LADDER))
+    instance.first_sent_at = MORNING_SP - timedelta(days=1)
+    instance.warmup_step, instance.warmup_step_on = 0, DAY - timedelta(days=1)
+    session.commit()
+    # The slower worker read the number before the other judged it (a stale copy), then tries.
+    slower = Session(engine, expire_on_commit=False)
+    try:
+        slower.get(SenderInstance, instance.id)
+        slower.commit()
+        with Session(engine) as faster:
+            assert instances.judge_warmup_days(faster, [instance.id], MORNING_SP) == 1
+            faster.commit()
+        assert instances.judge_warmup_days(slower, [instance.id], MORNING_SP) == 0
+        slower.commit()
+    finally:
+        slower.close()
+    session.expire_all()
+    row = session.get(SenderInstance, instance.id)
+    assert (row.warmup_step, row.warmup_step_on) == (1, DAY)
+    session.commit()
