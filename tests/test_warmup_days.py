@@ -193,11 +193,12 @@ def test_two_workers_judging_the_same_day_move_the_ladder_once(
     # The slower worker read the number before the other judged it (a stale copy), then tries.
     slower = Session(engine, expire_on_commit=False)
     try:
-        slower.get(SenderInstance, instance.id)
+        stale = slower.get(SenderInstance, instance.id)  # held: the session keeps it as read
         slower.commit()
         with Session(engine) as faster:
             assert instances.judge_warmup_days(faster, [instance.id], MORNING_SP) == 1
             faster.commit()
+        assert stale.warmup_step_on == DAY - timedelta(days=1)
         assert instances.judge_warmup_days(slower, [instance.id], MORNING_SP) == 0
         slower.commit()
     finally:
