@@ -7,7 +7,7 @@ asks `open_circuit` when a number breaks, checks the numbers it leases when `due
 (`ask_connection_state` then `record_check`, which closes a circuit the answer proves fixed).
 """
 
-from core.instances._allowance import Allowance, kept_step, ladder_start, today_allowance
+from core.instances._allowance import Allowance, ladder_start, today_allowance
 from core.instances._checks import (
     NOT_ACTIVATED,
     UNREACHABLE,
@@ -87,7 +87,6 @@ __all__ = [
     "score",
     "Allowance",
     "today_allowance",
-    "kept_step",
     "ladder_start",
     "allowance_at",
     "next_step",
