@@ -74,6 +74,19 @@ def test_todays_sends_already_made_count_against_today(session: Session, account
     assert finish(session, account, campaign).astimezone(SP).date() == THURSDAY
 
 
+def test_the_editors_estimate_counts_todays_sends_too(session: Session, account):
+    account.timezone = "America/Sao_Paulo"
+    main = number(session, account, "main")
+    session.commit()
+    actor = Actor.system(account.id)
+    today = campaigns.estimate_for(session, actor, 30, [main.id], NOW)
+    tomorrow = campaigns.estimate_for(session, actor, 20, [main.id], NOW + timedelta(days=1))
+    session.commit()
+    assert today.ends_at.astimezone(SP).date() == FRIDAY  # today's 10 already went
+    # Starting tomorrow: the step kept today climbs to Thursday's 20, enough for all.
+    assert tomorrow.ends_at.astimezone(SP).date() == THURSDAY
+
+
 def test_several_numbers_share_the_work(session: Session, account):
     account.timezone = "America/Sao_Paulo"
     one = number(session, account, "one", ladder=(10, 20))

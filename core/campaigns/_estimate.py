@@ -30,6 +30,7 @@ from core.instances import (
     average_long_pause_seconds,
     ladder_of,
     ladder_start,
+    today_allowance,
     window_bounds,
     window_opens_on,
 )
@@ -152,9 +153,9 @@ def estimate(
     """When the last of `recipients` goes out if sending begins at `start` (UTC).
 
     `window` (start, end, days) is the campaign's own send window; it replaces each instance's.
-    Daily caps and warm-up allowances count per opening day of the window (a campaign sharing
-    the number with others, or starting after today's sends, gets less). A rough figure: retries, replies and other
-    campaigns sharing the numbers are not foreseen.
+    Daily caps and warm-up allowances count per opening day of the window, less what each
+    number already sent on `Pace.today`. A rough figure: retries, replies and other campaigns
+    sharing the numbers later are not foreseen.
     """
     rates = tuple(p.rate_per_minute for p in paces)
     if recipients <= 0:
@@ -276,7 +277,16 @@ def estimate_for(
         else []
     )
     today = start_at.astimezone(zone).date()
-    paces = [pace_of(instance, zone, today) for instance in instances]
+    paces = [
+        # Starting today, what the number already sent today counts against today's limit.
+        pace_of(
+            instance,
+            zone,
+            today,
+            sent_today=today_allowance(session, instance, start_at).sent_today,
+        )
+        for instance in instances
+    ]
     return estimate(recipients, paces, start_at, account.timezone, window)
 
 

@@ -103,8 +103,8 @@ def kept_step(
 
 
 def ladder_start(instance: SenderInstance, zone: ZoneInfo, today: date) -> date | None:
-    """The day the ladder would have started for the number to be on its kept step today:
-    what estimates read, assuming good health climbs a step a day from here."""
+    """The day the ladder would have started for the number to be on its kept step on the day
+    it was judged: what estimates read, assuming good health climbs a step a day from there."""
     if instance.warmup_step is None:
         return age_start(instance.number_since, instance.first_sent_at, zone)
-    return today - timedelta(days=instance.warmup_step)
+    return (instance.warmup_step_on or today) - timedelta(days=instance.warmup_step)
