@@ -152,3 +152,21 @@ def test_the_history_is_the_accounts_own(session: Session, account):
     )
     assert list(series) == ["mine"]
     assert session.get(SenderInstance, theirs.id)
+
+
+def test_the_chart_says_no_data_without_samples_and_draws_the_thresholds():
+    from zoneinfo import ZoneInfo
+
+    from ui import charts
+
+    zone = ZoneInfo("America/Sao_Paulo")
+    assert charts.is_empty(charts.health_over_time({}, zone))
+    assert charts.is_empty(charts.health_over_time({"Shop": []}, zone))
+    now = utcnow()
+    figure = charts.health_over_time(
+        {"Shop": [instances.HealthPoint(now, 70, "opt_outs", False)]}, zone
+    )
+    names = [trace.name for trace in figure.data]
+    assert names == ["Shop", "Slows down below", "Pauses below"]
+    assert list(figure.data[2].y) == [instances.HEALTH_PAUSE_BELOW] * 2
+    assert list(figure.layout.yaxis.range) == [0, 105]
