@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from core.models import CampaignRecipient, SenderInstance
+from core.models import CampaignRecipient, SenderInstance, TrackedLink
 from core.people import Actor
 from core.tracking._campaign_stats import owned_campaign
 from core.tracking._sql_time import zone_of
@@ -34,6 +34,7 @@ class RecipientRow:
     replied_at: datetime | None
     failed_at: datetime | None
     clicked_at: datetime | None
+    clicks: int  # on all its tracked links (0: none, or the campaign tracks none)
     rendered_text: str = ""  # exactly what was (or will be) sent; last: the export leaves it out
 
 
@@ -53,11 +54,19 @@ EXPORT_HEADERS = [
     "replied_at",
     "failed_at",
     "clicked_at",
+    "clicks",
 ]
 
 
 def _log_query(campaign_id: int, statuses: Sequence[str] | None, search: str | None) -> Select[Any]:
-    """The columns of RecipientRow, in its order; the instance's name joined, not loaded per row."""
+    """The columns of RecipientRow, in its order; the instance's name and the clicks joined, not
+    loaded per row."""
+    clicks = (
+        select(TrackedLink.recipient_id, func.sum(TrackedLink.clicks).label("clicks"))
+        .where(TrackedLink.campaign_id == campaign_id, TrackedLink.clicks > 0)
+        .group_by(TrackedLink.recipient_id)
+        .subquery()
+    )
     query = (
         select(
             CampaignRecipient.id,
@@ -76,9 +85,11 @@ def _log_query(campaign_id: int, statuses: Sequence[str] | None, search: str | N
             CampaignRecipient.replied_at,
             CampaignRecipient.failed_at,
             CampaignRecipient.clicked_at,
+            func.coalesce(clicks.c.clicks, 0),
             CampaignRecipient.rendered_text,
         )
         .outerjoin(SenderInstance, SenderInstance.id == CampaignRecipient.instance_id)
+        .outerjoin(clicks, clicks.c.recipient_id == CampaignRecipient.id)
         .where(CampaignRecipient.campaign_id == campaign_id, CampaignRecipient.is_test.is_(False))
     )
     if statuses:
