@@ -107,3 +107,32 @@ def test_bad_values_are_422_naming_the_field(client, account, auth, fields, fiel
     answer = client.post(base(account), json=body(**fields), headers=auth)
     assert answer.status_code == 422, answer.text
     assert answer.json()["errors"][0]["field"].split(".")[0] == field
+
+
+def test_one_instance_shows_its_health_history_of_the_last_week(client, session, account, auth):
+    from datetime import UTC, datetime
+
+    from core.models import HealthSample
+
+    created = client.post(base(account), json=body(), headers=auth).json()
+    now = datetime.now(UTC)
+    for days, score, paused in ((9, 90, False), (2, 70, False), (1, 35, True)):
+        session.add(
+            HealthSample(
+                instance_id=created["id"],
+                at=now - timedelta(days=days),
+                score=score,
+                worst="opt_outs" if score < 90 else None,
+                paused=paused,
+            )
+        )
+    session.commit()
+    shown = client.get(f"{base(account)}/{created['id']}", headers=auth)
+    assert shown.status_code == 200, shown.text
+    history = shown.json()["health_history"]
+    assert [(p["score"], p["worst"], p["paused"]) for p in history] == [
+        (70, "opt_outs", False),
+        (35, "opt_outs", True),
+    ]
+    # The list leaves it out (one query per number would be too many).
+    assert client.get(base(account), headers=auth).json()["payload"][0]["health_history"] is None
