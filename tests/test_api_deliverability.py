@@ -3,6 +3,8 @@ the read-only allowance of today; bad values are 422 naming the field."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import pytest
 
 from core.models import InstanceSend, SenderInstance
@@ -68,7 +70,18 @@ def test_the_fields_round_trip_and_the_allowance_counts_todays_sends(
         "left": 2,
         "age_days": None,
         "resets_at": None,
+        "step": 1,
+        "steps": 2,
+        "judgement": None,
     }
+    # The worker judged a poor day: the ladder held, and the API says why.
+    row = session.get(SenderInstance, created["id"])
+    row.warmup_step, row.warmup_step_on = 0, date.today() - timedelta(days=3)
+    row.warmup_judgement = {"verdict": "held", "score": 70, "day": "2020-01-01"}
+    session.commit()
+    held = client.get(url, headers=auth).json()["allowance_today"]
+    assert (held["step"], held["warmup"], held["judgement"]["verdict"]) == (1, 7, "held")
+    assert held["judgement"]["score"] == 70
     since = client.patch(url, json={"number_since": "2020-01-31", "warmup": "off"}, headers=auth)
     assert since.json()["number_since"] == "2020-01-31"
     assert since.json()["allowance_today"]["warmup"] is None
@@ -94,3 +107,32 @@ def test_bad_values_are_422_naming_the_field(client, account, auth, fields, fiel
     answer = client.post(base(account), json=body(**fields), headers=auth)
     assert answer.status_code == 422, answer.text
     assert answer.json()["errors"][0]["field"].split(".")[0] == field
+
+
+def test_one_instance_shows_its_health_history_of_the_last_week(client, session, account, auth):
+    from datetime import UTC, datetime
+
+    from core.models import HealthSample
+
+    created = client.post(base(account), json=body(), headers=auth).json()
+    now = datetime.now(UTC)
+    for days, score, paused in ((9, 90, False), (2, 70, False), (1, 35, True)):
+        session.add(
+            HealthSample(
+                instance_id=created["id"],
+                at=now - timedelta(days=days),
+                score=score,
+                worst="opt_outs" if score < 90 else None,
+                paused=paused,
+            )
+        )
+    session.commit()
+    shown = client.get(f"{base(account)}/{created['id']}", headers=auth)
+    assert shown.status_code == 200, shown.text
+    history = shown.json()["health_history"]
+    assert [(p["score"], p["worst"], p["paused"]) for p in history] == [
+        (70, "opt_outs", False),
+        (35, "opt_outs", True),
+    ]
+    # The list leaves it out (one query per number would be too many).
+    assert client.get(base(account), headers=auth).json()["payload"][0]["health_history"] is None

@@ -76,7 +76,7 @@ def test_the_number_shows_its_warm_up_day_and_what_is_left_today(session, admin,
     at = page("instances.py", admin).run()
     assert not at.exception
     texts = [m.value for m in at.markdown]
-    assert any("Warm-up: day 1, today's allowance 5 messages." in t for t in texts)
+    assert any("Warm-up: step 1 of 2 (day 1), today's allowance 5 messages." in t for t in texts)
     assert any("Long pause: 3.0–8.0 min after every 30 messages." in t for t in texts)
     assert any("Today: 2 of 5 sent, 3 left" in c.value for c in at.caption)
 

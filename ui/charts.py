@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 from babel.dates import format_skeleton, get_day_names
 from babel.dates import format_time as babel_time
 
-from core import tracking
+from core import instances, tracking
 from core.base import stored_text
 from core.i18n import _, babel_locale, format_number, format_percent, ngettext
 from ui.labels import campaign_status_label, error_kind_label, recipient_status_label
@@ -380,3 +380,50 @@ def clicks_caption(series: tracking.ClickSeries) -> str:
             series.unplaced,
         ).format(n=format_number(series.unplaced))
     return text
+
+
+def health_over_time(
+    series: dict[str, Sequence[instances.HealthPoint]], zone: tzinfo, title: str | None = None
+) -> go.Figure:
+    """Each number's health score over time (0–100), with the thresholds where its sending
+    slows down and where it pauses."""
+    title = title or _("Health over time")
+    lines = {name: points for name, points in series.items() if points}
+    if not lines:
+        return no_data(title)
+    figure = go.Figure()
+    moments: list[datetime] = []
+    for name, points in lines.items():
+        times = [_naive(p.at.astimezone(zone)) for p in points]
+        moments += times
+        figure.add_trace(
+            go.Scatter(
+                x=times,
+                y=[p.score for p in points],
+                mode="lines+markers",
+                line={"shape": "hv"},  # a score holds until the next sample
+                name=name,
+                customdata=[time_label(t, timedelta(minutes=15)) for t in times],
+                hovertemplate=name + " · %{customdata}: %{y}<extra></extra>",
+            )
+        )
+    low, high = min(moments), max(moments)
+    span = max(high - low, timedelta(hours=1))
+    step = timedelta(days=1) if span >= timedelta(days=3) else timedelta(hours=2)
+    for level, label, color in (
+        (instances.HEALTH_FULL_RATE_FROM, _("Slows down below"), COLORS["unknown"]),
+        (instances.HEALTH_PAUSE_BELOW, _("Pauses below"), COLORS["failed"]),
+    ):
+        figure.add_trace(
+            go.Scatter(
+                x=[low - step, high + step],
+                y=[level, level],
+                mode="lines",
+                line={"dash": "dash", "color": color},
+                name=label,
+                hoverinfo="skip",
+            )
+        )
+    _time_axis(figure, moments, step)
+    figure.update_yaxes(range=[0, 105])
+    return _layout(figure, title, xaxis_title=_("Time"), yaxis_title=_("Health score"))

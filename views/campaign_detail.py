@@ -86,6 +86,7 @@ def live_progress() -> None:
         with db() as session:
             waits = campaigns.allowance_waits(session, actor, campaign_id)
             local_waits = campaigns.waiting_for_local_window(session, actor, campaign_id)
+            finish = campaigns.finish_estimate(session, actor, campaign_id) if waits else None
         if local_waits:
             st.info(
                 _("{n} recipients wait for the send window to open in their own timezone.").format(
@@ -109,6 +110,20 @@ def live_progress() -> None:
                     limit=format_number(wait.limit),
                     when=when(wait.resumes_at),
                 )
+            )
+        if waits and finish is not None:
+            st.info(
+                (
+                    _(
+                        "Waiting for tomorrow's warm-up allowance; at the current allowance it "
+                        "will finish around {when}."
+                    )
+                    if any(wait.warmup for wait in waits)
+                    else _(
+                        "Waiting for tomorrow's daily cap; at the current cap it will finish "
+                        "around {when}."
+                    )
+                ).format(when=when(finish))
             )
     if current.auto_retry_at and current.status == "completed":
         st.info(

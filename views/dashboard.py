@@ -7,7 +7,7 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from core import tracking
+from core import instances, tracking
 from core.base import utcnow
 from core.i18n import _, format_duration, format_number, format_percent, ngettext
 from ui import charts
@@ -16,6 +16,7 @@ from ui.labels import campaign_status_label, connection_label, status_label
 from ui.session import db
 
 actor = require_page("stats.read")
+HEALTH_LINES = 8  # the health chart's lines at most
 
 st.title(_("Dashboard"))
 PERIODS = {1: _("Last 24 hours"), 7: _("Last 7 days"), 30: _("Last 30 days"), 90: _("Last 90 days")}
@@ -35,6 +36,7 @@ with db() as session:
     errors = tracking.errors_by_type(session, actor, start, now)
     volume = tracking.send_volume(session, actor, start, now)
     health = tracking.instance_health(session, actor, now)
+    health_series = instances.account_health_history(session, actor, start)
     click_rate = tracking.period_click_rate(session, actor, start, now)
     clicks = tracking.period_clicks_over_time(session, actor, start, now)
 tracks_links = bool(click_rate.sent or clicks.people)
@@ -116,6 +118,16 @@ if tracks_links:
     st.caption(charts.clicks_caption(clicks))
 
 st.subheader(_("WhatsApp numbers"))
+# Many numbers: the lowest lines are the ones to look at.
+lowest = sorted(health_series, key=lambda name: min(p.score for p in health_series[name]))
+shown = {name: health_series[name] for name in lowest[:HEALTH_LINES]}
+st.plotly_chart(charts.health_over_time(shown, zone), key="health_over_time")
+if len(health_series) > HEALTH_LINES:
+    st.caption(
+        _("The {n} numbers whose health fell lowest in the period, of {total}.").format(
+            n=HEALTH_LINES, total=format_number(len(health_series))
+        )
+    )
 if not health:
     st.caption(_("No numbers yet."))
 else:

@@ -3,7 +3,7 @@ re-enable after a failure. Everyone with instances.read sees them; only admins c
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import streamlit as st
@@ -12,7 +12,7 @@ from core import instances, tracking
 from core.base import DomainError, stored_text, utcnow
 from core.i18n import _, format_number, localize_error
 from core.models import CircuitCause
-from ui import receipts, streamlit_texts
+from ui import deliverability, receipts, streamlit_texts
 from ui.context import local_time, require_page
 from ui.labels import connection_label
 from ui.session import db
@@ -235,54 +235,11 @@ def _ladder(text: str) -> list[Any]:
     return steps
 
 
-def _allowance_text(allowance: dict[str, Any]) -> str | None:
-    if allowance["limit"] is None:
-        return None
-    return _("Today: {sent} of {limit} sent, {left} left (resets at {when}).").format(
-        sent=format_number(allowance["sent_today"]),
-        limit=format_number(allowance["limit"]),
-        left=format_number(allowance["left"]),
-        when=local_time(datetime.fromisoformat(allowance["resets_at"])),
-    )
-
-
-HEALTH_SIGNALS = {
-    "not_on_whatsapp": _("numbers not on WhatsApp"),
-    "send_errors": _("failed sends"),
-    "opt_outs": _("opt-outs"),
-    "low_reads": _("few reads"),
-    "connection_drops": _("connection drops"),
-}
-
-
-def _health(health: dict[str, Any], rate: int) -> None:
-    if health.get("score") is None:
-        return
-    details = health.get("details") or {}
-    penalties = details.get("penalties") or {}
-    explained = ", ".join(
-        _("{signal} −{points}").format(signal=HEALTH_SIGNALS.get(signal, signal), points=points)
-        for signal, points in sorted(penalties.items(), key=lambda item: -item[1])
-    )
-    line = _("Health: {score}/100").format(score=health["score"])
-    if explained:
-        line += " (" + explained + ")"
-    elif not details.get("judged", True):
-        line += " " + _("(too few messages in the last day to judge)")
-    if health.get("paused"):
-        st.error(line + " — " + _("paused for its health; it resumes by itself as it recovers."))
-    elif health["effective_rate_per_minute"] < rate:
-        st.warning(
-            line
-            + " — "
-            + _("sending slowed to {rate}/min.").format(rate=health["effective_rate_per_minute"])
-        )
-    else:
-        st.write(line)
-
-
 with db() as session:
     rows = [instances.instance_json(i, session) for i in instances.list_instances(session, actor)]
+    health_series = instances.account_health_history(
+        session, actor, utcnow() - timedelta(days=deliverability.HEALTH_DAYS)
+    )
     receipt_warnings = {
         row["id"]: tracking.instance_receipt_warning(session, actor, row["id"], utcnow())
         for row in rows
@@ -325,21 +282,9 @@ for row in rows:
                     high=format_number(row["typing_max_seconds"], decimals=1),
                 )
             )
-        _health(row["health"] or {}, row["rate_per_minute"])
-        allowance = row["allowance_today"] or {}
-        if allowance.get("warmup") is not None:
-            st.write(
-                _("Warm-up: day {day}, today's allowance {allowance} messages.").format(
-                    day=allowance["age_days"] or 1,
-                    allowance=format_number(allowance["warmup"]),
-                )
-            )
-        elif row["warmup"] != "off":
-            st.write(_("Warm-up: done, the ladder is over."))
-        if allowance:
-            text = _allowance_text(allowance)
-            if text:
-                (st.warning if allowance["left"] == 0 else st.caption)(text)
+        deliverability.health_line(row["health"] or {}, row["rate_per_minute"])
+        deliverability.warmup_lines(row["warmup"], row["allowance_today"] or {})
+        deliverability.health_chart(row["name"], health_series.get(row["name"]), row["id"])
         if row["long_pause_every"] and row["long_pause_max_minutes"]:
             st.write(
                 _("Long pause: {low}–{high} min after every {n} messages.").format(

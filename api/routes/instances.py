@@ -4,6 +4,8 @@ The token is write-only: accepted on create/update, never returned (only a mask)
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response
@@ -12,6 +14,7 @@ from api.deps import AccountCtx, PageDep, paginated
 from api.errors import CONFLICT_RESPONSE, ERROR_RESPONSES
 from api.schemas import InstanceCheckOut, InstanceCreate, InstanceList, InstanceOut, InstanceUpdate
 from core import instances
+from core.base import utcnow
 
 router = APIRouter(
     prefix="/api/v1/accounts/{account_id}/whatsapp_api_instances",
@@ -19,6 +22,7 @@ router = APIRouter(
     responses=ERROR_RESPONSES,
 )
 InstanceId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The instance's id")]
+HEALTH_HISTORY_SPAN = timedelta(days=7)  # GET of one instance: its health over this long
 
 
 @router.get("", response_model=InstanceList, summary="List sender instances (by name)")
@@ -43,9 +47,12 @@ def create_instance(ctx: AccountCtx, body: InstanceCreate) -> dict[str, Any]:
 
 @router.get("/{instance_id}", response_model=InstanceOut, summary="One sender instance")
 def get_instance(ctx: AccountCtx, instance_id: InstanceId) -> dict[str, Any]:
-    return instances.instance_json(
+    data = instances.instance_json(
         instances.get_instance(ctx.session, ctx.actor, instance_id), ctx.session
     )
+    since = utcnow() - HEALTH_HISTORY_SPAN
+    points = instances.health_history(ctx.session, ctx.actor, instance_id, since)
+    return data | {"health_history": [asdict(point) for point in points]}
 
 
 @router.patch(

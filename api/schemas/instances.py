@@ -78,6 +78,13 @@ class InstanceUpdate(InstanceFields):
     pass
 
 
+class HealthSampleOut(BaseModel):
+    at: datetime
+    score: int = Field(description="0-100")
+    worst: str | None = Field(default=None, description="The signal that cost the most")
+    paused: bool = Field(description="Whether the number was paused for its health")
+
+
 class InstanceOut(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -98,14 +105,23 @@ class InstanceOut(BaseModel):
         default=None,
         description="Read-only. Today's sends allowed by the warm-up ladder (`warmup`) and the "
         "daily cap (`limit`, the lower; null: no limit), `sent_today`, `left`, `age_days` "
-        "(day 1 is the first) and `resets_at` (the account's next midnight)",
+        "(day 1 is the first), `resets_at` (the account's next midnight), the ladder's `step` "
+        "today (1 first) of `steps`, and `judgement`: how the last day's health moved the "
+        "ladder (`verdict` advanced, held, stepped_back or started, with the `score` and `day`)",
     )
     health: dict[str, Any] | None = Field(
         default=None,
         description="Read-only. The number's health: `score` 0-100 (null: not scored yet), "
         "`effective_rate_per_minute` (the rate lowered by falling health), `paused` and "
         "`paused_at` (below the threshold), `checked_at`, and `details`: `penalties` per "
-        "signal, their `rates`, `worst` and `judged` (false: too few sends to judge)",
+        "signal, their `rates`, `worst`, `credit` (points the replies gave back) and `judged` "
+        "(false: too few sends to judge)",
+    )
+    health_history: list[HealthSampleOut] | None = Field(
+        default=None,
+        description="Read-only, only on GET of one instance: the health score over the last 7 "
+        "days, oldest first (a sample when it moved by 5 or more, paused or resumed, and every "
+        "15 minutes while the worker scores it)",
     )
     state: str = Field(
         description="Last known connection: open, connecting, close, refused, not_activated "

@@ -76,6 +76,7 @@ HEALTH_SIGNALS = {
     "opt_outs": N_("contacts opting out"),
     "low_reads": N_("few messages being read"),
     "connection_drops": N_("the connection dropping"),
+    "missing_receipts": N_("delivery receipts no longer arriving"),
     "unknown": N_("several signals together"),
 }
 CAMPAIGN_RESUMED_BODY = N_("Its WhatsApp numbers answer again; sending goes on where it stopped.")

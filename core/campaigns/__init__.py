@@ -30,6 +30,7 @@ from core.campaigns._estimate import (
     estimate_for,
     needs_confirmation,
 )
+from core.campaigns._finish import finish_estimate
 from core.campaigns._lifecycle import (
     cancel,
     complete_finished,
@@ -68,6 +69,7 @@ __all__ = [
     "risk_for",
     "AllowanceWait",
     "allowance_waits",
+    "finish_estimate",
     "waiting_for_local_window",
     "allowed_actions",
     "complete_finished",

@@ -26,10 +26,11 @@ from core.i18n import (
     to_local,
 )
 from core.instances import (
-    age_start,
     allowance_on,
     average_long_pause_seconds,
     ladder_of,
+    ladder_start,
+    today_allowance,
     window_bounds,
     window_opens_on,
 )
@@ -57,21 +58,35 @@ class Pace:
     # (None: it has not sent yet, so the campaign's first day is its first).
     warmup: tuple[int, ...] = ()
     age_start: date | None = None
+    # What the number already sent on local day `today` (any campaign): it counts against
+    # that day's limit.
+    sent_today: int = 0
+    today: date | None = None
+    # The part of the number this estimate gets (several zones sharing it: their share).
+    share: float = 1.0
+    # Deliver in this zone's window (a recipient's own), counted in the account's days.
+    window_zone: str | None = None
 
     @property
     def per_second(self) -> float:
         # The random extra delay is uniform in [0, max]: on average half of it is added.
-        return 1.0 / (
+        return self.share / (
             60.0 / self.rate_per_minute
             + self.extra_delay_max_seconds / 2
             + self.long_pause_seconds_per_send
         )
 
-    def cap_on(self, day: date, first_day: date) -> int | None:
-        """The day's limit: the daily cap and the warm-up allowance, the lower."""
+    def cap_on(self, day: date, first_day: date) -> float | None:
+        """The day's limit: the daily cap and the warm-up allowance, the lower (less what was
+        already sent that day), times the share."""
         allowance = allowance_on(self.warmup, self.age_start or first_day, day)
         limits = [x for x in (self.daily_cap, allowance) if x]
-        return min(limits) if limits else None
+        if not limits:
+            return None
+        cap = min(limits)
+        if day == self.today:
+            cap = max(0, cap - self.sent_today)
+        return cap * self.share
 
 
 @dataclass(frozen=True)
@@ -93,18 +108,33 @@ class Estimate:
 def _intervals(
     pace: Pace, day: date, zone: ZoneInfo, start: datetime
 ) -> list[tuple[datetime, datetime]]:
-    """The instance's sending time in the window that opens on local `day`, from `start` on."""
-    if not window_opens_on(day, pace.window_days):
-        return []
-    opens, closes = window_bounds(day, zone, pace.window_start, pace.window_end)
-    opens = max(opens, start)
-    return [(opens, closes)] if closes > opens else []
+    """The instance's sending time in the window that opens on local `day`, from `start` on
+    (with `window_zone`: that zone's windows, cut to the account's local `day`, whose limit
+    they share)."""
+    if pace.window_zone is None:
+        if not window_opens_on(day, pace.window_days):
+            return []
+        opens, closes = window_bounds(day, zone, pace.window_start, pace.window_end)
+        opens = max(opens, start)
+        return [(opens, closes)] if closes > opens else []
+    day_opens, day_closes = window_bounds(day, zone, None, None)
+    local = ZoneInfo(pace.window_zone)
+    intervals = []
+    for offset in (-1, 0, 1):
+        their_day = day + timedelta(days=offset)
+        if not window_opens_on(their_day, pace.window_days):
+            continue
+        opens, closes = window_bounds(their_day, local, pace.window_start, pace.window_end)
+        opens, closes = max(opens, day_opens, start), min(closes, day_closes)
+        if closes > opens:
+            intervals.append((opens, closes))
+    return intervals
 
 
 def _sent_by(
-    moment: datetime, plan: list[tuple[Pace, list[tuple[datetime, datetime]], int]]
-) -> int:
-    total = 0
+    moment: datetime, plan: list[tuple[Pace, list[tuple[datetime, datetime]], float]]
+) -> float:
+    total = 0.0
     for pace, intervals, cap in plan:
         seconds = sum(
             max(0.0, (min(moment, closes) - opens).total_seconds()) for opens, closes in intervals
@@ -123,9 +153,9 @@ def estimate(
     """When the last of `recipients` goes out if sending begins at `start` (UTC).
 
     `window` (start, end, days) is the campaign's own send window; it replaces each instance's.
-    Daily caps and warm-up allowances count per opening day of the window (a campaign sharing
-    the number with others, or starting after today's sends, gets less). A rough figure: retries, replies and other
-    campaigns sharing the numbers are not foreseen.
+    Daily caps and warm-up allowances count per opening day of the window, less what each
+    number already sent on `Pace.today`. A rough figure: retries, replies and other campaigns
+    sharing the numbers later are not foreseen.
     """
     rates = tuple(p.rate_per_minute for p in paces)
     if recipients <= 0:
@@ -159,7 +189,7 @@ def _estimate(
             intervals = _intervals(pace, day, zone, start)
             if intervals:
                 cap = pace.cap_on(day, start_day)
-                plan.append((pace, intervals, cap if cap else 1 << 62))
+                plan.append((pace, intervals, cap if cap is not None else float(1 << 62)))
         if not plan:
             continue
         last_close = max(closes for _p, intervals, _c in plan for _o, closes in intervals)
@@ -246,25 +276,47 @@ def estimate_for(
         if instance_ids
         else []
     )
+    today = start_at.astimezone(zone).date()
     paces = [
-        Pace(
-            rate_per_minute=max(1, instance.rate_per_minute),
-            extra_delay_max_seconds=instance.extra_delay_max_seconds or 0.0,
-            daily_cap=instance.daily_cap,
-            window_start=instance.window_start,
-            window_end=instance.window_end,
-            window_days=instance.window_days,
-            long_pause_seconds_per_send=average_long_pause_seconds(
-                instance.long_pause_every,
-                instance.long_pause_min_minutes or 0.0,
-                instance.long_pause_max_minutes or 0.0,
-            ),
-            warmup=ladder_of(instance.warmup),
-            age_start=age_start(instance.number_since, instance.first_sent_at, zone),
+        # Starting today, what the number already sent today counts against today's limit.
+        pace_of(
+            instance,
+            zone,
+            today,
+            sent_today=today_allowance(session, instance, start_at).sent_today,
         )
         for instance in instances
     ]
     return estimate(recipients, paces, start_at, account.timezone, window)
+
+
+def pace_of(
+    instance: SenderInstance,
+    zone: ZoneInfo,
+    today: date,
+    *,
+    rate_per_minute: int | None = None,
+    sent_today: int = 0,
+) -> Pace:
+    """A number as the estimate sees it, from `today` (local) on."""
+    return Pace(
+        rate_per_minute=max(1, rate_per_minute or instance.rate_per_minute),
+        extra_delay_max_seconds=instance.extra_delay_max_seconds or 0.0,
+        daily_cap=instance.daily_cap,
+        window_start=instance.window_start,
+        window_end=instance.window_end,
+        window_days=instance.window_days,
+        long_pause_seconds_per_send=average_long_pause_seconds(
+            instance.long_pause_every,
+            instance.long_pause_min_minutes or 0.0,
+            instance.long_pause_max_minutes or 0.0,
+        ),
+        warmup=ladder_of(instance.warmup),
+        # The kept ladder step, climbing a step a day from here (good health assumed).
+        age_start=ladder_start(instance, zone, today),
+        sent_today=sent_today,
+        today=today,
+    )
 
 
 def needs_confirmation(session: Session, actor: Actor, recipients: int) -> bool:

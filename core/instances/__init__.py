@@ -7,7 +7,7 @@ asks `open_circuit` when a number breaks, checks the numbers it leases when `due
 (`ask_connection_state` then `record_check`, which closes a circuit the answer proves fixed).
 """
 
-from core.instances._allowance import Allowance, today_allowance
+from core.instances._allowance import Allowance, ladder_start, today_allowance
 from core.instances._checks import (
     NOT_ACTIVATED,
     UNREACHABLE,
@@ -28,7 +28,15 @@ from core.instances._connection import (
     webhook_url,
 )
 from core.instances._health import EVERY as HEALTH_EVERY
+from core.instances._health import FULL_RATE_FROM as HEALTH_FULL_RATE_FROM
+from core.instances._health import PAUSE_BELOW as HEALTH_PAUSE_BELOW
 from core.instances._health import Health, Signals, effective_rate, rate_factor, score
+from core.instances._health_history import (
+    HISTORY_KEEP,
+    HealthPoint,
+    account_health_history,
+    health_history,
+)
 from core.instances._health_signals import gather_signals, refresh_health
 from core.instances._instances import (
     create_instance,
@@ -54,22 +62,35 @@ from core.instances._warmup import (
 )
 from core.instances._warmup import (
     age_start,
+    allowance_at,
     allowance_on,
     allowance_today,
     ladder_of,
+    next_step,
 )
+from core.instances._warmup_days import judge_warmup_days
 
 __all__ = [
     "HEALTH_EVERY",
+    "HEALTH_FULL_RATE_FROM",
+    "HEALTH_PAUSE_BELOW",
     "Health",
     "Signals",
     "effective_rate",
     "gather_signals",
     "rate_factor",
     "refresh_health",
+    "HISTORY_KEEP",
+    "HealthPoint",
+    "account_health_history",
+    "health_history",
     "score",
     "Allowance",
     "today_allowance",
+    "ladder_start",
+    "allowance_at",
+    "next_step",
+    "judge_warmup_days",
     "WARMUP_PRESETS",
     "age_start",
     "allowance_on",

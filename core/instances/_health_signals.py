@@ -4,7 +4,9 @@ too low (with a notification naming the signal). Thresholds: `_health`.
 
 Signals, over the last `WINDOW` of the number's real sends (test sends left out): attempts and
 their outcomes (sent, not on WhatsApp, other failures and unknown), receipts (delivered, read),
-contacts who opted out after the message reached them, and the times its circuit opened.
+replies, contacts who opted out after the message reached them (a STOP reply opts the contact
+out, core.tracking._replies, so it counts here), the times its circuit opened, and sends whose
+receipt is overdue while receipts still reach us for the account's numbers.
 One grouped query per signal covers every number the worker scores.
 """
 
@@ -13,7 +15,8 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.orm import Session
@@ -21,12 +24,14 @@ from sqlalchemy.orm import Session
 from core.base import stored_text
 from core.instances._health import (
     EVERY,
+    RECEIPT_OVERDUE,
     WINDOW,
     Health,
     Signals,
     score,
     should_pause,
 )
+from core.instances._health_history import record_samples
 from core.models import (
     CampaignRecipient,
     Contact,
@@ -43,15 +48,18 @@ _FINAL = (*_ACCEPTED, RecipientStatus.FAILED, RecipientStatus.UNKNOWN)
 
 
 def gather_signals(
-    session: Session, instance_ids: Iterable[int], since: datetime
+    session: Session, instance_ids: Iterable[int], since: datetime, now: datetime | None = None
 ) -> dict[int, Signals]:
     ids = list(instance_ids)
-    counts: dict[int, dict[str, int]] = defaultdict(dict)
+    counts: dict[int, dict[str, Any]] = defaultdict(dict)
     if not ids:
         return {}
+    now = now or since + WINDOW
     r = CampaignRecipient
     accepted = r.status.in_(_ACCEPTED)
     not_on_whatsapp = r.error_kind == "not_on_whatsapp"
+    receipt = r.delivered_at.is_not(None) | r.read_at.is_not(None)
+    overdue = accepted & (r.sent_at <= now - RECEIPT_OVERDUE)
 
     def total(condition):  # type: ignore[no-untyped-def]
         return func.sum(case((condition, 1), else_=0))
@@ -65,8 +73,12 @@ def gather_signals(
             total(
                 r.status.in_((RecipientStatus.FAILED, RecipientStatus.UNKNOWN)) & ~not_on_whatsapp
             ),
-            total(r.delivered_at.is_not(None) | r.read_at.is_not(None)),
+            total(receipt),
             total(r.read_at.is_not(None)),
+            total(accepted & r.replied_at.is_not(None)),
+            total(overdue),
+            total(overdue & ~receipt),
+            func.min(case((overdue & ~receipt, r.sent_at))),
         )
         .where(
             r.instance_id.in_(ids),
@@ -76,7 +88,9 @@ def gather_signals(
         )
         .group_by(r.instance_id)
     ).all()
-    for instance_id, attempts, sent, off, errors, delivered, read in rows:
+    first_unconfirmed: dict[int, datetime] = {}
+    for row in rows:
+        instance_id, attempts, sent, off, errors, delivered, read, replied = row[:8]
         counts[instance_id].update(
             attempts=attempts,
             sent=int(sent or 0),
@@ -84,7 +98,14 @@ def gather_signals(
             errors=int(errors or 0),
             delivered=int(delivered or 0),
             read=int(read or 0),
+            replied=int(replied or 0),
+            overdue=int(row[8] or 0),
+            overdue_unconfirmed=int(row[9] or 0),
         )
+        if row[10] is not None:
+            first_unconfirmed[instance_id] = as_utc(row[10])
+    for instance_id, flowing in _receipts_flowing(session, first_unconfirmed, since).items():
+        counts[instance_id]["receipts_flowing"] = flowing
     opt_outs = session.execute(
         select(r.instance_id, func.count())
         .join(Contact, Contact.id == r.contact_id)
@@ -112,6 +133,52 @@ def gather_signals(
     return {i: Signals(**counts.get(i, {})) for i in ids}
 
 
+def as_utc(moment: datetime) -> datetime:
+    """Aggregates come back naive on SQLite (no column type to convert them)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _receipts_flowing(
+    session: Session, first_unconfirmed: dict[int, datetime], since: datetime
+) -> dict[int, bool]:
+    """Whether a receipt reached us, for any number of the same account (this one's earlier
+    sends included), after each number's oldest unconfirmed send went out — and the number's
+    own webhook is registered. Otherwise the silence is the webhook's, not WhatsApp's."""
+    if not first_unconfirmed:
+        return {}
+    numbers = session.execute(
+        select(
+            SenderInstance.id,
+            SenderInstance.account_id,
+            SenderInstance.webhook_registered_at,
+            SenderInstance.webhook_error,
+        ).where(SenderInstance.id.in_(list(first_unconfirmed)))
+    ).all()
+    accounts = {account_id for _i, account_id, _r, _e in numbers}
+    r = CampaignRecipient
+    latest: dict[int, datetime] = {}
+    for account_id, delivered, read in session.execute(
+        select(SenderInstance.account_id, func.max(r.delivered_at), func.max(r.read_at))
+        .join(SenderInstance, SenderInstance.id == r.instance_id)
+        .where(
+            SenderInstance.account_id.in_(accounts),
+            r.sent_at >= since,
+            r.delivered_at.is_not(None) | r.read_at.is_not(None),
+        )
+        .group_by(SenderInstance.account_id)
+    ).all():
+        moments = [as_utc(m) for m in (delivered, read) if m is not None]
+        if moments:
+            latest[account_id] = max(moments)
+    return {
+        instance_id: registered is not None
+        and not error
+        and account_id in latest
+        and latest[account_id] > first_unconfirmed[instance_id]
+        for instance_id, account_id, registered, error in numbers
+    }
+
+
 def refresh_health(
     session: Session, instance_ids: Iterable[int], now: datetime, force: bool = False
 ) -> dict[int, Health]:
@@ -128,13 +195,15 @@ def refresh_health(
     ]
     if not due:
         return {}
-    signals = gather_signals(session, [row.id for row in due], now - WINDOW)
+    signals = gather_signals(session, [row.id for row in due], now - WINDOW, now)
     scored: dict[int, Health] = {}
+    samples: dict[int, tuple[Health, bool]] = {}
     for row in due:
         health = score(signals[row.id])
         scored[row.id] = health
         paused = row.health_paused_at is not None
         pause = should_pause(health.score, paused)
+        samples[row.id] = (health, pause)
         values: dict[str, object] = {
             "health_score": health.score,
             "health_details": health.json(),
@@ -188,4 +257,5 @@ def refresh_health(
                 stored_text.text(stored_text.HEALTH_RESUMED_BODY, score=health.score),
                 instance_id=row.id,
             )
+    record_samples(session, samples, now)  # the history: when it moved, or every 15 min
     return scored

@@ -331,6 +331,12 @@ def update_instance(
     if moved:
         instance.webhook_secret_encrypted = encrypt_secret(secrets.token_urlsafe(32))
     _mirror_since(instance, clean)
+    if any(
+        field in clean and clean[field] != getattr(instance, field)
+        for field in ("warmup", "number_since")
+    ):
+        # A new ladder or age: its step is the number's age again until the next day's turn.
+        instance.warmup_step = instance.warmup_step_on = instance.warmup_judgement = None
     for field, value in clean.items():
         setattr(instance, field, value)
     session.flush()

@@ -7,6 +7,10 @@ tool, in days of the account's timezone: day 1 is the first. Past the last step 
 and only the daily cap (if any) limits the number. What a day allows is counted from that day's
 sends of the number, whatever campaign they belong to, so restarts and several campaigns share
 one allowance.
+
+The position on the ladder is kept (`_warmup_days`): once a local day the number's health
+decides whether it climbs a step, holds or steps back (`next_step`); until first judged the step
+is the number's age.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from datetime import date, datetime, tzinfo
 from typing import Any
 
 from core.base import ValidationError
-from core.instances._health import FULL_RATE_FROM
+from core.instances._health import FULL_RATE_FROM, WARMUP_ADVANCE_FROM, WARMUP_BACK_BELOW
 
 OFF = "off"
 PRESETS: dict[str, tuple[int, ...]] = {
@@ -112,10 +116,47 @@ def allowance_today(
     now: datetime,
     zone: tzinfo,
     health_score: int | None = None,
+    step: int | None = None,
 ) -> int | None:
+    """Today's allowance: at the kept `step` once the number's days are judged, else by age."""
+    ladder = ladder_of(warmup)
+    if step is not None:
+        return allowance_at(ladder, step)
     return allowance_on(
-        ladder_of(warmup),
+        ladder,
         age_start(number_since, first_sent_at, zone),
         now.astimezone(zone).date(),
         health_score,
     )
+
+
+def allowance_at(ladder: Sequence[int], step: int) -> int | None:
+    """The allowance of the ladder's `step` (0: day 1; past the end: None, no limit)."""
+    return ladder[step] if 0 <= step < len(ladder) else None
+
+
+def age_step(ladder: Sequence[int], start: date | None, day: date) -> int:
+    """The step the number's age alone gives on `day` (its position before any judgement)."""
+    index = 0 if start is None else max(0, (day - start).days)
+    return min(index, len(ladder))
+
+
+ADVANCED, HELD, STEPPED_BACK, STARTED = "advanced", "held", "stepped_back", "started"
+
+
+def next_step(
+    ladder: Sequence[int], step: int, judged_on: date, day: date, health_score: int | None
+) -> tuple[int, str]:
+    """The step for local `day` after the one judged on `judged_on`, and the verdict.
+
+    The day that just ended is judged by the score as it turns (the score covers the last 24 h):
+    good health climbs a step, poor health holds, a score below the pause threshold steps back
+    one. Days nobody judged in between (no worker ran) count as the age running on."""
+    missed = max(0, (day - judged_on).days - 1)
+    if health_score is None or health_score >= WARMUP_ADVANCE_FROM:
+        change, verdict = 1, ADVANCED
+    elif health_score < WARMUP_BACK_BELOW:
+        change, verdict = -1, STEPPED_BACK
+    else:
+        change, verdict = 0, HELD
+    return max(0, min(len(ladder), step + missed + change)), verdict

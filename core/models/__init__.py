@@ -30,7 +30,7 @@ from core.models.enums import (
     Role,
     WhatsAppStatus,
 )
-from core.models.instances import InstanceSend, SenderInstance, WorkerHeartbeat
+from core.models.instances import HealthSample, InstanceSend, SenderInstance, WorkerHeartbeat
 from core.models.ops import AuditLog, Notification, WebhookEventCount
 
 __all__ = [
@@ -49,6 +49,7 @@ __all__ = [
     "Circuit",
     "CircuitCause",
     "Contact",
+    "HealthSample",
     "ImportBatch",
     "InstanceSend",
     "Label",

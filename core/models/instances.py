@@ -76,6 +76,13 @@ class SenderInstance(Base):
     health_details: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     health_checked_at: Mapped[datetime | None]
     health_paused_at: Mapped[datetime | None]
+    # The warm-up's position, kept (core.instances._warmup_days): the ladder step (0 = day 1)
+    # in force on local day `warmup_step_on`, judged once a day from the number's health, and
+    # that judgement ({"verdict": advanced|held|stepped_back, "score", "day"}). NULL: not
+    # judged yet, the step is the number's age.
+    warmup_step: Mapped[int | None] = mapped_column(Integer)
+    warmup_step_on: Mapped[date | None] = mapped_column(Date)
+    warmup_judgement: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     # Health.
     state: Mapped[str] = mapped_column(String(20), default="unknown")  # open/connecting/close/...
     state_checked_at: Mapped[datetime | None]
@@ -117,6 +124,20 @@ class InstanceSend(Base):
         ForeignKey("campaign_recipients.id", ondelete="SET NULL")
     )
     sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class HealthSample(Base):
+    """A number's health score at a moment: its history (core.instances._health_history)."""
+
+    __tablename__ = "instance_health_samples"
+    __table_args__ = (Index("ix_instance_health_samples_instance_at", "instance_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("sender_instances.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    score: Mapped[int] = mapped_column(Integer)
+    worst: Mapped[str | None] = mapped_column(String(40))  # the signal that cost the most
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class WorkerHeartbeat(Base):

@@ -64,6 +64,7 @@ INSTANCE = (
         instances_table.c.first_sent_at,
         instances_table.c.health_score,
         instances_table.c.health_paused_at,
+        instances_table.c.warmup_step,
         instances_table.c.base_url,
         instances_table.c.instance_name,
         instances_table.c.api_version,

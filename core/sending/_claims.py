@@ -171,6 +171,7 @@ def claim_next(
         now,
         zone,
         instance.health_score,
+        step=instance.warmup_step,  # the kept position on the ladder (core.instances)
     )
     limits = [limit for limit in (instance.daily_cap, allowance) if limit]
     if limits:

@@ -143,6 +143,9 @@ class Dispatcher:
             with self.database.session() as session:
                 instances.refresh_health(session, owned, now, force=True)
                 session.commit()
+                # Once a local day, each warmed-up number's ladder moves by that health.
+                instances.judge_warmup_days(session, owned, now)
+                session.commit()
         with self.database.session() as session:
             campaigns.complete_finished(session, now)  # refreshes the stats of those it completes
             # Whoever closed their numbers' circuits (a check, staff), campaigns paused by them
