@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
-from core import campaigns
+from core import campaigns, tracking
 from core.base import Conflict, PermissionDenied
 from core.campaigns import MIN_SENT_PER_VARIANT, How, VariantNumbers, choose_winner
 from core.models import AuditLog, Campaign, CampaignRecipient, Notification
@@ -306,3 +306,28 @@ def test_staff_pick_the_winner_by_hand_before_the_time_is_up(
     assert pending and all(text.startswith("A: hi ") for text in pending)
     audit = session.scalars(select(AuditLog).where(AuditLog.action == "campaign.ab_winner")).one()
     assert audit.actor == "maria" and audit.details["winner"] == 0
+
+
+def test_the_page_s_numbers_per_variant_and_the_test_s_stage(
+    engine: Engine, session: Session, ab_campaign
+):
+    campaign, instance, manager = ab_campaign
+    state = tracking.ab_state(session, manager, campaign.id)
+    assert state.stage == "testing" and state.due_at is None
+    session.commit()
+    finished = _finish_test_share(engine, instance.id)
+    _read_some(session, campaign.id, {1: 0.5})
+    state = tracking.ab_state(session, manager, campaign.id)
+    assert state.stage == "waiting"
+    assert abs(state.due_at - (finished + timedelta(minutes=60))) < timedelta(seconds=1)
+    stats = tracking.variant_stats(session, manager, campaign.id)
+    assert [s.label for s in stats] == ["A", "B"]
+    assert all(s.sent == s.recipients and s.failed == 0 for s in stats)
+    assert stats[0].read == 0 and stats[1].read == round(stats[1].recipients * 0.5)
+    campaigns.pick_winner(session, manager, campaign.id, 1, now=finished)
+    session.commit()
+    state = tracking.ab_state(session, manager, campaign.id)
+    assert (state.stage, state.winner, state.decision["by"]) == ("decided", 1, "maria")
+    after = tracking.variant_stats(session, manager, campaign.id)
+    assert after[1].recipients == 400 - after[0].recipients  # the rest joined the winner
+    session.commit()
