@@ -186,14 +186,17 @@ def test_bad_shares_and_tests_are_refused_naming_the_field(
     assert field in fields
 
 
-def test_the_api_takes_shows_and_refuses_variants(client, session, manager, number, audience):
+def test_the_api_takes_shows_and_refuses_variants(
+    client, session, account, manager, number, audience
+):
     headers = {"Authorization": f"Bearer {make_api_token(session, manager)}"}
     session.commit()
+    base = f"/api/v1/accounts/{account.id}/whatsapp_api_campaigns"
     body = _variant_data(
         holdout_share=0.1,
         ab_test={"test_share": 0.2, "decide_after_minutes": 60, "metric": "reply"},
     )
-    created = client.post("/api/v1/campaigns", json=body, headers=headers)
+    created = client.post(base, json=body, headers=headers)
     assert created.status_code == 201, created.text
     shown = created.json()
     assert [v["weight"] for v in shown["variants"]] == [1, 3]
@@ -201,9 +204,34 @@ def test_the_api_takes_shows_and_refuses_variants(client, session, manager, numb
     assert shown["holdout_share"] == 0.1 and shown["ab_winner"] is None
 
     bad = client.post(
-        "/api/v1/campaigns",
+        base,
         json=_variant_data(variants=[{"message": "a", "weight": -1}, {"message": "b"}]),
         headers=headers,
     )
     assert bad.status_code == 422
     assert "variants.0.weight" in bad.text
+
+    for wrong, field in [
+        ({"holdout_share": 0.9}, "holdout_share"),
+        ({"ab_test": {"test_share": 0.2, "decide_after_minutes": 5, "metric": "click"}}, "ab_test"),
+        ({"ab_test": {"test_share": 0.2, "decide_after_minutes": 5, "colour": 1}}, "colour"),
+        ({"variants": [{"message": "a"}] * 6}, "variants"),
+    ]:
+        answer = client.post(base, json=_variant_data(**wrong), headers=headers)
+        assert answer.status_code == 422, answer.text
+        assert field in answer.text
+
+    campaign_id = shown["id"]
+    assert client.post(f"{base}/{campaign_id}/trigger", headers=headers).status_code == 200
+    stats = client.get(f"{base}/{campaign_id}/variants", headers=headers).json()
+    assert [v["label"] for v in stats["variants"]] == ["A", "B", ""]  # and the holdout group
+    assert stats["ab_test"]["stage"] == "testing" and stats["ab_test"]["winner"] is None
+    recipients = client.get(f"{base}/{campaign_id}/recipients?per_page=100", headers=headers)
+    statuses = {(r["status"], r["variant"] is None) for r in recipients.json()["payload"]}
+    assert statuses <= {("pending", False), ("held_out", True), ("awaiting_winner", True)}
+    bad_pick = client.post(f"{base}/{campaign_id}/ab_winner", json={"variant": 9}, headers=headers)
+    assert bad_pick.status_code == 422 and "variant" in bad_pick.text
+    picked = client.post(f"{base}/{campaign_id}/ab_winner", json={"variant": 1}, headers=headers)
+    assert picked.status_code == 200 and picked.json()["ab_winner"] == 1
+    again = client.post(f"{base}/{campaign_id}/ab_winner", json={"variant": 0}, headers=headers)
+    assert again.status_code == 409

@@ -38,8 +38,22 @@ from api.schemas.instances import (
     InstanceOut,
     InstanceUpdate,
 )
+from api.schemas.variants import (
+    AbStateOut,
+    AbTestIn,
+    VariantIn,
+    VariantsOut,
+    VariantStatsOut,
+    WinnerPick,
+)
 
 __all__ = [
+    "AbStateOut",
+    "AbTestIn",
+    "VariantIn",
+    "VariantStatsOut",
+    "VariantsOut",
+    "WinnerPick",
     "Audience",
     "AudienceContact",
     "AudiencePreviewOut",
