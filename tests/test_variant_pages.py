@@ -50,10 +50,11 @@ def test_the_editor_saves_versions_an_ab_test_and_a_holdout_and_previews_each(
     by_label(at.number_input, "Weight of version B").set_value(3)
     by_label(at.checkbox, "Send to a test share first, then the winner to the rest").check()
     at.run()
-    by_label(at.number_input, "Test share (% of the audience)").set_value(30)
+    by_label(at.number_input, "Test share (percentage of the audience)").set_value(30)
     by_label(at.selectbox, "Winner by").set_value("reply")
     by_label(
-        at.number_input, "Holdout group (% of the audience kept unsent, to compare against)"
+        at.number_input,
+        "Holdout group (percentage of the audience kept unsent, to compare against)",
     ).set_value(10)
     at.run()
     assert not at.exception
@@ -80,7 +81,7 @@ def test_the_editor_saves_versions_an_ab_test_and_a_holdout_and_previews_each(
     # Opened again, the editor shows what was saved.
     again = page("campaign_edit.py", manager, id=str(saved.id)).run()
     assert by_label(again.text_area, "Message of version B").value == "Olá {{first_name}}, *promo*"
-    assert by_label(again.number_input, "Test share (% of the audience)").value == 30
+    assert by_label(again.number_input, "Test share (percentage of the audience)").value == 30
 
 
 def test_a_click_metric_without_tracked_links_is_refused_beside_the_field(

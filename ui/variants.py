@@ -103,7 +103,7 @@ def inputs(state: MutableMapping[str, Any], key: str, errors: Mapping[str, list[
         if state.get(key + "ab_on"):
             left, middle, right = st.columns(3)
             left.number_input(
-                _("Test share (% of the audience)"),
+                _("Test share (percentage of the audience)"),
                 min_value=1,
                 max_value=99,
                 step=1,
@@ -123,7 +123,7 @@ def inputs(state: MutableMapping[str, Any], key: str, errors: Mapping[str, list[
             st.caption(rule_text())
             field_errors.show(errors, "ab_test")
     st.number_input(
-        _("Holdout group (% of the audience kept unsent, to compare against)"),
+        _("Holdout group (percentage of the audience kept unsent, to compare against)"),
         min_value=0,
         max_value=50,
         step=1,
