@@ -3,6 +3,7 @@ own text, the fields' validation (core and API)."""
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 
 import pytest
@@ -14,7 +15,9 @@ from core.base import ValidationError
 from core.campaigns import Plan
 from core.campaigns._recipients import freeze_recipients, requeue_retryable
 from core.models import Campaign, CampaignRecipient, RecipientStatus
+from core.sending import Dispatcher
 from tests.builders import make_api_token, make_contact, make_sender_instance
+from tests.worker_harness import digits, fast_settings, make_instance, run_until_idle
 
 
 def test_assignment_follows_the_weights_within_two_points():
@@ -235,3 +238,41 @@ def test_the_api_takes_shows_and_refuses_variants(
     assert picked.status_code == 200 and picked.json()["ab_winner"] == 1
     again = client.post(f"{base}/{campaign_id}/ab_winner", json={"variant": 0}, headers=headers)
     assert again.status_code == 409
+
+
+def test_each_variant_is_sent_with_its_own_attachment_over_http(
+    engine, session, account, manager, fake_evolution
+):
+    """Version A is text only, B an image with its caption: what the WhatsApp side receives."""
+    instance = make_instance(session, account, fake_evolution, rate=6000)
+    for i in range(60):
+        make_contact(session, account, name=f"Di {i}", labels=["media"])
+    session.commit()
+    image = {"type": "image", "url": "https://example.com/promo.png"}
+    campaign = campaigns.create(
+        session,
+        manager,
+        {
+            "title": "Media",
+            "audience": {"labels": ["media"]},
+            "instance_ids": [instance.id],
+            "variants": [{"message": "A text"}, {"message": "B caption", "multimedia": image}],
+        },
+    )
+    campaigns.trigger(session, manager, campaign.id)
+    session.commit()
+    worker = Dispatcher(
+        engine, fast_settings(lease_seconds=10**6), worker_id="m", rng=random.Random(3)
+    )
+    worker.maintain()
+    run_until_idle(worker)
+    worker.stop(timeout=5)
+    variant_of = {digits(r.phone): r.variant for r in _rows(session, campaign.id)}
+    sends = fake_evolution.sends()
+    assert len(sends) == 60 and {variant_of[s.number] for s in sends} == {0, 1}
+    for sent in sends:
+        if variant_of[sent.number] == 0:
+            assert (sent.route, sent.body["text"]) == ("sendText", "A text")
+        else:
+            assert sent.route == "sendMedia"
+            assert (sent.body["media"], sent.body["caption"]) == (image["url"], "B caption")

@@ -111,15 +111,17 @@ def decision_due_at(session: Session, campaign: Campaign) -> datetime | None:
 
 def decide_due(session: Session, now: datetime) -> list[int]:
     """The worker's step: decide every A/B test whose time has come. Returns the campaign ids."""
-    waiting = session.scalars(
-        select(Campaign).where(
-            Campaign.ab_test.is_not(None),
-            Campaign.ab_winner.is_(None),
-            Campaign.status.in_(DECIDABLE),
+    # Running campaigns are few; a JSON column's "no test" may be SQL NULL or JSON null, so the
+    # test itself is looked at here rather than in SQL.
+    candidates = session.execute(
+        select(Campaign.id, Campaign.ab_test).where(
+            Campaign.ab_winner.is_(None), Campaign.status.in_(DECIDABLE)
         )
     ).all()
+    waiting = [session.get(Campaign, row.id) for row in candidates if row.ab_test]
     decided = []
     for campaign in waiting:
+        assert campaign is not None
         due = decision_due_at(session, campaign)
         if due is None or now < due:
             continue

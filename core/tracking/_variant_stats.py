@@ -72,7 +72,7 @@ def variant_stats(session: Session, actor: Actor, campaign_id: int) -> list[Vari
     rows = session.execute(
         select(
             CampaignRecipient.variant,
-            status == RecipientStatus.HELD_OUT,
+            status,
             func.count(),
             _if(status.in_(REACHED_SENT)),
             _if(status.in_(REACHED_DELIVERED)),
@@ -88,11 +88,11 @@ def variant_stats(session: Session, actor: Actor, campaign_id: int) -> list[Vari
             CampaignRecipient.is_test.is_(False),
             (CampaignRecipient.variant.is_not(None)) | (status == RecipientStatus.HELD_OUT),
         )
-        .group_by(CampaignRecipient.variant, status == RecipientStatus.HELD_OUT)
+        .group_by(CampaignRecipient.variant, status)
     ).all()
     found: dict[int | None, list[int]] = {}
-    for variant, held, *numbers in rows:
-        key = None if held else int(variant)
+    for variant, row_status, *numbers in rows:
+        key = None if row_status == RecipientStatus.HELD_OUT else int(variant)
         totals = found.setdefault(key, [0] * 8)
         found[key] = [a + int(b or 0) for a, b in zip(totals, numbers, strict=True)]
     result = [
