@@ -77,6 +77,11 @@ def test_the_holdout_share_is_kept_unsent_and_is_neither_failed_nor_work_left(
         select(CampaignRecipient).where(CampaignRecipient.campaign_id == campaign.id)
     ).all()
     assert all(r.variant is None and r.rendered_text == "" for r in rows if r.status == "held_out")
+    exported = list(tracking.recipient_export_rows(session, manager, campaign.id))
+    session.commit()
+    status_at = tracking.EXPORT_HEADERS.index("status")
+    assert sum(1 for row in exported if row[status_at] == "held_out") == len(held)
+    assert tracking.EXPORT_HEADERS[-1] == "variant" and {row[-1] for row in exported} == {None}
 
 
 @pytest.mark.slow

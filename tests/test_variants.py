@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from core import campaigns
+from core import campaigns, tracking
 from core.base import ValidationError
 from core.campaigns import Plan
 from core.campaigns._recipients import freeze_recipients, requeue_retryable
@@ -110,6 +110,9 @@ def test_each_recipient_gets_its_variants_text_and_the_same_variant_when_frozen_
         else:
             assert row.rendered_text in (f"B: Hello {first}", f"B: Hey {first}")
     before = {r.contact_id: (r.variant, r.rendered_text) for r in rows}
+    exported = list(tracking.recipient_export_rows(session, manager, campaign.id))
+    session.commit()
+    assert sorted(row[-1] for row in exported) == sorted("AB"[r.variant] for r in rows)
 
     # Freezing again (a restart that froze the audience anew) gives every contact the same.
     session.execute(delete(CampaignRecipient).where(CampaignRecipient.campaign_id == campaign.id))

@@ -276,6 +276,8 @@ def _ab_state(actor: Actor, campaign_id: int, state: tracking.AbState, zone: tzi
         minutes=format_number(state.decide_after_minutes),
     )
     st.caption(intro + " " + rule_text())
+    if state.waiting:
+        st.metric(_("Waiting for the winner"), format_number(state.waiting))
     if state.stage == "testing":
         st.info(_("Testing: the test share is being sent; the rest waits for the winner."))
     elif state.stage == "waiting":

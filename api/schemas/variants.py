@@ -75,6 +75,7 @@ class AbStateOut(BaseModel):
     )
     min_sent_per_variant: int
     tie_points: float
+    waiting: int = Field(default=0, description="Recipients waiting for the winner")
 
 
 class VariantsOut(BaseModel):

@@ -48,6 +48,7 @@ class AbState:
     winner: int | None
     decided_at: datetime | None
     decision: dict[str, Any] | None  # how, by, numbers (see core.campaigns._ab_decision)
+    waiting: int = 0  # recipients waiting for the winner
     min_sent_per_variant: int = campaigns.MIN_SENT_PER_VARIANT
     tie_points: float = campaigns.TIE_POINTS
 
@@ -126,4 +127,13 @@ def ab_state(session: Session, actor: Actor, campaign_id: int) -> AbState | None
         winner=campaign.ab_winner,
         decided_at=campaign.ab_decided_at,
         decision=campaign.ab_decision,
+        waiting=session.scalar(
+            select(func.count())
+            .select_from(CampaignRecipient)
+            .where(
+                CampaignRecipient.campaign_id == campaign_id,
+                CampaignRecipient.status == RecipientStatus.AWAITING_WINNER,
+            )
+        )
+        or 0,
     )
