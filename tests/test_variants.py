@@ -279,3 +279,23 @@ def test_each_variant_is_sent_with_its_own_attachment_over_http(
         else:
             assert sent.route == "sendMedia"
             assert (sent.body["media"], sent.body["caption"]) == (image["url"], "B caption")
+
+
+def test_a_message_change_of_a_campaign_with_variants_goes_through_its_variants(
+    session, manager, number, audience
+):
+    campaign = campaigns.create(session, manager, _variant_data())
+    session.commit()
+    with pytest.raises(ValidationError) as error:
+        campaigns.update(session, manager, campaign.id, {"message": "changed"})
+    assert {e["field"] for e in error.value.errors} == {"message"}
+    session.rollback()
+    # The campaign's JSON sent back as it came is accepted; a new variant A changes the message.
+    shown = campaigns.campaign_json(campaigns.get(session, manager, campaign.id))
+    campaigns.update(session, manager, campaign.id, {**shown, "title": "Renamed"})
+    changed = [{"message": "A2 {{first_name}}"}, VARIANTS[1]]
+    saved = campaigns.update(session, manager, campaign.id, {"variants": changed})
+    assert saved.message == "A2 {{first_name}}" and saved.title == "Renamed"
+    # Variants removed: a single message again.
+    single = campaigns.update(session, manager, campaign.id, {"variants": None, "message": "One"})
+    assert (single.variants, single.message) == (None, "One")

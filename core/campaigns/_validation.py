@@ -349,6 +349,12 @@ def clean_fields(
             values["message"] = errors.check(
                 "message", message_template.validate_message, message, known
             )
+    elif not creating and "variants" not in data:
+        # With variants the message is variant A's: a change goes through `variants`, or it
+        # would be lost silently (the same values sent back are fine).
+        for key in ("message", "multimedia"):
+            if key in data and (data[key] or None) != (getattr(current, key) or None):
+                errors.add(key, N_("this campaign has variants: change its messages in variants"))
     if final("status") == CampaignStatus.PENDING and not errors.items:
         if not (instance_ids if instance_ids is not None else instance_ids_of(current)):
             errors.add("instance_ids", N_("choose at least one WhatsApp number to send through"))
