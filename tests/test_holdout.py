@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from core import campaigns, tracking
 from core.base import utcnow
-from core.models import Campaign, CampaignRecipient
+from core.models import Campaign, CampaignRecipient, Notification
 from tests.builders import make_actor, make_contact
 from tests.worker_harness import (
     digits,
@@ -122,5 +122,9 @@ def test_held_out_recipients_are_never_sent_even_when_the_worker_is_killed(
     assert states["failed"] == 0
     assert set(states) <= {"sent", "unknown", "held_out"}
     counts = campaigns.campaign_counts(session, campaign.id)
+    done = session.scalars(
+        select(Notification.body).where(Notification.kind == "campaign_completed")
+    ).one()
     session.commit()
     assert counts["total"] == 200 - len(held)
+    assert f"{len(held)} held out" in done and "failed" not in done

@@ -105,6 +105,7 @@ COUNTS = {
     "read": N_plural("{n} read", "{n} read"),
     "failed": N_plural("{n} failed", "{n} failed"),
     "unknown": N_plural("{n} unknown", "{n} unknown"),
+    "held_out": N_plural("{n} held out", "{n} held out"),  # the holdout group, never sent
 }
 
 # -- why a campaign stopped (Campaign.error_message, and the body of its notification) -------------
