@@ -14,9 +14,9 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from core import campaigns, tracking
-from core.base import Conflict, PermissionDenied
+from core.base import Conflict, PermissionDenied, reset_settings_cache
 from core.campaigns import MIN_SENT_PER_VARIANT, How, VariantNumbers, choose_winner
-from core.models import AuditLog, Campaign, CampaignRecipient, Notification
+from core.models import AuditLog, Campaign, CampaignRecipient, Notification, TrackedLink
 from core.sending import Dispatcher, Sent, Wait
 from tests.builders import make_actor, make_contact
 from tests.worker_harness import digits, fast_settings, make_instance, recipient_states
@@ -330,4 +330,51 @@ def test_the_page_s_numbers_per_variant_and_the_test_s_stage(
     assert (state.stage, state.winner, state.decision["by"]) == ("decided", 1, "maria")
     after = tracking.variant_stats(session, manager, campaign.id)
     assert after[1].recipients == 400 - after[0].recipients  # the rest joined the winner
+    session.commit()
+
+
+@pytest.fixture
+def public_url(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("PUBLIC_API_URL", "https://go.example")
+    reset_settings_cache()
+    yield
+    monkeypatch.delenv("PUBLIC_API_URL")
+    reset_settings_cache()
+
+
+def test_the_winners_links_are_tracked_per_recipient_when_the_rest_is_released(
+    engine: Engine, session: Session, account, fake_evolution, public_url
+):
+    manager = make_actor(session, account, "manager")
+    instance = make_instance(session, account, fake_evolution, rate=3000)
+    for i in range(50):
+        make_contact(session, account, name=f"Ed {i}", labels=["links"])
+    session.commit()
+    campaign = campaigns.create(
+        session,
+        manager,
+        {
+            "title": "Links",
+            "audience": {"labels": ["links"]},
+            "instance_ids": [instance.id],
+            "track_links": True,
+            "variants": [
+                {"message": "A https://shop.example/a"},
+                {"message": "B https://shop.example/b"},
+            ],
+            "ab_test": {**AB, "metric": "click"},
+        },
+    )
+    campaigns.trigger(session, manager, campaign.id, now=T0)
+    campaigns.pick_winner(session, manager, campaign.id, 1, now=T0)
+    session.commit()
+    rows = session.scalars(
+        select(CampaignRecipient).where(CampaignRecipient.campaign_id == campaign.id)
+    ).all()
+    released = [r for r in rows if r.status == "pending" and r.variant == 1]
+    assert released and all(r.rendered_text.startswith("B https://go.example/r/") for r in released)
+    links = session.scalars(select(TrackedLink).where(TrackedLink.campaign_id == campaign.id)).all()
+    assert len(links) == 50 and len({link.code for link in links}) == 50
+    by_recipient = {link.recipient_id: link.url for link in links}
+    assert all(by_recipient[r.id] == "https://shop.example/b" for r in released)
     session.commit()

@@ -17,11 +17,12 @@ audited and staff are notified. The campaign's status is not touched (the life c
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from core.base import Conflict, ValidationError, as_utc, stored_text, utcnow
@@ -40,7 +41,6 @@ from core.models import (
     Campaign,
     CampaignRecipient,
     CampaignStatus,
-    Contact,
     RecipientStatus,
 )
 from core.notifications import notify
@@ -230,46 +230,49 @@ def _decide(
     return True
 
 
+# Driver-level statements (as the contact import writes): the rest may be 100,000 rows, and the
+# ORM's per-row results and bind processing cost more than the rendering.
+_WAITING_SQL = """
+    SELECT r.id, r.contact_id, r.phone, r.name, c.custom_attributes
+    FROM campaign_recipients r LEFT JOIN contacts c ON c.id = r.contact_id
+    WHERE r.campaign_id = ? AND r.is_test = ? AND r.status = ?
+"""
+_RELEASE_SQL = """
+    UPDATE campaign_recipients SET status = ?, variant = ?, rendered_text = ?
+    WHERE id = ? AND status = ?
+"""
+
+
+def _driver_sql(session: Session, statement: str) -> str:
+    """sqlite3 takes `?`; psycopg `%s`."""
+    return (
+        statement.replace("?", "%s") if session.get_bind().dialect.name != "sqlite" else statement
+    )
+
+
 def _release_rest(session: Session, campaign: Campaign, winner: int) -> int:
     """The waiting rest becomes pending with the winner's text, rendered as at freezing (the
     same spintax choice per contact; the contact's attributes as they are now)."""
     text, _media = variant_messages(campaign)[winner]
     fill = message_template.campaign_renderer(text, campaign.id)
-    rows = session.execute(
-        select(
-            CampaignRecipient.id,
-            CampaignRecipient.contact_id,
-            CampaignRecipient.phone,
-            CampaignRecipient.name,
-            Contact.custom_attributes,
-        )
-        .outerjoin(Contact, Contact.id == CampaignRecipient.contact_id)
-        .where(
-            CampaignRecipient.campaign_id == campaign.id,
-            CampaignRecipient.is_test.is_(False),
-            CampaignRecipient.status == RecipientStatus.AWAITING_WINNER,
-        )
+    connection = session.connection()
+    waiting = RecipientStatus.AWAITING_WINNER.value
+    rows = connection.exec_driver_sql(
+        _driver_sql(session, _WAITING_SQL), (campaign.id, False, waiting)
     ).all()
     if not rows:
         return 0
-    texts = [
-        {
-            "p_id": row.id,
-            "p_text": fill(row.contact_id or row.phone, row.name, row.phone, row[4] or {}),
-        }
-        for row in rows
-    ]
-    table = CampaignRecipient.__table__
-    session.execute(
-        update(table)
-        .where(table.c.id == bindparam("p_id"), table.c.status == RecipientStatus.AWAITING_WINNER)
-        .values(status=RecipientStatus.PENDING, variant=winner, rendered_text=bindparam("p_text")),
-        texts,
-    )
+    released = []
+    for recipient_id, contact_id, phone, name, attributes in rows:
+        if isinstance(attributes, str):  # SQLite hands JSON back as text
+            attributes = json.loads(attributes)
+        rendered = fill(contact_id or phone, name, phone, attributes or {})
+        released.append((RecipientStatus.PENDING.value, winner, rendered, recipient_id, waiting))
+    connection.exec_driver_sql(_driver_sql(session, _RELEASE_SQL), released)
     if campaign.track_links:
         track_links_of(
             session,
             campaign,
-            [{"recipient_id": t["p_id"], "rendered_text": t["p_text"]} for t in texts],
+            [{"recipient_id": row[3], "rendered_text": row[2]} for row in released],
         )
-    return len(texts)
+    return len(released)
