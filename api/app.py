@@ -13,6 +13,7 @@ from api.errors import install_error_handlers, internal_error
 from api.metrics import build_registry
 from api.routes import (
     accounts,
+    campaign_links,
     campaigns,
     chatwoot,
     contacts,
@@ -44,6 +45,7 @@ def create_app() -> FastAPI:
     app.include_router(links.router)
     app.include_router(accounts.router)
     app.include_router(campaigns.router)
+    app.include_router(campaign_links.router)
     app.include_router(contacts.router)
     app.include_router(instances.router)
     app.include_router(chatwoot.router)

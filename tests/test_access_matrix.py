@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 from sqlalchemy.orm import Session
 
 from core import campaigns, contacts, instances, notifications, people, tracking
-from core.base import DomainError, PermissionDenied
+from core.base import DomainError, PermissionDenied, utcnow
 from core.models import Role
 from core.people import ALLOWED, Actor
 from tests.builders import make_actor
@@ -47,6 +48,7 @@ PROBES: dict[str, list[Probe]] = {
     "campaigns.read": [
         lambda s, a: campaigns.list_campaigns(s, a),
         lambda s, a: campaigns.get(s, a, MISSING),
+        lambda s, a: tracking.campaign_clicks_over_time(s, a, MISSING),
     ],
     "campaigns.write": [
         lambda s, a: campaigns.create(
@@ -74,6 +76,8 @@ PROBES: dict[str, list[Probe]] = {
     "stats.read": [
         lambda s, a: tracking.campaigns_by_status(s, a),
         lambda s, a: tracking.account_zone(s, a),
+        lambda s, a: tracking.period_click_rate(s, a, utcnow() - timedelta(days=1), utcnow()),
+        lambda s, a: tracking.period_clicks_over_time(s, a, utcnow() - timedelta(days=1), utcnow()),
     ],
     "notifications.read": [
         lambda s, a: notifications.list_notifications(s, a),

@@ -126,3 +126,40 @@ def test_select_all_only_in_english(language):
     language("pt_BR")
     assert select_all() is False  # its "Select all" entry is English only
     assert 'content: "Escolher um arquivo"' in stylesheet()
+
+
+def test_the_clicks_line_drops_to_zero_in_quiet_hours_and_days_not_across_them():
+    start = datetime(2026, 11, 27, 9, tzinfo=ZONE)
+    hourly = tracking.ClickSeries(
+        "hour",
+        [tracking.ClickPoint(start, 3, 4), tracking.ClickPoint(start + timedelta(hours=3), 1, 2)],
+        people=4,
+        clicks=6,
+        unplaced=0,
+        timezone=ZONE,
+    )
+    bars, line = charts.clicks_over_time(hourly).data
+    assert list(bars.y) == [3, 0, 0, 1] and list(line.y) == [4, 0, 0, 2]
+    assert [moment.hour for moment in line.x] == [9, 10, 11, 12]
+    daily = tracking.ClickSeries(
+        "day",
+        [
+            tracking.ClickPoint(start.replace(hour=0), 5, 5),
+            tracking.ClickPoint(start.replace(hour=0) + timedelta(days=2), 1, 1),
+        ],  # fmt: skip
+        people=6,
+        clicks=6,
+        unplaced=0,
+        timezone=ZONE,
+    )
+    assert list(charts.clicks_over_time(daily).data[1].y) == [5, 0, 1]
+    empty = tracking.ClickSeries("hour", [], 0, 0, 0, ZONE)
+    assert charts.is_empty(charts.clicks_over_time(empty))
+
+
+def test_the_clicks_caption_counts_the_clicks_with_no_time():
+    series = tracking.ClickSeries("hour", [], people=1, clicks=5, unplaced=3, timezone=ZONE)
+    assert "3 more clicks" in charts.clicks_caption(series)
+    assert "more click" not in charts.clicks_caption(
+        tracking.ClickSeries("hour", [], people=1, clicks=2, unplaced=0, timezone=ZONE)
+    )

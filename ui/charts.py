@@ -9,7 +9,7 @@ written by Babel in the reader's language (Plotly's own are English); zero is wh
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 import plotly.graph_objects as go
 from babel.dates import format_skeleton, get_day_names
@@ -17,7 +17,7 @@ from babel.dates import format_time as babel_time
 
 from core import tracking
 from core.base import stored_text
-from core.i18n import _, babel_locale, format_number, format_percent
+from core.i18n import _, babel_locale, format_number, format_percent, ngettext
 from ui.labels import campaign_status_label, error_kind_label, recipient_status_label
 
 HEIGHT = 320
@@ -304,3 +304,79 @@ def heatmap(volume: tracking.SendVolume) -> go.Figure:
     )
     figure.update_yaxes(autorange="reversed")
     return _layout(figure, title)
+
+
+def _with_quiet_buckets(
+    series: tracking.ClickSeries, most: int = 2000
+) -> list[tracking.ClickPoint]:
+    """The points, with zeros for the hours or days between them that had no clicks: the line
+    would otherwise run straight across them as if clicks had gone on."""
+    first, last = series.points[0].start, series.points[-1].start
+    if series.bucket == "hour":
+        count = int((last - first).total_seconds() // 3600) + 1
+        starts = [(first.astimezone(UTC) + timedelta(hours=n)).astimezone(series.timezone)
+                  for n in range(min(count, most))]  # fmt: skip
+    else:
+        count = (last.date() - first.date()).days + 1
+        starts = [datetime.combine(first.date() + timedelta(days=n), time(), series.timezone)
+                  for n in range(min(count, most))]  # fmt: skip
+    if count > most:
+        return list(series.points)
+    known = {_naive(point.start): point for point in series.points}
+    return [known.get(_naive(start), tracking.ClickPoint(start, 0, 0)) for start in starts]
+
+
+def clicks_over_time(series: tracking.ClickSeries) -> go.Figure:
+    """People who clicked for the first time (bars), and the clicks whose time is known (line),
+    per local hour or day. What is left out is the caption's to say (`clicks_caption`)."""
+    title = _("Clicks per hour") if series.bucket == "hour" else _("Clicks per day")
+    if not series.points:
+        return no_data(title)
+    step = series.bucket_step
+    points = _with_quiet_buckets(series)
+    starts = [_naive(point.start) for point in points]
+    labels = [time_label(start, step) for start in starts]
+    figure = go.Figure(
+        go.Bar(
+            x=starts,
+            y=[point.people for point in points],
+            name=_("People who clicked"),
+            marker={"color": COLORS["sent"]},
+            width=[step.total_seconds() * 1000 * 0.8] * len(starts),
+            customdata=labels,
+            hovertemplate="%{customdata}: %{y}<extra>%{fullData.name}</extra>",
+        )
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=starts,
+            y=[point.clicks for point in points],
+            mode="lines+markers",
+            name=_("Clicks"),
+            line={"color": COLORS["read"]},
+            customdata=labels,
+            hovertemplate="%{customdata}: %{y}<extra>%{fullData.name}</extra>",
+        )
+    )
+    _time_axis(figure, starts, step)
+    _counts_axis(figure, [max(point.people, point.clicks) for point in points])
+    axis = _("Hour") if series.bucket == "hour" else _("Day")
+    return _layout(figure, title, xaxis_title=axis, yaxis_title=_("Clicks"))
+
+
+def clicks_caption(series: tracking.ClickSeries) -> str:
+    """What the clicks chart counts, and the clicks it cannot place in time."""
+    text = _(
+        "Bars: people who clicked a link for the first time. Line: clicks, each link's first and "
+        "last click (only those two times are kept per recipient and link). Link previews are "
+        "never counted."
+    )
+    if series.unplaced:
+        text += " " + ngettext(
+            "{n} more click, between a link's first and last, is counted in the total but has "
+            "no time.",
+            "{n} more clicks, between a link's first and last, are counted in the total but have "
+            "no time.",
+            series.unplaced,
+        ).format(n=format_number(series.unplaced))
+    return text

@@ -1,4 +1,5 @@
-"""Tracked links: the editor's switch, and the campaign page's clicks (core.tracking.link_stats)."""
+"""Tracked links: the editor's switch, and the campaign page's clicks (core.tracking.link_stats,
+campaign_clicks_over_time)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import streamlit as st
 from core import campaigns, tracking
 from core.i18n import _, format_number
 from core.people import Actor
+from ui import charts
 from ui.session import db
 
 
@@ -35,15 +37,22 @@ def values(state: MutableMapping[str, Any], key: str) -> dict[str, Any]:
 
 
 def panel(actor: Actor, campaign_id: int) -> None:
-    """Who clicked, and which links, the most clicked first."""
+    """Who clicked, and which links, the most clicked first; when they clicked."""
     with db() as session:
         links = tracking.link_stats(session, actor, campaign_id)
         counts = campaigns.recipient_counts(session, actor, [campaign_id])[campaign_id]
+        over_time = tracking.campaign_clicks_over_time(session, actor, campaign_id)
     clicked = counts["clicked"]
     sent = counts["sent"] + counts["delivered"] + counts["read"]
     st.subheader(_("Link clicks"))
     share = f" ({clicked / sent:.0%})" if sent else ""
-    st.metric(_("Recipients who clicked"), format_number(clicked) + share)
+    left, right = st.columns(2)
+    left.metric(_("Recipients who clicked"), format_number(clicked) + share)
+    right.metric(
+        _("Clicks"),
+        format_number(over_time.clicks),
+        help=_("Every click on the campaign's links, repeat clicks included; previews are not."),
+    )
     if not links:
         st.caption(_("The message has no links to track."))
         return
@@ -63,3 +72,5 @@ def panel(actor: Actor, campaign_id: int) -> None:
         hide_index=True,
         use_container_width=True,
     )
+    st.plotly_chart(charts.clicks_over_time(over_time), key="clicks_over_time")
+    st.caption(charts.clicks_caption(over_time))

@@ -35,8 +35,11 @@ with db() as session:
     errors = tracking.errors_by_type(session, actor, start, now)
     volume = tracking.send_volume(session, actor, start, now)
     health = tracking.instance_health(session, actor, now)
+    click_rate = tracking.period_click_rate(session, actor, start, now)
+    clicks = tracking.period_clicks_over_time(session, actor, start, now)
+tracks_links = bool(click_rate.sent or clicks.people)
 
-columns = st.columns(9)
+columns = st.columns(10 if tracks_links else 9)
 columns[0].metric(_("Sent"), format_number(totals.sent))
 columns[1].metric(_("Delivered"), format_number(totals.delivered))
 columns[2].metric(_("Read"), format_number(totals.read))
@@ -66,6 +69,15 @@ columns[6].metric(
         finished,
     ).format(n=finished),
 )
+if tracks_links:
+    columns[9].metric(
+        _("Click rate"),
+        format_percent(click_rate.rate),
+        help=_(
+            "Messages sent in the period by campaigns that track links, whose recipient clicked "
+            "one of them (so far)."
+        ),
+    )
 if totals.unconfirmed:
     st.caption(
         ngettext(
@@ -99,6 +111,9 @@ left, right = st.columns(2)
 left.plotly_chart(charts.errors_by_type(errors), key="errors")
 right.plotly_chart(charts.hourly_volume(volume), key="hourly")
 st.plotly_chart(charts.heatmap(volume), key="heatmap")
+if tracks_links:
+    st.plotly_chart(charts.clicks_over_time(clicks), key="clicks")
+    st.caption(charts.clicks_caption(clicks))
 
 st.subheader(_("WhatsApp numbers"))
 if not health:

@@ -38,6 +38,7 @@ from api.schemas.instances import (
     InstanceOut,
     InstanceUpdate,
 )
+from api.schemas.links import CampaignLinksOut, ClickPointOut, ClicksOverTime, LinkOut
 from api.schemas.variants import (
     AbStateOut,
     AbTestIn,
@@ -60,6 +61,7 @@ __all__ = [
     "AudienceRequest",
     "CampaignCreate",
     "CampaignFields",
+    "CampaignLinksOut",
     "CampaignList",
     "CampaignOut",
     "CampaignUpdate",
@@ -68,6 +70,8 @@ __all__ = [
     "ChatwootInboxOut",
     "ChatwootOut",
     "ChatwootSyncReportOut",
+    "ClickPointOut",
+    "ClicksOverTime",
     "ContactCreate",
     "ContactList",
     "ContactOut",
@@ -83,6 +87,7 @@ __all__ = [
     "InstanceList",
     "InstanceOut",
     "InstanceUpdate",
+    "LinkOut",
     "Multimedia",
     "Pagination",
     "RecipientList",

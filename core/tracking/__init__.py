@@ -4,7 +4,7 @@ recipients forward only, opt-out replies, the instance's connection state, the p
 counters) and the statistics of the campaign page, the dashboard, the recipient log and its
 export, each variant's funnel and the A/B test's state (`variant_stats`, `ab_state`),
 and the tracked links' redirects (`follow_link`: a click counted once per recipient,
-link-preview fetches apart). The statistics are read-only and always counted in SQL from the recipient rows, the
+link-preview fetches apart) and what is drawn from them (top links, clicks over time, click rate). The statistics are read-only and always counted in SQL from the recipient rows, the
 truth; each takes the actor and checks its role and account itself. The receiver takes no
 actor: the delivery's credentials are the instance's own.
 """
@@ -19,6 +19,15 @@ from core.tracking._campaign_stats import (
     campaign_progress,
     failure_reasons,
     sends_over_time,
+)
+from core.tracking._click_stats import (
+    HOURLY_SPAN,
+    ClickPoint,
+    ClickRate,
+    ClickSeries,
+    campaign_clicks_over_time,
+    period_click_rate,
+    period_clicks_over_time,
 )
 from core.tracking._clicks import PREVIEW_SECONDS, Followed, LinkStats, follow_link, link_stats
 from core.tracking._dashboard import (
@@ -73,6 +82,13 @@ __all__ = [
     "instance_receipt_warning",
     "webhook_trouble",
     "CampaignOverview",
+    "ClickPoint",
+    "ClickRate",
+    "ClickSeries",
+    "HOURLY_SPAN",
+    "campaign_clicks_over_time",
+    "period_click_rate",
+    "period_clicks_over_time",
     "DayCounts",
     "EXPORT_HEADERS",
     "FailureReason",

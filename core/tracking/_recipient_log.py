@@ -11,7 +11,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from core.campaigns import variant_letter
-from core.models import CampaignRecipient, SenderInstance
+from core.models import CampaignRecipient, SenderInstance, TrackedLink
 from core.people import Actor
 from core.tracking._campaign_stats import owned_campaign
 from core.tracking._sql_time import zone_of
@@ -35,6 +35,7 @@ class RecipientRow:
     replied_at: datetime | None
     failed_at: datetime | None
     clicked_at: datetime | None
+    clicks: int  # on all its tracked links (0: none, or the campaign tracks none)
     variant: int | None = None  # index into the campaign's variants (A=0); None: none or held out
     rendered_text: str = ""  # exactly what was (or will be) sent; last: the export leaves it out
 
@@ -55,12 +56,20 @@ EXPORT_HEADERS = [
     "replied_at",
     "failed_at",
     "clicked_at",
+    "clicks",
     "variant",  # A, B, ...; empty for a campaign without variants and for the held-out
 ]
 
 
 def _log_query(campaign_id: int, statuses: Sequence[str] | None, search: str | None) -> Select[Any]:
-    """The columns of RecipientRow, in its order; the instance's name joined, not loaded per row."""
+    """The columns of RecipientRow, in its order; the instance's name and the clicks joined, not
+    loaded per row."""
+    clicks = (
+        select(TrackedLink.recipient_id, func.sum(TrackedLink.clicks).label("clicks"))
+        .where(TrackedLink.campaign_id == campaign_id, TrackedLink.clicks > 0)
+        .group_by(TrackedLink.recipient_id)
+        .subquery()
+    )
     query = (
         select(
             CampaignRecipient.id,
@@ -79,10 +88,12 @@ def _log_query(campaign_id: int, statuses: Sequence[str] | None, search: str | N
             CampaignRecipient.replied_at,
             CampaignRecipient.failed_at,
             CampaignRecipient.clicked_at,
+            func.coalesce(clicks.c.clicks, 0),
             CampaignRecipient.variant,
             CampaignRecipient.rendered_text,
         )
         .outerjoin(SenderInstance, SenderInstance.id == CampaignRecipient.instance_id)
+        .outerjoin(clicks, clicks.c.recipient_id == CampaignRecipient.id)
         .where(CampaignRecipient.campaign_id == campaign_id, CampaignRecipient.is_test.is_(False))
     )
     if statuses:
