@@ -333,6 +333,21 @@ def test_the_page_s_numbers_per_variant_and_the_test_s_stage(
     session.commit()
 
 
+def test_a_campaign_cancelled_before_the_decision_skips_the_rest_and_is_never_decided(
+    engine: Engine, session: Session, ab_campaign
+):
+    campaign, instance, manager = ab_campaign
+    finished = _finish_test_share(engine, instance.id)
+    campaigns.cancel(session, manager, campaign.id)
+    session.commit()
+    assert campaigns.decide_due(session, finished + timedelta(days=1)) == []
+    session.commit()
+    states = recipient_states(session, campaign.id)
+    assert states["awaiting_winner"] == 0 and states["skipped"] + states["sent"] == 400
+    assert tracking.ab_state(session, manager, campaign.id).stage == "stopped"
+    session.commit()
+
+
 @pytest.fixture
 def public_url(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("PUBLIC_API_URL", "https://go.example")

@@ -278,6 +278,12 @@ def _ab_state(actor: Actor, campaign_id: int, state: tracking.AbState, zone: tzi
     st.caption(intro + " " + rule_text())
     if state.waiting:
         st.metric(_("Waiting for the winner"), format_number(state.waiting))
+    if state.stage == "not_started":
+        st.info(_("The test share is sent first when the campaign starts."))
+        return
+    if state.stage == "stopped":
+        st.info(_("The campaign ended before a winner was decided."))
+        return
     if state.stage == "testing":
         st.info(_("Testing: the test share is being sent; the rest waits for the winner."))
     elif state.stage == "waiting":

@@ -63,7 +63,10 @@ class VariantStatsOut(BaseModel):
 class AbStateOut(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    stage: str = Field(description="testing, waiting (until `due_at`) or decided")
+    stage: str = Field(
+        description="not_started, testing, waiting (until `due_at`), decided, or stopped "
+        "(cancelled or failed before a winner)"
+    )
     metric: str
     test_share: float
     decide_after_minutes: int

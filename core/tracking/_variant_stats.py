@@ -11,7 +11,7 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from core import campaigns
-from core.models import CampaignRecipient, Contact, RecipientStatus
+from core.models import CampaignRecipient, CampaignStatus, Contact, RecipientStatus
 from core.people import Actor
 from core.tracking._campaign_stats import owned_campaign
 from core.tracking._status_groups import REACHED_DELIVERED, REACHED_SENT
@@ -40,7 +40,9 @@ class VariantStats:
 
 @dataclass(frozen=True)
 class AbState:
-    stage: str  # "testing" (the test share is sending), "waiting" (until due_at), "decided"
+    # "not_started", "testing" (the test share is sending), "waiting" (until due_at), "decided",
+    # "stopped" (cancelled or failed before a winner)
+    stage: str
     metric: str
     test_share: float
     decide_after_minutes: int
@@ -114,7 +116,9 @@ def ab_state(session: Session, actor: Actor, campaign_id: int) -> AbState | None
     if campaign.ab_winner is not None:
         stage, due = "decided", None
     elif campaign.started_at is None:
-        stage, due = "testing", None  # not started yet: the test share is the first to go
+        stage, due = "not_started", None
+    elif campaign.status in (CampaignStatus.CANCELLED, CampaignStatus.FAILED):
+        stage, due = "stopped", None  # ended before a winner: nobody else will be sent
     else:
         due = campaigns.decision_due_at(session, campaign)
         stage = "waiting" if due is not None else "testing"
