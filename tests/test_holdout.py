@@ -117,6 +117,18 @@ def test_held_out_recipients_are_never_sent_even_when_the_worker_is_killed(
     received = fake_evolution.numbers_received()
     assert received == sorted(set(received)), "a number received the campaign twice"
     assert not held & set(received), "a held-out contact was sent the campaign"
+    # Each got its own version, the one stored when the campaign started, whichever worker sent.
+    with Session(engine) as check:
+        letter_of = {
+            digits(phone): "AB"[variant]
+            for phone, variant in check.execute(
+                select(CampaignRecipient.phone, CampaignRecipient.variant).where(
+                    CampaignRecipient.campaign_id == campaign.id,
+                    CampaignRecipient.variant.is_not(None),
+                )
+            )
+        }
+    assert all(s.body["text"][0] == letter_of[s.number] for s in fake_evolution.sends())
     states = recipient_states(session, campaign.id)
     assert states["held_out"] == len(held)
     assert states["failed"] == 0
