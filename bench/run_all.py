@@ -16,6 +16,7 @@ ORDER = [
     "api_reads.py",
     "api_body_memory.py",
     "chatwoot_sync.py",
+    "variants_freeze.py",
 ]
 
 

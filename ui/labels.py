@@ -27,6 +27,8 @@ RECIPIENT_STATUS = {
     RecipientStatus.FAILED: N_("Failed"),
     RecipientStatus.UNKNOWN: N_("Unknown (may have been sent)"),
     RecipientStatus.SKIPPED: N_("Skipped"),
+    RecipientStatus.HELD_OUT: N_("Held out (never sent)"),
+    RecipientStatus.AWAITING_WINNER: N_("Waiting for the A/B winner"),
 }
 WHATSAPP_STATUS = {
     WhatsAppStatus.UNKNOWN: N_("Not checked"),

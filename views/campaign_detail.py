@@ -20,7 +20,7 @@ from core.base import (
 )
 from core.i18n import _, format_duration, format_number, format_percent, localize_error, ngettext
 from core.models import RecipientStatus
-from ui import charts, receipts, streamlit_texts, tracked_links
+from ui import charts, receipts, streamlit_texts, tracked_links, variants
 from ui.context import require_page
 from ui.labels import campaign_status_label, error_kind_label, recipient_status_label
 from ui.session import db
@@ -199,6 +199,7 @@ def live_progress() -> None:
 
 
 live_progress()
+variants.panel(actor, campaign_id, overview.timezone)
 if overview.track_links:
     tracked_links.panel(actor, campaign_id)
 
@@ -299,6 +300,9 @@ st.dataframe(
                 _("Read"): when(row.read_at),
                 _("Replied"): when(row.replied_at),
                 _("Failed"): when(row.failed_at),
+                _("Version"): campaigns.variant_letter(row.variant)
+                if row.variant is not None
+                else "",
                 _("Message"): row.rendered_text,
             }
             for row in rows
@@ -316,6 +320,7 @@ st.dataframe(
             _("Read"),
             _("Replied"),
             _("Failed"),
+            _("Version"),
             _("Message"),
         ],
     ),

@@ -27,10 +27,10 @@ from ui import (
     field_errors,
     form_state,
     local_time,
-    message_preview,
     send_estimate,
     streamlit_texts,
     tracked_links,
+    variants,
 )
 from ui.context import require_page
 from ui.labels import campaign_status_label
@@ -87,6 +87,7 @@ def form_defaults(source: dict[str, Any] | None) -> dict[str, Any]:
     campaign_schedule.load(values, KEY, source, zone)
     auto_retry.load(values, KEY, source)
     tracked_links.load(values, KEY, source)
+    variants.load(values, KEY, source)
     local_time.load(values, KEY, source)
     values[KEY + "errors"] = {}
     return values
@@ -110,6 +111,7 @@ st.text_input(_("Title"), key=KEY + "title", max_chars=255)
 field_error("title")
 variation = campaign_message.inputs(state, KEY, attribute_choices, campaign_id, errors)
 upload = campaign_media.inputs(state, KEY, actor, errors)
+variants.inputs(state, KEY, errors)
 
 # -- numbers and schedule ------------------------------------------------------------------------
 if numbers:
@@ -136,12 +138,8 @@ field_error("deliver_in_recipient_timezone")
 audience_picker.inputs(state, KEY, actor, label_choices, attribute_choices)
 reach = audience_reach.panel(actor, audience_picker.criteria(state, KEY), SAMPLE)
 field_error("audience")
-message_preview.panel(
-    state.get(KEY + "message", ""),
-    reach,
-    variation,
-    campaign_media.thumbnail(state, KEY, upload),
-    campaign_id,
+variants.preview(
+    state, KEY, reach, variation, campaign_media.thumbnail(state, KEY, upload), campaign_id
 )
 
 # -- estimate and confirmation --------------------------------------------------------------------
@@ -166,6 +164,7 @@ def save() -> None:
         **tracked_links.values(state, KEY),
         **local_time.values(state, KEY),
     }
+    data.update(variants.values(state, KEY, data))
     try:
         with db() as session:
             if campaign_id:

@@ -19,6 +19,7 @@ ICONS = {
     "campaign_paused": "⏸️",
     "campaign_resumed": "▶️",
     "campaign_retrying": "🔁",
+    "campaign_ab_decided": "🏆",
     "instance_down": "🔴",
     "instance_up": "🟢",
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -17,6 +18,8 @@ from api.schemas import (
     CampaignOut,
     CampaignUpdate,
     RecipientList,
+    VariantsOut,
+    WinnerPick,
 )
 from core import campaigns, tracking
 from core.models import CampaignStatus, RecipientStatus
@@ -139,6 +142,34 @@ _action("cancel", "Cancel a campaign; its queued recipients are skipped")
 _action("retry_failed", "Re-queue the failed and unknown recipients of a finished campaign")
 
 
+@router.post(
+    "/{campaign_id}/ab_winner",
+    response_model=CampaignOut,
+    responses=CONFLICT_RESPONSE,
+    summary="Pick the A/B test's winner by hand, before the worker decides",
+)
+def pick_ab_winner(ctx: CampaignsCtx, campaign_id: CampaignId, body: WinnerPick) -> dict[str, Any]:
+    """The rest of the audience then gets the winner's message. 409 when the campaign has no A/B
+    test, the winner was already decided, or it is not running or paused."""
+    campaigns.pick_winner(ctx.session, ctx.actor, campaign_id, body.variant)
+    ctx.session.commit()
+    return _json(ctx, campaign_id)
+
+
+@router.get(
+    "/{campaign_id}/variants",
+    response_model=VariantsOut,
+    summary="Each variant's funnel (and the holdout group's), and where the A/B test stands",
+)
+def variant_stats(ctx: CampaignsCtx, campaign_id: CampaignId) -> dict[str, Any]:
+    rows = tracking.variant_stats(ctx.session, ctx.actor, campaign_id)
+    state = tracking.ab_state(ctx.session, ctx.actor, campaign_id)
+    return {
+        "variants": [{**asdict(row), "label": row.label} for row in rows],
+        "ab_test": asdict(state) if state else None,
+    }
+
+
 @router.get(
     "/{campaign_id}/recipients",
     response_model=RecipientList,
@@ -178,4 +209,5 @@ def _recipient_json(row: tracking.RecipientRow) -> dict[str, Any]:
         "read_at": row.read_at,
         "failed_at": row.failed_at,
         "clicked_at": row.clicked_at,
+        "variant": row.variant,
     }

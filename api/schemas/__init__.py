@@ -39,8 +39,22 @@ from api.schemas.instances import (
     InstanceUpdate,
 )
 from api.schemas.links import CampaignLinksOut, ClickPointOut, ClicksOverTime, LinkOut
+from api.schemas.variants import (
+    AbStateOut,
+    AbTestIn,
+    VariantIn,
+    VariantsOut,
+    VariantStatsOut,
+    WinnerPick,
+)
 
 __all__ = [
+    "AbStateOut",
+    "AbTestIn",
+    "VariantIn",
+    "VariantStatsOut",
+    "VariantsOut",
+    "WinnerPick",
     "Audience",
     "AudienceContact",
     "AudiencePreviewOut",

@@ -8,7 +8,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.audience import Audience
-from api.schemas.common import Id, Pagination, Weekday
+from api.schemas.common import Finite, Id, Pagination, Weekday
+from api.schemas.variants import AbTestIn, VariantIn
 
 
 class Multimedia(BaseModel):
@@ -74,6 +75,20 @@ class CampaignFields(BaseModel):
         "on this API (`PUBLIC_API_URL/r/<code>`) that redirects to it and counts the click "
         "(needs PUBLIC_API_URL)",
     )
+    variants: list[VariantIn] | None = Field(
+        default=None,
+        max_length=10,
+        description="2-5 messages with weights; each recipient is assigned one when the "
+        "campaign starts (the first one is also `message`/`multimedia`). Empty: one message",
+    )
+    ab_test: AbTestIn | None = Field(
+        default=None,
+        description="Send the variants to a test share first, then the winner to the rest",
+    )
+    holdout_share: Finite | None = Field(
+        default=None,
+        description="The fraction of the audience (up to 0.5) kept unsent, recorded `held_out`",
+    )
 
     def data(self) -> dict[str, Any]:
         """Only the keys the client sent, in JSON form (ISO dates), as the campaign service takes."""
@@ -135,6 +150,14 @@ class CampaignOut(BaseModel):
         default=None, description="When the next automatic retry is due"
     )
     track_links: bool = False
+    variants: list[dict[str, Any]] | None = None
+    ab_test: dict[str, Any] | None = None
+    holdout_share: float | None = None
+    ab_winner: int | None = Field(default=None, description="The A/B winner's index, once decided")
+    ab_decided_at: datetime | None = None
+    ab_decision: dict[str, Any] | None = Field(
+        default=None, description="How it was decided, by whom, and the numbers"
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -159,6 +182,11 @@ class RecipientOut(BaseModel):
     read_at: datetime | None
     failed_at: datetime | None
     clicked_at: datetime | None = Field(default=None, description="First click on a tracked link")
+    variant: int | None = Field(
+        default=None,
+        description="Its variant (0 for A); null without variants, when held out "
+        "or while it waits for the A/B winner",
+    )
 
 
 class RecipientList(BaseModel):

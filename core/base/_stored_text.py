@@ -33,6 +33,7 @@ NOTIFICATION_TITLES = {
     "campaign_paused": N_("Campaign '{title}' was paused"),
     "campaign_resumed": N_("Campaign '{title}' resumed"),
     "campaign_retrying": N_("Campaign '{title}' is retrying its failed recipients"),
+    "campaign_ab_decided": N_("Campaign '{title}': variant {variant} won the A/B test"),
     "instance_down": N_("WhatsApp number '{name}' stopped sending"),
     "instance_up": N_("WhatsApp number '{name}' is connected again"),
     "instance_health_paused": N_("WhatsApp number '{name}' paused: its health is low"),
@@ -85,6 +86,19 @@ AUTO_RETRY_BODY = N_plural(
     "{n} recipient whose send failed for a temporary reason is being sent again.",
     "{n} recipients whose sends failed for temporary reasons are being sent again.",
 )
+# An A/B decision's body (core.campaigns._ab_decision): {numbers} reads "A 42.0%, B 38.5%".
+AB_WON_BY_RATE = N_(
+    "It had the best rate over the test share ({numbers}); the rest of the audience gets it now."
+)
+AB_WON_TIE = N_(
+    "The rates were within {points} points of each other ({numbers}), so the rule picked it "
+    "(the highest weight, then the first); the rest of the audience gets it now."
+)
+AB_WON_LITTLE_DATA = N_(
+    "Too few test messages went out to compare (each variant needs {minimum} sent), so the "
+    "rule picked it (the highest weight, then the first); the rest of the audience gets it now."
+)
+AB_WON_MANUAL = N_("{user} picked it by hand ({numbers}); the rest of the audience gets it now.")
 # A completed campaign's body: "300 sent, 2 failed", one part per recipient status that has any.
 COUNTS = {
     "sent": N_plural("{n} sent", "{n} sent"),
@@ -92,6 +106,7 @@ COUNTS = {
     "read": N_plural("{n} read", "{n} read"),
     "failed": N_plural("{n} failed", "{n} failed"),
     "unknown": N_plural("{n} unknown", "{n} unknown"),
+    "held_out": N_plural("{n} held out", "{n} held out"),  # the holdout group, never sent
 }
 
 # -- why a campaign stopped (Campaign.error_message, and the body of its notification) -------------
@@ -145,6 +160,10 @@ TEMPLATES: frozenset[str] = frozenset(
         SERVER_NOT_ANSWERING,
         NOT_ACTIVATED,
         CAMPAIGN_RESUMED_BODY,
+        AB_WON_BY_RATE,
+        AB_WON_TIE,
+        AB_WON_LITTLE_DATA,
+        AB_WON_MANUAL,
         HEALTH_PAUSED_BODY,
         HEALTH_RESUMED_BODY,
         *HEALTH_SIGNALS.values(),

@@ -3,9 +3,25 @@ the audience resolver, message templates, media, time estimates and test sends.
 
 The worker calls the life cycle's system transitions: `start_due`, `pause_for_instance` when a
 number breaks, `resume_recovered` once the numbers that paused campaigns answer again,
-`complete_finished`, and `retry_due` for campaigns that retry their temporary failures.
+`complete_finished`, `retry_due` for campaigns that retry their temporary failures, and
+`decide_due` for A/B tests whose winner is due (`_variants`, `_ab_rule`, `_ab_decision`).
 """
 
+from core.campaigns._ab_decision import (
+    decide_due,
+    decision_due_at,
+    pick_winner,
+    test_finished_at,
+    test_numbers,
+)
+from core.campaigns._ab_rule import (
+    MIN_SENT_PER_VARIANT,
+    TIE_POINTS,
+    How,
+    VariantNumbers,
+    Verdict,
+    choose_winner,
+)
 from core.campaigns._allowance_waits import (
     AllowanceWait,
     allowance_waits,
@@ -61,8 +77,33 @@ from core.campaigns._templates import (
     validate_message,
 )
 from core.campaigns._test_sends import send_test
+from core.campaigns._variants import (
+    MAX_VARIANTS,
+    Plan,
+    multimedia_of,
+    plan_of,
+    variant_letter,
+    variant_messages,
+)
 
 __all__ = [
+    "MAX_VARIANTS",
+    "MIN_SENT_PER_VARIANT",
+    "TIE_POINTS",
+    "How",
+    "Plan",
+    "VariantNumbers",
+    "Verdict",
+    "choose_winner",
+    "decide_due",
+    "decision_due_at",
+    "multimedia_of",
+    "pick_winner",
+    "plan_of",
+    "test_finished_at",
+    "test_numbers",
+    "variant_letter",
+    "variant_messages",
     "effective_window",
     "Risk",
     "RiskItem",

@@ -116,6 +116,9 @@ def duplicate(session: Session, actor: Actor, campaign_id: int) -> Campaign:
         deliver_in_recipient_timezone=source.deliver_in_recipient_timezone,
         auto_retry_limit=source.auto_retry_limit or 1,
         track_links=bool(source.track_links),
+        variants=[dict(v) for v in source.variants] if source.variants else None,
+        ab_test=dict(source.ab_test) if source.ab_test else None,
+        holdout_share=source.holdout_share,
     )
     session.add(copy)
     session.flush()

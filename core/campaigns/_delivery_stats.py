@@ -12,12 +12,15 @@ from core.models import Campaign, CampaignRecipient, RecipientStatus
 from core.people import Actor, require
 
 STAT_KEYS = [status.value for status in RecipientStatus]
+# Recipients the campaign is to send to: all but the holdout group, which is kept unsent.
+TARGETED_KEYS = [key for key in STAT_KEYS if key != RecipientStatus.HELD_OUT]
 CLICKED = "clicked"  # recipients who clicked a tracked link, whatever their status
 REPLIED = "replied"  # recipients who answered within the reply window (core.tracking)
 
 
 def campaign_counts(session: Session, campaign_id: int) -> dict[str, int]:
-    """Recipients per status (tests excluded), with `total` — every status key present — and
+    """Recipients per status (tests excluded), with `total` (the targeted: all but the
+    held-out, who are never sent) — every status key present — and
     `clicked` and `replied` (recipients who clicked a tracked link, who answered in time)."""
     rows = session.execute(
         select(
@@ -31,7 +34,7 @@ def campaign_counts(session: Session, campaign_id: int) -> dict[str, int]:
     ).all()
     counts = dict.fromkeys(STAT_KEYS, 0)
     counts.update({status: count for status, count, _clicked, _replied in rows})
-    counts["total"] = sum(counts[key] for key in STAT_KEYS)
+    counts["total"] = sum(counts[key] for key in TARGETED_KEYS)
     counts[CLICKED] = sum(clicked for _status, _count, clicked, _replied in rows)
     counts[REPLIED] = sum(replied for _status, _count, _clicked, replied in rows)
     return counts
@@ -68,7 +71,7 @@ def recipient_counts(
             counts[campaign_id][CLICKED] += clicked
             counts[campaign_id][REPLIED] += replied
     for row in counts.values():
-        row["total"] = sum(row[key] for key in STAT_KEYS)
+        row["total"] = sum(row[key] for key in TARGETED_KEYS)
     return counts
 
 

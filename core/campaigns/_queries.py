@@ -93,6 +93,12 @@ def campaign_json(campaign: Campaign) -> dict[str, Any]:
         "auto_retries_done": campaign.auto_retries_done or 0,
         "auto_retry_at": _iso(campaign.auto_retry_at),
         "track_links": bool(campaign.track_links),
+        "variants": campaign.variants,
+        "ab_test": campaign.ab_test,
+        "holdout_share": campaign.holdout_share,
+        "ab_winner": campaign.ab_winner,
+        "ab_decided_at": _iso(campaign.ab_decided_at),
+        "ab_decision": campaign.ab_decision,
         "created_at": _iso(campaign.created_at),
         "updated_at": _iso(campaign.updated_at),
     }

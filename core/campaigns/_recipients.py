@@ -12,6 +12,7 @@ from core.base import ValidationError, get_settings, stored_text
 from core.campaigns import _audience as audience
 from core.campaigns import _links as links
 from core.campaigns import _templates as message_template
+from core.campaigns import _variants as variants
 from core.campaigns._recipient_zones import recipient_zone
 from core.models import (
     Account,
@@ -32,6 +33,7 @@ TRANSIENT_KINDS = ("retries_exhausted",)
 # Campaigns whose queue a contact who opts out leaves (a finished one has no queue left).
 UNFINISHED = (CampaignStatus.PENDING, CampaignStatus.RUNNING, CampaignStatus.PAUSED)
 _NO_SYNC = {"synchronize_session": False}
+QUEUED = (RecipientStatus.PENDING, RecipientStatus.AWAITING_WINNER)
 
 
 def _retryable(campaign_id: int) -> list[Any]:
@@ -63,9 +65,15 @@ def _not_opted_out(campaign_id: int) -> list[Any]:
 
 
 def freeze_recipients(session: Session, campaign: Campaign) -> int:
-    """Resolve the audience once and insert one pending recipient per contact, text rendered."""
+    """Resolve the audience once and insert one recipient per contact, its variant assigned and
+    its text rendered (`_variants`: held-out and A/B-waiting rows get no text yet)."""
     contacts = audience.resolve_audience(session, campaign.account_id, campaign.audience)
-    fill = message_template.campaign_renderer(campaign.message or "", campaign.id)
+    fills = [
+        message_template.campaign_renderer(text, campaign.id)
+        for text, _media in variants.variant_messages(campaign)
+    ]
+    plan = variants.plan_of(campaign)
+    experiment = bool(campaign.variants) or bool(plan.holdout_share)
     if campaign.deliver_in_recipient_timezone:
         account_zone = session.scalar(
             select(Account.timezone).where(Account.id == campaign.account_id)
@@ -78,40 +86,54 @@ def freeze_recipients(session: Session, campaign: Campaign) -> int:
         def zone_of(phone: str, attributes: Any) -> str | None:
             return None
 
-    rows = [
-        {
-            "contact_id": contact_id,
-            "phone": phone,
-            "name": name,
-            "rendered_text": fill(contact_id or phone, name, phone, attributes),
-            "timezone": zone_of(phone, attributes),
-        }
-        for contact_id, phone, name, attributes in zip(
-            contacts["id"].tolist(),
-            contacts["phone"].tolist(),
-            contacts["name"].tolist(),
-            contacts["custom_attributes"].tolist(),
-            strict=True,
+    rows = []
+    for contact_id, phone, name, attributes in zip(
+        contacts["id"].tolist(),
+        contacts["phone"].tolist(),
+        contacts["name"].tolist(),
+        contacts["custom_attributes"].tolist(),
+        strict=True,
+    ):
+        key = contact_id or phone
+        status, variant, text = RecipientStatus.PENDING.value, None, None
+        if experiment:
+            assigned = plan.assign(campaign.id, key)
+            variant = assigned.variant
+            if assigned.held_out:
+                status, text = RecipientStatus.HELD_OUT.value, ""
+            elif assigned.awaiting_winner:
+                status, text = RecipientStatus.AWAITING_WINNER.value, ""
+        if text is None:
+            text = fills[variant or 0](key, name, phone, attributes)
+        rows.append(
+            {
+                "contact_id": contact_id,
+                "phone": phone,
+                "name": name,
+                "rendered_text": text,
+                "timezone": zone_of(phone, attributes),
+                "status": status,
+                "variant": variant,
+            }
         )
-    ]
     if rows:
         # Constant columns are SQL literals, not per-row parameters: with 100k rows the per-row
         # bind processing (datetimes above all) would cost about as much as the insert itself.
         statement = insert(CampaignRecipient.__table__).values(
             campaign_id=literal_column(str(int(campaign.id))),
-            status=literal_column(f"'{RecipientStatus.PENDING.value}'"),
             attempts=literal_column("0"),
             is_test=false(),
             created_at=func.current_timestamp(),
         )
         session.execute(statement, rows)
         if campaign.track_links:
-            _track_links(session, campaign, rows)
+            track_links_of(session, campaign, rows)
     return len(rows)
 
 
-def _track_links(session: Session, campaign: Campaign, rows: list[dict[str, Any]]) -> None:
-    """Give each recipient's links their own short links (after the insert: they need its id)."""
+def track_links_of(session: Session, campaign: Campaign, rows: list[dict[str, Any]]) -> None:
+    """Give each recipient's links their own short links (after the insert: they need its id).
+    `rows`: the recipients' rendered_text, and their recipient_id or else contact_id."""
     public_api_url = get_settings().public_api_url
     assert public_api_url, "freeze_or_say_why checks PUBLIC_API_URL first"
     ids = dict(
@@ -128,7 +150,7 @@ def _track_links(session: Session, campaign: Campaign, rows: list[dict[str, Any]
         text, rewritten = links.rewrite_links(row["rendered_text"], public_api_url)
         if not rewritten:
             continue
-        recipient_id = ids[row["contact_id"]]
+        recipient_id = row["recipient_id"] if "recipient_id" in row else ids[row["contact_id"]]
         texts.append({"p_id": recipient_id, "p_text": text})
         tracked.extend(
             {"code": link.code, "url": link.url, "recipient_id": recipient_id} for link in rewritten
@@ -166,10 +188,10 @@ def freeze_or_say_why(session: Session, campaign: Campaign) -> tuple[int, dict[s
 
 
 def skip_pending(session: Session, reason: str, *where: Any) -> tuple[list[int], int]:
-    """Pending recipients matching `where` become `skipped` with `reason` (an English sentence
-    of stored_text). Only `pending` ones: a recipient already claimed is on its way and cannot
-    be recalled. Returns the campaign ids touched and how many were skipped."""
-    condition = (CampaignRecipient.status == RecipientStatus.PENDING, *where)
+    """Queued recipients matching `where` (pending, or waiting for an A/B winner) become
+    `skipped` with `reason` (an English sentence of stored_text). Only those: a recipient
+    already claimed is on its way and cannot be recalled. Returns the campaign ids touched and how many were skipped."""
+    condition = (CampaignRecipient.status.in_(QUEUED), *where)
     campaign_ids = sorted(
         set(session.scalars(select(CampaignRecipient.campaign_id).where(*condition)))
     )

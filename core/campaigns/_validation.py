@@ -14,6 +14,7 @@ from core.base import ValidationError, get_settings, parse_datetime
 from core.campaigns import _audience as audience
 from core.campaigns import _media as media
 from core.campaigns import _templates as message_template
+from core.campaigns import _variants as variants
 from core.campaigns._auto_retry import MAX_HOURS, MAX_LIMIT
 from core.campaigns._criteria import validate_audience
 from core.campaigns._queries import instance_ids_of
@@ -42,6 +43,9 @@ DATA_KEYS = (
     "auto_retry_limit",
     "track_links",
     "deliver_in_recipient_timezone",
+    "variants",
+    "ab_test",
+    "holdout_share",
 )
 
 # Fields of campaign_json that clients may send back unchanged; they are ignored.
@@ -60,6 +64,9 @@ READ_ONLY_KEYS = frozenset(
         "paused_by",
         "auto_retries_done",
         "auto_retry_at",
+        "ab_winner",
+        "ab_decided_at",
+        "ab_decision",
     }
 )
 
@@ -325,8 +332,9 @@ def clean_fields(
     def final(key: str) -> Any:
         return values[key] if key in values else getattr(current, key, None)
 
+    _clean_experiment(session, actor, account, data, given, final, values, errors)
     multimedia = final("multimedia")
-    if given("message") or given("multimedia"):
+    if (given("message") or given("multimedia")) and not final("variants"):
         message = data.get("message") if given("message") else final("message")
         if message is None or (isinstance(message, str) and not message.strip()):
             if not multimedia and "multimedia" not in errors.fields():
@@ -341,6 +349,12 @@ def clean_fields(
             values["message"] = errors.check(
                 "message", message_template.validate_message, message, known
             )
+    elif not creating and "variants" not in data:
+        # With variants the message is variant A's: a change goes through `variants`, or it
+        # would be lost silently (the same values sent back are fine).
+        for key in ("message", "multimedia"):
+            if key in data and (data[key] or None) != (getattr(current, key) or None):
+                errors.add(key, N_("this campaign has variants: change its messages in variants"))
     if final("status") == CampaignStatus.PENDING and not errors.items:
         if not (instance_ids if instance_ids is not None else instance_ids_of(current)):
             errors.add("instance_ids", N_("choose at least one WhatsApp number to send through"))
@@ -352,6 +366,47 @@ def clean_fields(
                 errors.add("audience", N_("the audience matches no contacts who can receive it"))
     errors.raise_any()
     return values, instance_ids
+
+
+def _clean_experiment(
+    session: Session,
+    actor: Actor,
+    account: Account,
+    data: Mapping[str, Any],
+    given: Any,
+    final: Any,
+    values: dict[str, Any],
+    errors: _Errors,
+) -> None:
+    """Variants (their first one mirrored into message/multimedia), the A/B test, the holdout."""
+
+    def check_message(text: str, field: str) -> str:
+        known = _known_attributes(session, actor, text)
+        return message_template.validate_message(text, known, field)
+
+    if given("variants"):
+        found = errors.check(
+            "variants",
+            variants.validate_variants,
+            session,
+            account.id,
+            data.get("variants"),
+            check_message,
+        )
+        values["variants"] = found
+        if found:
+            values["message"] = found[0]["message"]
+            values["multimedia"] = found[0]["multimedia"]
+    if given("holdout_share"):
+        values["holdout_share"] = errors.check(
+            "holdout_share", variants.validate_holdout_share, data.get("holdout_share")
+        )
+    if given("ab_test") or given("variants") or given("track_links"):
+        wanted = data.get("ab_test") if given("ab_test") else final("ab_test")
+        has_variants = bool(final("variants")) or "variants" in errors.fields()
+        values["ab_test"] = errors.check(
+            "ab_test", variants.validate_ab_test, wanted, has_variants, bool(final("track_links"))
+        )
 
 
 def check_startable(session: Session, campaign: Campaign) -> None:

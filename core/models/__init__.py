@@ -20,6 +20,7 @@ from core.models.campaigns import (
 from core.models.chatwoot import DEFAULT_SYNC_MINUTES, ChatwootLink, ChatwootMirror
 from core.models.contacts import Contact, ImportBatch, Label, contact_labels
 from core.models.enums import (
+    AbMetric,
     ApiVersion,
     CampaignStatus,
     Circuit,
@@ -34,6 +35,7 @@ from core.models.instances import HealthSample, InstanceSend, SenderInstance, Wo
 from core.models.ops import AuditLog, Notification, WebhookEventCount
 
 __all__ = [
+    "AbMetric",
     "DEFAULT_OPT_OUT_KEYWORDS",
     "DEFAULT_SYNC_MINUTES",
     "ChatwootLink",

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -82,6 +83,16 @@ class Campaign(Base):
     auto_retry_at: Mapped[datetime | None]
     # Each http(s) link rewritten per recipient to a short link of ours that counts the click.
     track_links: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Experiments (core.campaigns._variants). `variants`: 2-5 {"message", "multimedia", "weight"}
+    # (NULL: the single message above; with variants, message/multimedia mirror variant 0).
+    variants: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
+    # {"test_share", "decide_after_minutes", "metric"}: the variants go to a test share first.
+    ab_test: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    holdout_share: Mapped[float | None] = mapped_column(Float)  # kept unsent (0-0.5)
+    # The A/B decision, set once by a compare-and-set (core.campaigns._ab_decision).
+    ab_winner: Mapped[int | None] = mapped_column(Integer)
+    ab_decided_at: Mapped[datetime | None]
+    ab_decision: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -145,6 +156,9 @@ class CampaignRecipient(Base):
     replied_at: Mapped[datetime | None]
     failed_at: Mapped[datetime | None]
     clicked_at: Mapped[datetime | None]  # first click on any of its tracked links
+    # Index into Campaign.variants (A=0); NULL without variants, for the held-out and for the
+    # rest of an A/B audience until the winner is decided.
+    variant: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -30,6 +30,19 @@ class RecipientStatus(StrEnum):
     FAILED = "failed"
     UNKNOWN = "unknown"  # may have gone out; never resent automatically
     SKIPPED = "skipped"  # left out after freezing (opted out, campaign cancelled)
+    # Experiments (core.campaigns._variants): never sent, never failed, not work to do.
+    HELD_OUT = "held_out"  # the holdout group: kept unsent on purpose, to compare against
+    # The rest of an A/B audience: never claimed (claims pick `pending` only) until the winner
+    # is decided, which makes them `pending` with the winner's text.
+    AWAITING_WINNER = "awaiting_winner"
+
+
+class AbMetric(StrEnum):
+    """What an A/B test's winner is chosen by: the rate among the test recipients sent."""
+
+    READ = "read"
+    REPLY = "reply"
+    CLICK = "click"
 
 
 class WhatsAppStatus(StrEnum):

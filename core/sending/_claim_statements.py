@@ -112,10 +112,11 @@ CLAIMED_COLUMNS = (
     recipients_table.c.parts_sent,
     recipients_table.c.claimed_by,
     recipients_table.c.claimed_at,
+    recipients_table.c.variant,  # its variant's attachment (core.campaigns.multimedia_of)
 )
 
 CONTINUATION = (
-    select(*CLAIMED_COLUMNS, campaigns_table.c.multimedia)
+    select(*CLAIMED_COLUMNS, campaigns_table.c.multimedia, campaigns_table.c.variants)
     .join_from(
         recipients_table, campaigns_table, campaigns_table.c.id == recipients_table.c.campaign_id
     )
@@ -136,6 +137,7 @@ CAMPAIGNS = (
         campaigns_table.c.window_end,
         campaigns_table.c.window_days,
         campaigns_table.c.multimedia,
+        campaigns_table.c.variants,
         campaigns_table.c.deliver_in_recipient_timezone,
     )
     .join_from(

@@ -28,7 +28,7 @@ from sqlalchemy import Connection, exists, select
 from sqlalchemy.orm import Session
 
 from core import instances
-from core.campaigns import TEST_SEND_STATUSES, effective_window
+from core.campaigns import TEST_SEND_STATUSES, effective_window, multimedia_of
 from core.models import (
     Account,
     Campaign,
@@ -203,14 +203,15 @@ def claim_next(
         # The second part of a message already under way (audio after its text) comes first.
         row = connection.execute(CONTINUATION, params).first()
         if row is not None:
-            parts = message_parts(row.multimedia, row.rendered_text)
+            multimedia = multimedia_of(row.multimedia, row.variants, row.variant)
+            parts = message_parts(multimedia, row.rendered_text)
             if row.parts_sent < len(parts):
                 return _record_claim(
                     connection,
                     instance,
                     rate,
                     row,
-                    row.multimedia,
+                    multimedia,
                     parts,
                     now,
                     rng,
@@ -222,7 +223,7 @@ def claim_next(
         if campaigns is not None
         else campaigns_of(connection, instance_id)
     )
-    media_of = {c.id: c.multimedia for c in rows}
+    media_of = {c.id: (c.multimedia, c.variants) for c in rows}
     open_running: list[int] = []
     zoned: list[tuple[int, list[str]]] = []  # campaigns open in some recipients' zones
     test_ok: list[int] = []
@@ -272,7 +273,9 @@ def claim_next(
         for _ in range(3):  # another worker may win the row on PostgreSQL: take the next
             row = connection.execute(statement, values).first()
             if row is not None:
-                multimedia = media_of.get(row.campaign_id)
+                multimedia = multimedia_of(
+                    *media_of.get(row.campaign_id, (None, None)), row.variant
+                )
                 parts = message_parts(multimedia, row.rendered_text)
                 return _record_claim(
                     connection, instance, rate, row, multimedia, parts, now, rng, continuing=False

@@ -3,7 +3,7 @@ here; scheduler_service.py calls these on its timers).
 
 - `maintain()`: heartbeat, lease renewal and balancing, recovery of claims left by dead workers,
   delivery statistics of campaigns being sent, completion of finished campaigns, resuming the
-  campaigns whose numbers answer again, automatic retries that are due;
+  campaigns whose numbers answer again, automatic retries that are due, A/B winners that are due;
 - `poll_due()`: starts the campaigns whose time has come;
 - `tick()`: hands each owned instance that has work, and no known slot still ahead, to a lane
   (`_lanes`), which runs the send step (`_send_step`: claim → send → outcome) until the
@@ -152,6 +152,8 @@ class Dispatcher:
             # resume here; and those whose automatic retry is due run again.
             campaigns.resume_recovered(session, now)
             campaigns.retry_due(session, now)
+            # A/B tests whose wait is over get their winner (a compare-and-set: once).
+            campaigns.decide_due(session, now)
             leases.forget_dead_workers(session, now, settings.lease_seconds)
             session.commit()
 

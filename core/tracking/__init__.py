@@ -2,7 +2,8 @@
 webhook receiver (`handle_delivery`: a delivery's credentials, WhatsApp's receipts moving
 recipients forward only, opt-out replies, the instance's connection state, the per-event
 counters) and the statistics of the campaign page, the dashboard, the recipient log and its
-export, and the tracked links' redirects (`follow_link`: a click counted once per recipient,
+export, each variant's funnel and the A/B test's state (`variant_stats`, `ab_state`),
+and the tracked links' redirects (`follow_link`: a click counted once per recipient,
 link-preview fetches apart) and what is drawn from them (top links, clicks over time, click rate). The statistics are read-only and always counted in SQL from the recipient rows, the
 truth; each takes the actor and checks its role and account itself. The receiver takes no
 actor: the delivery's credentials are the instance's own.
@@ -65,10 +66,15 @@ from core.tracking._replies import (
     phone_candidates,
 )
 from core.tracking._sql_time import account_zone
+from core.tracking._variant_stats import AbState, VariantStats, ab_state, variant_stats
 from core.tracking._webhook_auth import WebhookUnauthorized
 from core.tracking._webhooks import check_headers, handle_delivery
 
 __all__ = [
+    "AbState",
+    "VariantStats",
+    "ab_state",
+    "variant_stats",
     "RECEIPT_GRACE",
     "ReceiptTrouble",
     "ReceiptWarning",

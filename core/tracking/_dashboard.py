@@ -116,7 +116,11 @@ def live_campaigns(session: Session, actor: Actor, limit: int = 10) -> list[Live
         campaign_id: (int(total), int(still_open or 0))
         for campaign_id, total, still_open in session.execute(
             select(CampaignRecipient.campaign_id, func.count(), _count_if(OPEN_STATUSES))
-            .where(CampaignRecipient.campaign_id.in_(ids), CampaignRecipient.is_test.is_(False))
+            .where(
+                CampaignRecipient.campaign_id.in_(ids),
+                CampaignRecipient.is_test.is_(False),
+                CampaignRecipient.status != RecipientStatus.HELD_OUT,  # never to be sent
+            )
             .group_by(CampaignRecipient.campaign_id)
         )
     }

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from core.campaigns import variant_letter
 from core.models import CampaignRecipient, SenderInstance, TrackedLink
 from core.people import Actor
 from core.tracking._campaign_stats import owned_campaign
@@ -35,6 +36,7 @@ class RecipientRow:
     failed_at: datetime | None
     clicked_at: datetime | None
     clicks: int  # on all its tracked links (0: none, or the campaign tracks none)
+    variant: int | None = None  # index into the campaign's variants (A=0); None: none or held out
     rendered_text: str = ""  # exactly what was (or will be) sent; last: the export leaves it out
 
 
@@ -55,6 +57,7 @@ EXPORT_HEADERS = [
     "failed_at",
     "clicked_at",
     "clicks",
+    "variant",  # A, B, ...; empty for a campaign without variants and for the held-out
 ]
 
 
@@ -86,6 +89,7 @@ def _log_query(campaign_id: int, statuses: Sequence[str] | None, search: str | N
             CampaignRecipient.failed_at,
             CampaignRecipient.clicked_at,
             func.coalesce(clicks.c.clicks, 0),
+            CampaignRecipient.variant,
             CampaignRecipient.rendered_text,
         )
         .outerjoin(SenderInstance, SenderInstance.id == CampaignRecipient.instance_id)
@@ -131,8 +135,13 @@ def recipient_export_rows(
     query = _log_query(campaign_id, statuses, None).order_by(CampaignRecipient.id)
     # Streamed: a campaign may have 100,000 recipients, and spreadsheets want naive local times.
     for row in session.execute(query.execution_options(yield_per=2000)):
-        values = astuple(RecipientRow(*row))[1:-1]  # EXPORT_HEADERS: no id, no text
+        *values, variant = astuple(RecipientRow(*row))[1:-1]  # EXPORT_HEADERS: no id, no text
         yield [
-            value.astimezone(zone).replace(tzinfo=None) if isinstance(value, datetime) else value
-            for value in values
+            *(
+                value.astimezone(zone).replace(tzinfo=None)
+                if isinstance(value, datetime)
+                else value
+                for value in values
+            ),
+            variant_letter(variant) if variant is not None else None,
         ]

@@ -8,5 +8,11 @@ from core.models import RecipientStatus
 # sent, though its row only says `read`.
 REACHED_SENT = (RecipientStatus.SENT, RecipientStatus.DELIVERED, RecipientStatus.READ)
 REACHED_DELIVERED = (RecipientStatus.DELIVERED, RecipientStatus.READ)
-OPEN_STATUSES = (RecipientStatus.PENDING, RecipientStatus.SENDING)
+# Work left (the rest of an A/B audience waits for the winner); `held_out` is neither work nor
+# a failure: it never goes out, on purpose.
+OPEN_STATUSES = (
+    RecipientStatus.PENDING,
+    RecipientStatus.SENDING,
+    RecipientStatus.AWAITING_WINNER,
+)
 FAILURE_STATUSES = (RecipientStatus.FAILED, RecipientStatus.UNKNOWN)

@@ -5,7 +5,7 @@ judges the day's health and advances, holds or steps back (`warmup_step`, `warmu
 `warmup_judgement` on sender instances; NULL until first judged, when the age gives the step).
 `instance_health_samples` keeps each number's score over time (pruned after 30 days).
 
-Revision ID: 0011_health_history
+Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-01 16:30:00
 """
@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql
 
 import core.models.base
 
-revision: str = "0011_health_history"
+revision: str = "0011"
 down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

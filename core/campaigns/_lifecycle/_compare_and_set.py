@@ -15,7 +15,12 @@ from core.models import (
 
 NO_SYNC = {"synchronize_session": False}
 
-OPEN_RECIPIENTS = (RecipientStatus.PENDING, RecipientStatus.SENDING)
+# Work left: a campaign whose A/B test waits for its winner is not finished either.
+OPEN_RECIPIENTS = (
+    RecipientStatus.PENDING,
+    RecipientStatus.SENDING,
+    RecipientStatus.AWAITING_WINNER,
+)
 
 UNPAUSED = {
     "error_message": None,
