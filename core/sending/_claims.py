@@ -61,6 +61,7 @@ from core.sending._postgres_statements import (
     RECENT_KEPT,
     RECORDED,
     STATE,
+    campaigns_in,
 )
 
 IDLE_RECHECK = timedelta(seconds=1)
@@ -118,10 +119,11 @@ def claim_next(
     campaigns: CampaignCache | None = None,
     continuation: bool = True,
 ) -> ClaimStep:
-    """Claim the instance's next send, if it may send now. The caller commits before sending.
+    """Claim the instance's next send, if it may send now. The caller commits before sending
+    (nothing left to commit on a Connection in autocommit, as the worker's on PostgreSQL).
 
     Works on a Session or a Connection (the worker uses a bare Connection: every statement here
-    is built once, with bind parameters). `campaigns` may cache the instance's campaign list
+    is built once, with bind parameters). On SQLite `campaigns` may cache the instance's campaign list
     for a second (their status is re-checked by the claim itself); `continuation=False` skips
     the look-up of a half-sent message when the caller knows there is none.
     """
@@ -217,11 +219,12 @@ def claim_next(
             if row.parts_sent < len(parts):
                 return recording.record(row, row.multimedia, parts, continuing=True)
 
-    rows = (
-        campaigns.get(connection, instance_id)
-        if campaigns is not None
-        else campaigns_of(connection, instance_id)
-    )
+    if postgres:
+        rows: list[Any] = campaigns_in(instance.campaigns)  # read with the state
+    elif campaigns is not None:
+        rows = campaigns.get(connection, instance_id)
+    else:
+        rows = campaigns_of(connection, instance_id)
     media_of = {c.id: c.multimedia for c in rows}
     open_running: list[int] = []
     zoned: list[tuple[int, list[str]]] = []  # campaigns open in some recipients' zones

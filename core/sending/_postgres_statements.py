@@ -18,6 +18,8 @@ transaction's BEGIN and COMMIT, is a round trip, so PostgreSQL gets instead:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import time
 from typing import Any
 
 from sqlalchemy import (
@@ -37,6 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from core.campaigns import TEST_SEND_STATUSES
 from core.models import Circuit, RecipientStatus, campaign_instances
 from core.sending._claim_statements import (
     CLAIM_ONE,
@@ -122,6 +125,66 @@ _TEST_WAITING = (
     .exists()
 )
 
+# The campaigns the number serves, as CAMPAIGNS reads them (`campaigns_in`), in one column.
+_CAMPAIGNS = (
+    select(
+        func.jsonb_agg(
+            func.jsonb_build_object(
+                "id", campaigns_table.c.id,
+                "status", campaigns_table.c.status,
+                "window_start", campaigns_table.c.window_start,
+                "window_end", campaigns_table.c.window_end,
+                "window_days", campaigns_table.c.window_days,
+                "multimedia", campaigns_table.c.multimedia,
+                "zoned", campaigns_table.c.deliver_in_recipient_timezone,
+            )
+        )
+    )
+    .join_from(
+        campaigns_table,
+        campaign_instances,
+        campaign_instances.c.campaign_id == campaigns_table.c.id,
+    )
+    .where(
+        campaign_instances.c.instance_id == instances_table.c.id,
+        campaigns_table.c.status.in_(TEST_SEND_STATUSES),
+    )
+    .scalar_subquery()
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CampaignRow:
+    """A row of `_claim_statements.CAMPAIGNS`, read from `STATE.campaigns`."""
+
+    id: int
+    status: str
+    window_start: time | None
+    window_end: time | None
+    window_days: list[int] | None
+    multimedia: dict[str, Any] | None
+    deliver_in_recipient_timezone: bool
+
+
+def campaigns_in(value: list[dict[str, Any]] | None) -> list[CampaignRow]:
+    def clock(text: str | None) -> time | None:
+        return time.fromisoformat(text) if text else None
+
+    rows = [
+        CampaignRow(
+            id=item["id"],
+            status=item["status"],
+            window_start=clock(item["window_start"]),
+            window_end=clock(item["window_end"]),
+            window_days=item["window_days"],
+            multimedia=item["multimedia"],
+            deliver_in_recipient_timezone=bool(item["zoned"]),
+        )
+        for item in value or []
+    ]
+    return sorted(rows, key=lambda row: row.id)
+
+
 STATE = (
     select(
         *INSTANCE.selected_columns,
@@ -130,6 +193,7 @@ STATE = (
         _NOMINAL_TH.label("nominal_rate_th"),
         *_HALF_SENT.c,
         _TEST_WAITING.label("test_waiting"),
+        _CAMPAIGNS.label("campaigns"),
     )
     .join_from(instances_table, accounts_table, accounts_table.c.id == instances_table.c.account_id)
     .outerjoin(_HALF_SENT, true())
