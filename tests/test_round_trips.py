@@ -16,8 +16,10 @@ import pytest
 from sqlalchemy import Engine, event, func, select, update
 from sqlalchemy.orm import Session
 
+from core.messaging import Outcome, SendResult
 from core.models import Account, CampaignRecipient, InstanceSend, RecipientStatus, SenderInstance
 from core.sending import Claim, Dispatcher, Sent, Wait, claim_next
+from core.sending._outcome_rules import mark_sent_many
 from tests.builders import make_account
 from tests.worker_harness import fast_settings, make_instance, make_running_campaign
 
@@ -221,3 +223,51 @@ def test_a_lease_lost_between_the_read_and_the_claim_stops_the_claim(
     assert _sends(pg_session, instance.id) == 0
     statuses = set(pg_session.scalars(select(CampaignRecipient.status)))
     assert statuses == {RecipientStatus.PENDING}  # nobody claimed
+
+
+def test_outcomes_written_together_keep_each_claims_ownership(
+    pg_engine: Engine, pg_session: Session, pg_account: Account, fake_evolution
+) -> None:
+    # Two sends answered at once are written in one statement; one of them lost its claim
+    # meanwhile (recovered, claimed again by another worker): only the other becomes `sent`.
+    instance = make_instance(pg_session, pg_account, fake_evolution, rate=60)
+    campaign = make_running_campaign(pg_session, pg_account, [instance], contacts=2)
+    instance.lease_owner = "w"
+    instance.lease_expires_at = NOON + timedelta(hours=1)
+    pg_session.commit()
+    worker = Dispatcher(pg_engine, fast_settings(), worker_id="w", clock=Clock(NOON))
+    try:
+        claims = []
+        for second in (0, 1):
+            with worker.database.statements() as connection:
+                claim = claim_next(connection, instance.id, "w", NOON + timedelta(seconds=second))
+            assert isinstance(claim, Claim)
+            claims.append(claim)
+        with pg_engine.begin() as other:
+            other.execute(
+                update(CampaignRecipient)
+                .where(CampaignRecipient.id == claims[1].recipient_id)
+                .values(claimed_by="another-worker")
+            )
+        done = NOON + timedelta(seconds=5)
+        answer = SendResult(Outcome.SENT, "MSG-1", 201)
+        with worker.database.statements() as connection:  # the writer's batch statement
+            statuses = mark_sent_many(connection, [(claim, answer, done) for claim in claims])
+    finally:
+        worker.stop(timeout=5)
+
+    assert statuses == [RecipientStatus.SENT, None]
+    pg_session.expire_all()
+    rows = {
+        r.id: r
+        for r in pg_session.scalars(
+            select(CampaignRecipient).where(CampaignRecipient.campaign_id == campaign.id)
+        )
+    }
+    assert rows[claims[0].recipient_id].status == RecipientStatus.SENT
+    assert rows[claims[0].recipient_id].provider_message_id == "MSG-1"
+    assert rows[claims[1].recipient_id].status == RecipientStatus.SENDING  # not ours to write
+    answered = pg_session.scalar(
+        select(InstanceSend.sent_at).where(InstanceSend.id == claims[0].send_id)
+    )
+    assert answered == done  # the window counts the send at its answer
