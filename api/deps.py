@@ -29,26 +29,14 @@ bearer = HTTPBearer(
 )
 
 
-def get_session(request: Request) -> Iterator[Session]:
+def _open_session(request: Request) -> Session:
     """One session per request. Routes commit their writes themselves, before answering, so a
     failed commit is an error answer and never a success the database did not keep. GET requests
     only read, and get a session that does not queue behind writers."""
-    session = read_only_session() if request.method in ("GET", "HEAD") else new_session()
-    try:
-        yield session
-    finally:
-        session.close()  # rolls back anything left uncommitted
+    return read_only_session() if request.method in ("GET", "HEAD") else new_session()
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
-
-
-def current_user(
-    session: SessionDep,
-    header_token: Annotated[str | None, Security(api_access_token)] = None,
-    bearer_token: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None,
-) -> User:
-    token = header_token or (bearer_token.credentials if bearer_token else None)
+def _authenticated(session: Session, token: str | None) -> User:
     user = people.user_for_token(session, token.strip()) if token else None
     if user is None:
         raise HTTPException(
@@ -57,7 +45,7 @@ def current_user(
     if session.dirty:  # the token's last use is due (once a minute): record it in a write
         session.rollback()
         with session_scope() as writer:
-            people.user_for_token(writer, token.strip())
+            people.user_for_token(writer, token.strip())  # type: ignore[union-attr]
     return user
 
 
@@ -71,12 +59,23 @@ class Context:
 
 
 def account_context(
+    request: Request,
     account_id: Annotated[int, Path(ge=1, le=2**31 - 1, description="The account's id")],
-    session: SessionDep,
-    user: Annotated[User, Depends(current_user)],
-) -> Context:
-    # A user who is not a member of the account gets the same 404 as a missing account.
-    return Context(session, *people.actor_and_account(session, user, account_id))
+    header_token: Annotated[str | None, Security(api_access_token)] = None,
+    bearer_token: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None,
+) -> Iterator[Context]:
+    """The session, the token's user and the account, in one dependency: FastAPI runs each
+    plain `def` dependency in its thread pool, and each hand-off there and back costs about as
+    much as the work (bench/api_reads.py). The session is closed (anything left uncommitted
+    rolled back) after the answer."""
+    session = _open_session(request)
+    try:
+        token = header_token or (bearer_token.credentials if bearer_token else None)
+        user = _authenticated(session, token)
+        # A user who is not a member of the account gets the same 404 as a missing account.
+        yield Context(session, *people.actor_and_account(session, user, account_id))
+    finally:
+        session.close()
 
 
 # Dependencies without I/O are `async`: FastAPI runs a plain `def` one in its thread pool, a

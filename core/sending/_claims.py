@@ -1,12 +1,16 @@
-"""Claim before send: the one transaction that decides whether, what and when an instance sends.
+"""Claim before send: what decides whether, what and when an instance sends.
 
-`claim_next` runs in one short transaction that (1) proves this worker still holds the instance's
-lease (row lock on PostgreSQL, the write lock on SQLite) and that its account's campaigns are
-enabled, (2) checks the daily cap and the pacing from the database, (3) picks and claims a pending
-recipient of a campaign that is still running and inside its send window, in one
-`UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED) RETURNING`, (4) records an `InstanceSend`
-row and the next gap. The caller commits, and only then makes the HTTP call. Nothing is sent for
-an unclaimed recipient. The statements are built once (`_claim_statements`).
+`claim_next` (1) proves this worker still holds the instance's lease and that its account's
+campaigns are enabled, (2) checks the daily cap and the pacing from the database, (3) picks and
+claims a pending recipient of a campaign that is still running and inside its send window, in
+one `UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED) RETURNING`, (4) records an
+`InstanceSend` row and the next gap — all committed before the HTTP call is made. Nothing is
+sent for an unclaimed recipient. The statements are built once.
+
+On SQLite it is one short write transaction of several statements (`_claim_statements`; the
+write lock serialises claims). On PostgreSQL it is two statements in autocommit, no BEGIN or
+COMMIT (`_postgres_statements`): one read of the number's whole pacing state, then one statement
+that locks the number's row, re-checks that nothing changed since the read, claims and records.
 
 Pacing: `SenderInstance.next_send_at` keeps the gap (claim to claim: 60/rate + random extra), and
 the `InstanceSend` rows of the last minute keep the window. Their `sent_at` is the claim time while
@@ -39,6 +43,7 @@ from core.models import (
     campaign_instances,
 )
 from core.sending._campaign_cache import CampaignCache
+from core.sending._claim_recording import Claim, Recording
 from core.sending._claim_statements import (
     CLAIM_ONE,
     CLAIM_TEST,
@@ -46,46 +51,23 @@ from core.sending._claim_statements import (
     CONTINUATION,
     INSTANCE,
     RATE_TH,
-    RECORD_SEND,
     SENT_SINCE,
-    SET_NEXT,
-    TOUCH,
     campaigns_of,
     pending_left,
     pending_zones,
+)
+from core.sending._postgres_statements import (
+    CONTINUE_RECORDED,
+    RECENT_KEPT,
+    RECORDED,
+    STATE,
+    campaigns_in,
 )
 
 IDLE_RECHECK = timedelta(seconds=1)
 
 WINDOW_RECHECK = timedelta(seconds=30)
 WARMUP_REACHED = "warm-up allowance reached"
-
-
-@dataclass(frozen=True)
-class Claim:
-    recipient_id: int
-    campaign_id: int
-    account_id: int
-    instance_id: int
-    contact_id: int | None
-    worker_id: str
-    claimed_at: datetime
-    send_id: int
-    phone: str
-    text: str
-    part: int  # index into `parts` of what to send now
-    parts: tuple[str, ...]  # ("text",) | ("media",) | ("text", "audio") | ("audio",)
-    multimedia: dict[str, Any] | None
-    attempts: int  # including this one
-    is_test: bool
-    base_url: str
-    instance_name: str
-    api_version: str
-    token_encrypted: str
-    next_send_at: datetime | None = None  # the gap this claim set: the next claim's earliest
-    rate_per_minute: int = 0
-    typing_ms: int = 0  # "typing…" shown before the send (Evolution's `delay`); 0: none
-    failure_streak: int = 0  # the breaker's streak as the claim found it (see _breaker)
 
 
 @dataclass(frozen=True)
@@ -137,15 +119,23 @@ def claim_next(
     campaigns: CampaignCache | None = None,
     continuation: bool = True,
 ) -> ClaimStep:
-    """Claim the instance's next send, if it may send now. The caller commits before sending.
+    """Claim the instance's next send, if it may send now. The caller commits before sending
+    (nothing left to commit on a Connection in autocommit, as the worker's on PostgreSQL).
 
     Works on a Session or a Connection (the worker uses a bare Connection: every statement here
-    is built once, with bind parameters). `campaigns` may cache the instance's campaign list
+    is built once, with bind parameters). On SQLite `campaigns` may cache the instance's campaign list
     for a second (their status is re-checked by the claim itself); `continuation=False` skips
     the look-up of a half-sent message when the caller knows there is none.
     """
     params = {"p_instance": instance_id, "p_worker": worker_id, "p_now": now}
-    instance = connection.execute(INSTANCE, params).first()
+    # PostgreSQL: one read of the whole pacing state, then claim and record in one statement
+    # (`_postgres_statements`); SQLite: short statements under its write lock.
+    postgres = _dialect_of(connection) == "postgresql"
+    if postgres:
+        state = {"p_cutoff": now - instances.RATE_WINDOW, "p_continuation": continuation}
+        instance = connection.execute(STATE, {**params, **state}).first()
+    else:
+        instance = connection.execute(INSTANCE, params).first()
     if instance is None:
         return NotOwner()
     if (
@@ -176,53 +166,73 @@ def claim_next(
     limits = [limit for limit in (instance.daily_cap, allowance) if limit]
     if limits:
         day_start, day_end = local_day_bounds(now, zone)
-        sent_today = connection.execute(
-            SENT_SINCE, {"p_instance": instance_id, "p_since": day_start}
-        ).scalar()
+        sent_today = (
+            instance.sent_today
+            if postgres
+            else connection.execute(
+                SENT_SINCE, {"p_instance": instance_id, "p_since": day_start}
+            ).scalar()
+        )
         if (sent_today or 0) >= min(limits):
             if allowance is not None and allowance <= min(limits):
                 return Wait(day_end, WARMUP_REACHED)
             return Wait(day_end, "daily cap reached")
 
     # Only the rate-th most recent send of the last minute matters for the window.
-    rate_th = connection.execute(
-        RATE_TH,
-        {
-            "p_instance": instance_id,
-            "p_cutoff": now - instances.RATE_WINDOW,
-            "p_offset": max(0, rate - 1),
-        },
-    ).scalar()
+    if postgres and rate <= RECENT_KEPT:
+        recent = instance.recent or []
+        rate_th = recent[rate - 1] if len(recent) >= rate else None
+    elif postgres and rate == instance.rate_per_minute:
+        rate_th = instance.nominal_rate_th
+    else:
+        rate_th = connection.execute(
+            RATE_TH,
+            {
+                "p_instance": instance_id,
+                "p_cutoff": now - instances.RATE_WINDOW,
+                "p_offset": max(0, rate - 1),
+            },
+        ).scalar()
     earliest = now if rate_th is None else max(now, rate_th + instances.RATE_WINDOW)
     if instance.next_send_at is not None:
         earliest = max(earliest, instance.next_send_at)
     if earliest > now:
         return Wait(earliest, "pacing")
 
-    if continuation:
+    recording = Recording(connection, instance, rate, now, rng, postgres)
+    if continuation and postgres:
         # The second part of a message already under way (audio after its text) comes first.
+        if instance.continuing_id is not None:
+            multimedia = multimedia_of(
+                instance.continuing_multimedia,
+                instance.continuing_variants,
+                instance.continuing_variant,
+            )
+            parts = message_parts(multimedia, instance.continuing_text)
+            if instance.continuing_parts_sent < len(parts):
+                row = recording.run(
+                    CONTINUE_RECORDED, {**params, "p_recipient": instance.continuing_id}
+                )
+                if row is None:
+                    return Idle(now + IDLE_RECHECK)  # the number changed since the read
+                if row.id is not None:
+                    multimedia = multimedia_of(row.multimedia, row.variants, row.variant)
+                    parts = message_parts(multimedia, row.rendered_text)
+                    return recording.claim(row, multimedia, parts, row.send_id)
+    elif continuation:
         row = connection.execute(CONTINUATION, params).first()
         if row is not None:
             multimedia = multimedia_of(row.multimedia, row.variants, row.variant)
             parts = message_parts(multimedia, row.rendered_text)
             if row.parts_sent < len(parts):
-                return _record_claim(
-                    connection,
-                    instance,
-                    rate,
-                    row,
-                    multimedia,
-                    parts,
-                    now,
-                    rng,
-                    continuing=True,
-                )
+                return recording.record(row, multimedia, parts, continuing=True)
 
-    rows = (
-        campaigns.get(connection, instance_id)
-        if campaigns is not None
-        else campaigns_of(connection, instance_id)
-    )
+    if postgres:
+        rows: list[Any] = campaigns_in(instance.campaigns)  # read with the state
+    elif campaigns is not None:
+        rows = campaigns.get(connection, instance_id)
+    else:
+        rows = campaigns_of(connection, instance_id)
     media_of = {c.id: (c.multimedia, c.variants) for c in rows}
     open_running: list[int] = []
     zoned: list[tuple[int, list[str]]] = []  # campaigns open in some recipients' zones
@@ -261,7 +271,7 @@ def claim_next(
                 reopen.append(opens)
 
     attempts: list[tuple[Any, dict[str, Any]]] = []
-    if test_ok:
+    if test_ok and (not postgres or instance.test_waiting):
         attempts.append((CLAIM_TEST, {**params, "p_campaigns": test_ok}))
     for campaign_id in open_running:
         attempts.append((CLAIM_ONE, {**params, "p_campaign": campaign_id}))
@@ -271,15 +281,24 @@ def claim_next(
         attempts.append((CLAIM_ZONED, {**params, **zoned_values}))
     for statement, values in attempts:
         for _ in range(3):  # another worker may win the row on PostgreSQL: take the next
-            row = connection.execute(statement, values).first()
-            if row is not None:
-                multimedia = multimedia_of(
-                    *media_of.get(row.campaign_id, (None, None)), row.variant
-                )
-                parts = message_parts(multimedia, row.rendered_text)
-                return _record_claim(
-                    connection, instance, rate, row, multimedia, parts, now, rng, continuing=False
-                )
+            if postgres:
+                row = recording.run(RECORDED[id(statement)], values)
+                if row is None:
+                    return Idle(now + IDLE_RECHECK)  # the number changed since the read
+                if row.id is not None:
+                    multimedia = multimedia_of(
+                        *media_of.get(row.campaign_id, (None, None)), row.variant
+                    )
+                    parts = message_parts(multimedia, row.rendered_text)
+                    return recording.claim(row, multimedia, parts, row.send_id)
+            else:
+                row = connection.execute(statement, values).first()
+                if row is not None:
+                    multimedia = multimedia_of(
+                        *media_of.get(row.campaign_id, (None, None)), row.variant
+                    )
+                    parts = message_parts(multimedia, row.rendered_text)
+                    return recording.record(row, multimedia, parts, continuing=False)
             if not pending_left(connection, statement, values):
                 break
     if reopen and not open_running and not zoned:
@@ -292,73 +311,9 @@ def _zone(name: str | None) -> ZoneInfo:
     return ZoneInfo(name or "UTC")
 
 
-def _record_claim(
-    connection: Any,
-    instance: Any,  # a row of INSTANCE
-    rate: int,  # the effective rate (health applied)
-    recipient: Any,  # a row of CLAIMED_COLUMNS
-    multimedia: dict[str, Any] | None,
-    parts: tuple[str, ...],
-    now: datetime,
-    rng: random.Random | None,
-    *,
-    continuing: bool,
-) -> Claim:
-    send_id = connection.execute(
-        RECORD_SEND, {"p_instance": instance.id, "p_recipient": recipient.id, "p_now": now}
-    ).scalar()
-    extra = instances.random_extra_delay(0.0, instance.extra_delay_max_seconds or 0.0, rng)
-    # The gap counts from the claim, when the send starts: a typing delay lies inside it, and
-    # the window counts each send at its answer, after the delay (see the module's docstring).
-    next_at = now + instances.min_gap(rate) + extra
-    # Every N sends a long random pause, on top of the gap (never instead of it).
-    pause, since_pause = instances.long_pause(
-        (instance.sends_since_long_pause or 0) + 1,
-        instance.long_pause_every,
-        instance.long_pause_min_minutes or 0.0,
-        instance.long_pause_max_minutes or 0.0,
-        rng,
-    )
-    next_at += pause
-    typing = instances.typing_delay_ms(
-        instance.typing_min_seconds or 0.0, instance.typing_max_seconds or 0.0, rng
-    )
-    connection.execute(
-        SET_NEXT,
-        {
-            "p_instance": instance.id,
-            "p_next": next_at,
-            "p_since_pause": since_pause,
-            "p_now": now,
-        },
-    )
-    if continuing:
-        connection.execute(TOUCH, {"p_recipient": recipient.id, "p_now": now})
-    return Claim(
-        recipient_id=recipient.id,
-        campaign_id=recipient.campaign_id,
-        account_id=instance.account_id,
-        instance_id=instance.id,
-        contact_id=recipient.contact_id,
-        worker_id=recipient.claimed_by or "",
-        claimed_at=recipient.claimed_at or now,
-        send_id=send_id,
-        phone=recipient.phone,
-        text=recipient.rendered_text,
-        part=min(recipient.parts_sent or 0, len(parts) - 1),
-        parts=parts,
-        multimedia=multimedia,
-        attempts=recipient.attempts,
-        is_test=recipient.is_test,
-        base_url=instance.base_url,
-        instance_name=instance.instance_name,
-        api_version=instance.api_version,
-        token_encrypted=instance.token_encrypted,
-        next_send_at=next_at,
-        rate_per_minute=rate,
-        typing_ms=typing,
-        failure_streak=instance.failure_streak or 0,
-    )
+def _dialect_of(connection: Session | Connection) -> str:
+    bind = connection.get_bind() if isinstance(connection, Session) else connection
+    return bind.dialect.name
 
 
 def instances_with_work(session: Session, instance_ids: set[int], worker_id: str) -> set[int]:

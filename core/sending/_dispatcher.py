@@ -11,9 +11,11 @@ here; scheduler_service.py calls these on its timers).
 - `deliver_webhooks()`, `check_instances()`: notification webhooks and the numbers' connection
   checks (`_number_checks`), with their own HTTP clients and no transaction open during a request.
 
-Cost per send (the hot path): the claim is one transaction of prebuilt Core statements on a bare
-Connection; outcomes arriving together are written in one transaction (`_outcome_writer`);
-on SQLite the worker's threads queue for the single writer in order (`_database`).
+Cost per send (the hot path): the claim is prebuilt Core statements on a bare Connection (on
+PostgreSQL two, in autocommit: a read and one claim-and-record statement); outcomes arriving
+together are written together (`_outcome_writer`: on PostgreSQL the sends that went through in
+one statement); on SQLite the worker's threads queue for the single writer in order
+(`_database`).
 """
 
 from __future__ import annotations
@@ -228,5 +230,6 @@ class Dispatcher:
             leases.retire(session, self.worker_id)
             session.commit()
         self.sender.close()
+        self.database.close()
         if self._webhook_http is not None:
             self._webhook_http.close()

@@ -2,7 +2,9 @@
 
 Outcomes that arrive together are written in one transaction by whichever lane comes first;
 the others wait for that commit. On SQLite, where every write queues for the one writer, this
-turns many short transactions into few. An outcome that cannot be written in a batch is written
+turns many short transactions into few. On PostgreSQL the sends that went through (nearly all)
+are written in one statement in autocommit, however many arrived together; the rest in one
+transaction. An outcome that cannot be written in a batch is written
 on its own, retried while the database is briefly away; one that still cannot be written is
 logged, and its recipient stays `sending` until recovery marks it `unknown` (never resent).
 """
@@ -22,7 +24,7 @@ from core.base import Settings
 from core.messaging import SendResult
 from core.sending._claims import Claim
 from core.sending._database import WorkerDatabase
-from core.sending._outcome_rules import apply_outcome
+from core.sending._outcome_rules import apply_outcome, completes_plainly, mark_sent_many
 
 log = logging.getLogger("worker")
 ATTEMPTS_ALONE = 5
@@ -35,6 +37,7 @@ class _Pending:
     done: datetime
     confirmed_down: bool = False
     status: str | None = None
+    written: bool = False
     committed: threading.Event = field(default_factory=threading.Event)
 
 
@@ -80,7 +83,8 @@ class OutcomeWriter:
                 self._write_batch(batch)
             except Exception:  # noqa: BLE001 - one by one then, each retried
                 for item in batch:
-                    item.status = self._write_alone(item)
+                    if not item.written:
+                        item.status = self._write_alone(item)
             for item in batch:
                 item.committed.set()
         return entry.status
@@ -111,11 +115,24 @@ class OutcomeWriter:
         )
 
     def _write_batch(self, batch: list[_Pending]) -> None:
-        with self.database.transaction() as connection:
-            statuses = [self._apply(connection, item) for item in batch]
-        for item, status in zip(batch, statuses, strict=True):
-            item.status = status
-        self.note_touched({item.claim.campaign_id for item in batch})
+        plain: list[_Pending] = []
+        if self.database.postgres:
+            # The sends that went through: one statement in autocommit, however many.
+            plain = [i for i in batch if completes_plainly(i.claim, i.result)]
+        if plain:
+            with self.database.statements() as connection:
+                sends = [(item.claim, item.result, item.done) for item in plain]
+                statuses = mark_sent_many(connection, sends)
+            for item, status in zip(plain, statuses, strict=True):
+                item.status, item.written = status, True
+            self.note_touched({item.claim.campaign_id for item in plain})
+        rest = [item for item in batch if not item.written]
+        if rest:
+            with self.database.transaction() as connection:
+                statuses = [self._apply(connection, item) for item in rest]
+            for item, status in zip(rest, statuses, strict=True):
+                item.status, item.written = status, True
+            self.note_touched({item.claim.campaign_id for item in rest})
 
     def _write_alone(self, item: _Pending) -> str | None:
         claim = item.claim

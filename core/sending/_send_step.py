@@ -99,7 +99,8 @@ class SendStep:
         self, instance_id: int, due: datetime | None = None, now: datetime | None = None
     ) -> Step:
         continuation = instance_id in self._continuing or instance_id not in self._checked
-        with self.database.transaction() as connection:
+        # Autocommit on PostgreSQL: the claim's statements are each atomic (`_claims`).
+        with self.database.statements() as connection:
             # `now` is read under the lock: claims of one instance are then in time order.
             now = now or self.clock()
             step: ClaimStep = claim_next(
