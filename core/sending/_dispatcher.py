@@ -70,9 +70,7 @@ class Dispatcher:
         self._health_due = datetime.min.replace(tzinfo=UTC)
         horizon = max(0.05, self.settings.worker_tick_seconds)
         self.campaign_cache = CampaignCache(ttl=min(1.0, horizon * 2))
-        self.sender = Sender(
-            self.settings, self.database, max_connections=max_threads + 8, http=http
-        )
+        self.sender = Sender(self.settings, self.database, http=http)
         self.writer = OutcomeWriter(self.database, self.settings, self.rng, self._stopping)
         self.step = SendStep(
             self.database,

@@ -52,6 +52,7 @@ from core.sending._claim_statements import (
     accounts_table,
     campaigns_table,
     instances_table,
+    one_of,
     recipients_table,
     sends_table,
 )
@@ -63,9 +64,9 @@ P_INSTANCE = bindparam("p_instance", type_=Integer)
 _zone = func.coalesce(accounts_table.c.timezone, "UTC")
 # The account's local midnight, as a UTC instant (local_day_bounds in Python).
 _DAY_START = func.timezone(_zone, func.date_trunc("day", func.timezone(_zone, P_NOW)))
-_HAS_DAILY_LIMIT = instances_table.c.daily_cap.is_not(None) | func.jsonb_typeof(
-    instances_table.c.warmup
-).in_(["string", "array"])
+_HAS_DAILY_LIMIT = instances_table.c.daily_cap.is_not(None) | one_of(
+    func.jsonb_typeof(instances_table.c.warmup), ("string", "array")
+)
 _SENT_TODAY = (
     select(func.count())
     .select_from(sends_table)
@@ -150,7 +151,7 @@ _CAMPAIGNS = (
     )
     .where(
         campaign_instances.c.instance_id == instances_table.c.id,
-        campaigns_table.c.status.in_(TEST_SEND_STATUSES),
+        one_of(campaigns_table.c.status, TEST_SEND_STATUSES),
     )
     .scalar_subquery()
 )  # fmt: skip
@@ -335,7 +336,7 @@ MARK_SENT_MANY = (
         recipients_table.c.id == _batch.c.recipient_id,
         recipients_table.c.claimed_by == _batch.c.worker,
         recipients_table.c.claimed_at == _batch.c.claimed_at,
-        recipients_table.c.status.in_((RecipientStatus.SENDING, RecipientStatus.UNKNOWN)),
+        one_of(recipients_table.c.status, (RecipientStatus.SENDING, RecipientStatus.UNKNOWN)),
     )
     .values(
         status=RecipientStatus.SENT,

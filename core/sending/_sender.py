@@ -1,7 +1,8 @@
 """The sender: one claimed part of a message, out through the claim's number.
 
 It speaks to the number's server only through `core.messaging.Messenger` (Evolution today).
-Messengers share one HTTP connection pool and are kept per number and settings; attachments
+Messengers share one HTTP client (each sending thread its own small pool, `_thread_transport`)
+and are kept per number and settings; attachments
 are resolved once per campaign (an upload is read from the database once, not per recipient).
 """
 
@@ -19,6 +20,7 @@ from core.models import CircuitCause
 from core.people import SecretUnreadable
 from core.sending._claims import Claim
 from core.sending._database import WorkerDatabase
+from core.sending._thread_transport import ThreadTransport
 
 MEDIA_CACHE_SIZE = 256
 CONFIG = CircuitCause.CONFIG
@@ -38,19 +40,12 @@ class Sender:
         settings: Settings,
         database: WorkerDatabase,
         *,
-        max_connections: int,
         http: httpx.Client | None = None,
     ) -> None:
         self.settings = settings
         self.database = database
         self._owns_http = http is None
-        self._http = http or httpx.Client(
-            limits=httpx.Limits(
-                max_connections=max_connections,
-                max_keepalive_connections=max_connections,
-                keepalive_expiry=2.0,
-            )
-        )
+        self._http = http or httpx.Client(transport=ThreadTransport())
         self._messengers: dict[tuple[str, ...], Messenger] = {}
         self._media: dict[tuple[int, str], _Media] = {}
         self._lock = threading.Lock()
