@@ -11,9 +11,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from core.base import make_engine, reset_settings_cache
-from core.models import Account, Base, Role
+from core.models import Account, Base, Role, SenderInstance
 from core.people import Actor
-from tests.builders import make_account, make_actor
+from tests.builders import make_account, make_actor, make_sender_instance
 from tests.database import (
     postgres_schema,
     require_postgres,
@@ -121,3 +121,11 @@ def viewer(session: Session, account: Account) -> Actor:
     actor = make_actor(session, account, Role.VIEWER, "carla")
     session.commit()
     return actor
+
+
+@pytest.fixture
+def number(session: Session, account: Account) -> SenderInstance:
+    """The account's one sending number, "main"."""
+    instance = make_sender_instance(session, account, "main")
+    session.commit()
+    return instance

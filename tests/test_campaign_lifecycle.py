@@ -34,13 +34,6 @@ NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # a Monday
 
 
 @pytest.fixture
-def number(session, account):
-    instance = make_sender_instance(session, account, "main")
-    session.commit()
-    return instance
-
-
-@pytest.fixture
 def vips(session, account):
     contacts = [
         make_contact(session, account, name=f"Vip {i}", labels=["vip"], city="Rio")

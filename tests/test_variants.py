@@ -16,7 +16,7 @@ from core.campaigns import Plan
 from core.campaigns._recipients import freeze_recipients, requeue_retryable
 from core.models import Campaign, CampaignRecipient, RecipientStatus
 from core.sending import Dispatcher
-from tests.builders import make_api_token, make_contact, make_sender_instance
+from tests.builders import make_api_token, make_contact
 from tests.worker_harness import digits, fast_settings, make_instance, run_until_idle
 
 
@@ -45,13 +45,6 @@ def test_the_holdout_and_the_test_share_do_not_lean_on_the_variants():
     assert len(tested) / (10_000 - held) == pytest.approx(0.3, abs=0.02)
     assert waiting + len(tested) + held == 10_000
     assert Counter(tested)[0] / len(tested) == pytest.approx(0.5, abs=0.03)
-
-
-@pytest.fixture
-def number(session, account):
-    instance = make_sender_instance(session, account, "main")
-    session.commit()
-    return instance
 
 
 @pytest.fixture
