@@ -12,10 +12,17 @@ from sqlalchemy.orm import Session
 from core.base._settings import get_settings
 
 READ_ONLY = "wac_read_only"
+SQLITE_POOL_SIZE = 15
 
 
 def make_engine(url: str, **kwargs: object) -> Engine:
     if url.startswith("sqlite"):
+        if ":memory:" not in url and url.rstrip("/") not in ("sqlite:", "sqlite+pysqlite:"):
+            # As many connections as the default pool's most (5 + 10 overflow), all kept: one
+            # costs little to keep and much to open (its PRAGMAs, then the schema read again),
+            # and the overflow ones were opened and closed for each request above five at once.
+            kwargs.setdefault("pool_size", SQLITE_POOL_SIZE)
+            kwargs.setdefault("max_overflow", 0)
         engine = create_engine(url, connect_args={"timeout": 60}, **kwargs)
         _configure_sqlite(engine)
         return engine
@@ -62,7 +69,13 @@ def new_session() -> Session:
 def read_only_session() -> Session:
     """A session for requests that only read: on SQLite it does not take the write lock, so it
     neither waits for writers nor makes them wait. Writing in it is a bug."""
-    return Session(get_engine().execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+    return Session(_read_only(get_engine()), expire_on_commit=False)
+
+
+@lru_cache(maxsize=1)
+def _read_only(engine: Engine) -> Engine:
+    """The engine's read-only view, made once: making it costs more than the session it serves."""
+    return engine.execution_options(**{READ_ONLY: True})
 
 
 @contextmanager
