@@ -12,17 +12,19 @@ from sqlalchemy.orm import Session
 from core.base._settings import get_settings
 
 READ_ONLY = "wac_read_only"
-SQLITE_POOL_SIZE = 15
+# As many connections as SQLAlchemy's default pool opens at most (5 + 10 overflow), all kept
+# once opened: one costs little to keep and much to open (SQLite: its PRAGMAs, then the schema
+# read again; PostgreSQL: a login), and the default opened and closed the overflow ones for each
+# request above five at once, a tenth of an API read's CPU (bench/api_reads.py).
+POOL_SIZE = 15
 
 
 def make_engine(url: str, **kwargs: object) -> Engine:
+    in_memory = ":memory:" in url or url.rstrip("/") in ("sqlite:", "sqlite+pysqlite:")
+    if not in_memory:  # an in-memory SQLite database has a pool of its own kind
+        kwargs.setdefault("pool_size", POOL_SIZE)
+        kwargs.setdefault("max_overflow", 0)
     if url.startswith("sqlite"):
-        if ":memory:" not in url and url.rstrip("/") not in ("sqlite:", "sqlite+pysqlite:"):
-            # As many connections as the default pool's most (5 + 10 overflow), all kept: one
-            # costs little to keep and much to open (its PRAGMAs, then the schema read again),
-            # and the overflow ones were opened and closed for each request above five at once.
-            kwargs.setdefault("pool_size", SQLITE_POOL_SIZE)
-            kwargs.setdefault("max_overflow", 0)
         engine = create_engine(url, connect_args={"timeout": 60}, **kwargs)
         _configure_sqlite(engine)
         return engine
