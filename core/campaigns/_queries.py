@@ -34,7 +34,7 @@ def list_campaigns(
     per_page: int = 25,
 ) -> tuple[list[Campaign], int]:
     filtered, params = _page_params(actor, status, page, per_page)
-    total = session.connection().scalar(_COUNT[filtered], params) or 0
+    total = session.scalar(_COUNT[filtered], params) or 0
     return list(session.scalars(_ROWS[filtered], params)), total
 
 
