@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from core import people
 from core.base import PermissionDenied, new_session, read_only_session, session_scope
-from core.models import Account, User
+from core.models import Account
 from core.people import Actor
 
 MAX_PER_PAGE = 100
@@ -36,17 +36,10 @@ def _open_session(request: Request) -> Session:
     return read_only_session() if request.method in ("GET", "HEAD") else new_session()
 
 
-def _authenticated(session: Session, token: str | None) -> User:
-    user = people.user_for_token(session, token.strip()) if token else None
-    if user is None:
-        raise HTTPException(
-            401, "a valid API token is required", headers={"WWW-Authenticate": "Bearer"}
-        )
-    if session.dirty:  # the token's last use is due (once a minute): record it in a write
-        session.rollback()
-        with session_scope() as writer:
-            people.user_for_token(writer, token.strip())  # type: ignore[union-attr]
-    return user
+def _unauthenticated() -> HTTPException:
+    return HTTPException(
+        401, "a valid API token is required", headers={"WWW-Authenticate": "Bearer"}
+    )
 
 
 @dataclass
@@ -71,9 +64,17 @@ def account_context(
     session = _open_session(request)
     try:
         token = header_token or (bearer_token.credentials if bearer_token else None)
-        user = _authenticated(session, token)
-        # A user who is not a member of the account gets the same 404 as a missing account.
-        yield Context(session, *people.actor_and_account(session, user, account_id))
+        token = token.strip() if token else None
+        # One query for the token, its user and the account. A user who is not a member of the
+        # account gets the same 404 as a missing account.
+        found = people.account_actor_for_token(session, token, account_id) if token else None
+        if found is None:
+            raise _unauthenticated()
+        if found.use_due:  # the token's last use is due (once a minute): record it in a write
+            session.rollback()  # a writing request's session holds SQLite's write lock already
+            with session_scope() as writer:
+                people.user_for_token(writer, token)  # type: ignore[arg-type]
+        yield Context(session, found.actor, found.account)
     finally:
         session.close()
 

@@ -1,17 +1,21 @@
 """API requests per second for campaign reads (list and get), against a real uvicorn process.
 
-Seeds 1,000 campaigns on a temporary SQLite database, starts `api_service.py`, and drives it from
+Seeds 1,000 campaigns on a temporary SQLite database (or in a new schema of the PostgreSQL
+database of `--database-url`, dropped afterwards), starts `api_service.py`, and drives it from
 this process with several client threads for a fixed time. Target: ≥ 200 requests/s on 2 cores.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
 import threading
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -53,6 +57,26 @@ def seed(database_url: str, campaigns: int) -> tuple[int, str]:
         account_id = account.id
     engine.dispose()
     return account_id, token
+
+
+@contextlib.contextmanager
+def database(tmp: str, base_url: str | None) -> Iterator[str]:
+    """A SQLite file in `tmp`, or a new schema of the PostgreSQL database at `base_url`."""
+    if not base_url:
+        yield f"sqlite:///{tmp}/bench.db"
+        return
+    from sqlalchemy import create_engine, text
+
+    schema = "bench_" + uuid.uuid4().hex[:8]
+    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{base_url}{'&' if '?' in base_url else '?'}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
 
 
 def drive(base: str, token: str, seconds: float, threads: int) -> tuple[int, int, list[float]]:
@@ -108,9 +132,9 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--campaigns", type=int, default=1000)
     parser.add_argument("--server-workers", type=int, default=1, help="api_service.py --workers")
+    parser.add_argument("--database-url", help="a PostgreSQL URL (default: a SQLite file)")
     args, _ = parser.parse_known_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        database_url = f"sqlite:///{tmp}/bench.db"
+    with tempfile.TemporaryDirectory() as tmp, database(tmp, args.database_url) as database_url:
         account_id, token = seed(database_url, args.campaigns)
         with api_server(database_url, tmp, args.server_workers) as server:
             base = f"http://127.0.0.1:{server.port}/api/v1/accounts/{account_id}"
@@ -124,7 +148,8 @@ def main() -> int:
     client_cpu = (cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system)
     print(
         f"campaign reads (list of 25 + get by id), {args.threads} client threads, "
-        f"{args.server_workers} server process(es), {args.seconds:.0f} s"
+        f"{args.server_workers} server process(es), {args.seconds:.0f} s, "
+        f"{database_url.partition(':')[0]}"
     )
     print(f"  requests/s: {rps:,.0f}   (target ≥ {TARGET_RPS})   errors: {errors}")
     print(f"  latency p50 {p50:.1f} ms, p95 {p95:.1f} ms; client CPU {client_cpu:.1f} s")

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from api.schemas import CampaignOut
+from core import campaigns
 from core.base import utcnow
 from core.sending import Dispatcher
 from tests.builders import (
@@ -96,6 +98,29 @@ def test_create_takes_the_seeds_json_and_answers_the_campaign(
         assert key in campaign
     fetched = client.get(f"{base(account)}/{campaign['id']}", headers=headers["viewer"])
     assert fetched.status_code == 200 and fetched.json() == campaign
+
+
+def test_list_and_get_show_the_same_campaign_as_the_service_with_its_numbers(
+    client, session, account, headers, setup, manager
+):
+    # The routes read plain rows (the numbers' ids aggregated in SQL); the service's ORM
+    # objects are the reference.
+    second = make_sender_instance(session, account, "second", state="open")
+    session.commit()
+    both = create(
+        client, account, headers["manager"], setup, instance_ids=[second.id, setup["instance"].id]
+    )
+    none = create(client, account, headers["manager"], setup, instance_ids=[])
+    assert both["instance_ids"] == sorted([second.id, setup["instance"].id])
+    assert none["instance_ids"] == []
+    listed = client.get(base(account), headers=headers["viewer"]).json()["payload"]
+    session.expire_all()
+    for campaign in (both, none):
+        shown = client.get(f"{base(account)}/{campaign['id']}", headers=headers["viewer"]).json()
+        reference = CampaignOut.model_validate(
+            campaigns.campaign_json(campaigns.get(session, manager, campaign["id"]))
+        ).model_dump(mode="json")
+        assert shown == reference == next(c for c in listed if c["id"] == campaign["id"])
 
 
 @pytest.mark.parametrize(

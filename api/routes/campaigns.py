@@ -35,7 +35,7 @@ RecipientFilter = StrEnum("RecipientFilter", {s.name: s.value for s in Recipient
 
 
 def _json(ctx: CampaignsCtx, campaign_id: int) -> dict[str, Any]:
-    return campaigns.campaign_json(campaigns.get(ctx.session, ctx.actor, campaign_id))
+    return campaigns.get_json(ctx.session, ctx.actor, campaign_id)
 
 
 @router.get("", response_model=CampaignList, summary="List campaigns (newest first)")
@@ -44,14 +44,14 @@ def list_campaigns(
     page: PageDep,
     status: Annotated[StatusFilter | None, Query(description="Only this status")] = None,
 ) -> dict[str, Any]:
-    rows, total = campaigns.list_campaigns(
+    rows, total = campaigns.list_campaigns_json(
         ctx.session,
         ctx.actor,
         status=status.value if status else None,
         page=page.page,
         per_page=page.per_page,
     )
-    return paginated([campaigns.campaign_json(row) for row in rows], total, page)
+    return paginated(rows, total, page)
 
 
 @router.post(

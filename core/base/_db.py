@@ -12,9 +12,18 @@ from sqlalchemy.orm import Session
 from core.base._settings import get_settings
 
 READ_ONLY = "wac_read_only"
+# As many connections as SQLAlchemy's default pool opens at most (5 + 10 overflow), all kept
+# once opened: one costs little to keep and much to open (SQLite: its PRAGMAs, then the schema
+# read again; PostgreSQL: a login), and the default opened and closed the overflow ones for each
+# request above five at once, a tenth of an API read's CPU (bench/api_reads.py).
+POOL_SIZE = 15
 
 
 def make_engine(url: str, **kwargs: object) -> Engine:
+    in_memory = ":memory:" in url or url.rstrip("/") in ("sqlite:", "sqlite+pysqlite:")
+    if not in_memory:  # an in-memory SQLite database has a pool of its own kind
+        kwargs.setdefault("pool_size", POOL_SIZE)
+        kwargs.setdefault("max_overflow", 0)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 60}, **kwargs)
         _configure_sqlite(engine)
@@ -62,7 +71,13 @@ def new_session() -> Session:
 def read_only_session() -> Session:
     """A session for requests that only read: on SQLite it does not take the write lock, so it
     neither waits for writers nor makes them wait. Writing in it is a bug."""
-    return Session(get_engine().execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+    return Session(_read_only(get_engine()), expire_on_commit=False)
+
+
+@lru_cache(maxsize=1)
+def _read_only(engine: Engine) -> Engine:
+    """The engine's read-only view, made once: making it costs more than the session it serves."""
+    return engine.execution_options(**{READ_ONLY: True})
 
 
 @contextmanager

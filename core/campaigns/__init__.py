@@ -66,7 +66,14 @@ from core.campaigns._media import (
     store_media,
     validate_multimedia,
 )
-from core.campaigns._queries import campaign_json, get, list_campaigns, sender_instances
+from core.campaigns._queries import (
+    campaign_json,
+    get,
+    get_json,
+    list_campaigns,
+    list_campaigns_json,
+    sender_instances,
+)
 from core.campaigns._recipients import set_opted_out, skip_opted_out
 from core.campaigns._risk import Risk, RiskItem, risk_for
 from core.campaigns._spintax import Variation, message_variation
@@ -139,7 +146,9 @@ __all__ = [
     "estimate_for",
     "evolution_media",
     "get",
+    "get_json",
     "list_campaigns",
+    "list_campaigns_json",
     "message_renderer",
     "message_variation",
     "Variation",

@@ -60,7 +60,15 @@ from core.people._security import (
     token_digest,
     verify_password,
 )
-from core.people._tokens import TokenRow, create_token, list_tokens, revoke_token, user_for_token
+from core.people._tokens import (
+    TokenActor,
+    TokenRow,
+    account_actor_for_token,
+    create_token,
+    list_tokens,
+    revoke_token,
+    user_for_token,
+)
 from core.people._users import (
     UserRow,
     change_role,
@@ -90,9 +98,11 @@ __all__ = [
     "RotationReport",
     "SecretUnreadable",
     "SessionContext",
+    "TokenActor",
     "TokenRow",
     "UserRow",
     "account_settings",
+    "account_actor_for_token",
     "actor_and_account",
     "actor_for",
     "audit_filter_choices",
