@@ -91,7 +91,19 @@ def prepare_database(workdir: Path) -> str:
 
     workdir.mkdir(parents=True, exist_ok=True)
     base = BASE_DB
-    if base and base.startswith("postgresql"):
+    if base and base.startswith("postgresql") and os.environ.get("BENCH_DEFAULT_SCHEMA"):
+        # Behind PgBouncer in transaction mode no `options` reach the server, so no schema of
+        # our own either: the database's default schema, emptied first (give it a database of
+        # its own). See docs/operations.md, PgBouncer.
+        from sqlalchemy import create_engine
+
+        from core.models import Base
+
+        admin = create_engine(base)
+        Base.metadata.drop_all(admin)
+        admin.dispose()
+        url = base
+    elif base and base.startswith("postgresql"):
         from sqlalchemy import create_engine, text
 
         schema = "bench_" + uuid.uuid4().hex[:8]
