@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import people
+from core import crm, people
 from core.models import Account, Contact, Label, Role
 from core.people import Actor
 
@@ -145,3 +145,19 @@ def make_recipient_row(
     session.add(recipient)
     session.flush()
     return recipient
+
+
+def connect_fake_chatwoot(session: Session, actor: Actor, fake: Any) -> Any:
+    """A new account on the fake Chatwoot (`tests.fake_chatwoot`), linked to the actor's account."""
+    chatwoot_account = fake.add_account("Loja no Chatwoot")
+    crm.connect_chatwoot(
+        session,
+        actor,
+        {
+            "base_url": fake.base_url,
+            "chatwoot_account_id": chatwoot_account.id,
+            "token": chatwoot_account.token,
+        },
+    )
+    session.commit()
+    return chatwoot_account

@@ -14,7 +14,13 @@ from core import crm, instances
 from core.base import ValidationError, utcnow
 from core.chatwoot import ChatwootClient
 from core.models import ChatwootMirror, SenderInstance
-from tests.builders import make_campaign_row, make_contact, make_recipient_row, make_sender_instance
+from tests.builders import (
+    connect_fake_chatwoot,
+    make_campaign_row,
+    make_contact,
+    make_recipient_row,
+    make_sender_instance,
+)
 from tests.fake_chatwoot import FakeChatwoot, Fault
 from tests.fake_chatwoot import fake_chatwoot as fake_chatwoot  # noqa: F401  (fixture)
 
@@ -25,14 +31,7 @@ def factory(base_url: str, account_id: int, token: str) -> ChatwootClient:
 
 @pytest.fixture
 def cw(fake_chatwoot: FakeChatwoot, session, admin):
-    acct = fake_chatwoot.add_account("Loja no Chatwoot")
-    crm.connect_chatwoot(
-        session,
-        admin,
-        {"base_url": fake_chatwoot.base_url, "chatwoot_account_id": acct.id, "token": acct.token},
-    )
-    session.commit()
-    return acct
+    return connect_fake_chatwoot(session, admin, fake_chatwoot)
 
 
 @pytest.fixture

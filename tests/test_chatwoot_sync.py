@@ -16,7 +16,7 @@ from core.base import Conflict, utcnow
 from core.chatwoot import ChatwootClient
 from core.cli import main
 from core.models import ChatwootLink, Contact
-from tests.builders import make_api_token, make_contact
+from tests.builders import connect_fake_chatwoot, make_api_token, make_contact
 from tests.fake_chatwoot import PAGE_SIZE, FakeChatwoot, Fault
 from tests.fake_chatwoot import fake_chatwoot as fake_chatwoot  # noqa: F401  (fixture)
 
@@ -43,14 +43,7 @@ def factory(sleeps: Sleeps):
 
 @pytest.fixture
 def cw(fake_chatwoot: FakeChatwoot, session, admin):
-    acct = fake_chatwoot.add_account("Loja no Chatwoot")
-    crm.connect_chatwoot(
-        session,
-        admin,
-        {"base_url": fake_chatwoot.base_url, "chatwoot_account_id": acct.id, "token": acct.token},
-    )
-    session.commit()
-    return acct
+    return connect_fake_chatwoot(session, admin, fake_chatwoot)
 
 
 def seed(acct, count: int) -> list[int]:
